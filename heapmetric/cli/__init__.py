@@ -1,0 +1,83 @@
+"""The ``heapmetric`` command: wires one module per verb (``heapmetric/cli/<verb>.py``).
+
+Each verb module exposes ``add_parser(subparsers)`` and ``run(args) -> int`` and imports nothing heavy at
+module level, so ``heapmetric --help`` answers in about a second. Errors the user can fix
+(:class:`~heapmetric.errors.HeapmetricError`) print one line and exit 2; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# verb -> module under heapmetric.cli, in the order --help lists them
+VERBS: dict[str, str] = {
+    "score": "score",
+    "compare": "compare",
+    "criteria": "criteria",
+    "data": "data",
+    "train": "train",
+    "evaluate-model": "evaluate_model",
+    "protocol": "protocol",
+    "meta-eval": "meta_eval",
+    "bench": "bench",
+    "serve": "serve",
+    "synth": "synth",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every verb's sub-parser."""
+    from heapmetric import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="heapmetric",
+        description="Learned NLG evaluation: score outputs, train metrics, meta-evaluate, benchmark, serve, "
+                    "synthesize data.")
+    parser.add_argument("--version", action="version", version=f"heapmetric {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, module_name in VERBS.items():
+        try:
+            module = importlib.import_module(f"heapmetric.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"heapmetric.cli.{module_name}":
+                continue  # verb not built in this checkout
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--debug``, which every verb accepts."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries on stderr")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``heapmetric`` console script."""
+    from heapmetric.errors import HeapmetricError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    quiet, debug = getattr(args, "quiet", False), getattr(args, "debug", False)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except HeapmetricError as exc:
+        if debug:
+            raise
+        print(f"heapmetric {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Reading and writing files: JSON Lines, CSV/TSV tables, atomic writes.
+
+Every reader reports a bad line as an :class:`~heapmetric.errors.InputError` with file and line; every
+writer writes to a temporary file in the same folder and renames it, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from heapmetric.errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
+    """Open a temporary file beside ``path``; on success, fsync and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding,
+                       newline=None if "b" in mode else "") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line; a bad line raises with file:line."""
+    name = str(path)
+    handle = sys.stdin if name == "-" else open(path, encoding="utf-8")
+    try:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})",
+                                 file=name, line=number) from exc
+            if not isinstance(obj, dict):
+                raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=name, line=number)
+            yield number, obj
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All objects of a JSON Lines file (``-`` is stdin)."""
+    return [obj for _, obj in iter_jsonl(path)]
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows atomically as JSON Lines (``-`` is stdout); return how many were written."""
+    count = 0
+    if str(path) == "-":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+        sys.stdout.flush()
+        return count
+    with atomic_write(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write one JSON document atomically, pretty-printed."""
+    with atomic_write(path) as handle:
+        json.dump(obj, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+
+
+def table_format(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """``jsonl``, ``csv`` or ``tsv``: ``fmt`` if given, else from the file suffix (stdin defaults to jsonl)."""
+    if fmt:
+        return fmt
+    suffix = Path(str(path)).suffix.lower()
+    return {".csv": "csv", ".tsv": "tsv", ".json": "json"}.get(suffix, "jsonl")
+
+
+def read_table(path: str | os.PathLike, fmt: str | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of a JSONL, CSV or TSV file (or stdin) as ``(line_number, row)``; an empty input is an error."""
+    fmt = table_format(path, fmt)
+    name = str(path)
+    if name != "-" and not Path(name).exists():
+        raise InputError("file not found", file=name)
+    if fmt == "jsonl":
+        rows = list(iter_jsonl(path))
+    elif fmt == "json":
+        with open(path, encoding="utf-8") as handle:
+            try:
+                data = json.load(handle)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON ({exc.msg})", file=name, line=exc.lineno) from exc
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise InputError("expected a JSON list of objects", file=name)
+        rows = [(i + 1, r) for i, r in enumerate(data)]
+    elif fmt in ("csv", "tsv"):
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        reader = csv.DictReader(io.StringIO(text), delimiter="," if fmt == "csv" else "\t")
+        rows = []
+        for row in reader:
+            if None in row:
+                raise InputError(f"more fields than the header's {len(reader.fieldnames or [])}",
+                                 file=name, line=reader.line_num)
+            rows.append((reader.line_num, dict(row)))
+    else:
+        raise InputError(f"unknown format {fmt!r} (expected jsonl, json, csv or tsv)", file=name)
+    if not rows:
+        raise InputError("input is empty: no rows to read", file=name)
+    return rows
+
+
+def write_table(path: str | os.PathLike, rows: list[dict[str, Any]], fmt: str | None = None) -> None:
+    """Write rows as JSONL, CSV or TSV (by ``fmt`` or suffix; ``-`` is stdout), atomically for files."""
+    fmt = table_format(path, fmt)
+    if fmt in ("jsonl", "json"):
+        write_jsonl(path, rows)
+        return
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    delimiter = "," if fmt == "csv" else "\t"
+
+    def _dump(handle: Any) -> None:
+        writer = csv.DictWriter(handle, fieldnames=fields, delimiter=delimiter, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+
+    if str(path) == "-":
+        _dump(sys.stdout)
+    else:
+        with atomic_write(path) as handle:
+            _dump(handle)
