@@ -12,6 +12,8 @@ HEAPMETRIC_DATA = "HEAPMETRIC_DATA"
 HEAPMETRIC_MODEL = "HEAPMETRIC_MODEL"
 #: Cache folder for LLM-judge annotations and synthesis journals (default: ~/.cache/heapmetric).
 HEAPMETRIC_CACHE = "HEAPMETRIC_CACHE"
+#: API key for OpenAI-compatible chat endpoints (heapmetric.llm.OpenAIChatBackend) when none is passed.
+OPENAI_API_KEY = "OPENAI_API_KEY"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -118,7 +118,14 @@ def _load() -> tuple[dict[str, dict[str, Criterion]], str]:
             continue
         text = entry.read_text(encoding="utf-8")
         digest.update(entry.name.encode() + b"\0" + text.encode())
-        task, criteria = _parse(entry.name, yaml.safe_load(text))
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise InputError(f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
+                             file=f"heapmetric/criteria/{entry.name}",
+                             line=mark.line + 1 if mark is not None else None) from exc
+        task, criteria = _parse(entry.name, parsed)
         if task in tasks:
             raise InputError(f"task {task!r} defined twice", file=f"heapmetric/criteria/{entry.name}")
         tasks[task] = criteria

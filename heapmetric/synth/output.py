@@ -1,0 +1,159 @@
+"""Writing a synthesis run: ``data.jsonl``, a ``datasets`` folder, ``report.json``, ``removed.jsonl`` and a
+dataset card (``README.md``) in the ``datasets_cards/`` form. Every file is written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from heapmetric.io import atomic_write, write_json, write_jsonl
+from heapmetric.synth.generate import STAGE_ORDER, Candidate
+
+
+def record(c: Candidate, *, generator: str, prompt_version: str, judge: str | None,
+           criterion: str | None) -> dict[str, Any]:
+    """The output row of one candidate (column names as distilabel/UltraFeedback users expect)."""
+    return {
+        "instruction": c.instruction,
+        "response": c.response,
+        "prompt_id": c.prompt_id,
+        "id": c.id,
+        "provenance": {
+            "reference_id": c.reference.id,
+            "reference_index": c.reference.index,
+            "feature": c.feature,
+            "feature_kind": c.feature_kind,
+            "index": c.index,
+            "mode": c.mode,
+            "generator": generator,
+            "prompt_version": prompt_version,
+            "instruction_feedback": {"subject_areas": list(c.instruction_feedback.get("subject_areas", [])),
+                                     "skills": list(c.instruction_feedback.get("skills", []))},
+            "feedback": {"strengths": list(c.feedback.get("strengths", [])),
+                         "improvements": list(c.feedback.get("improvements", []))},
+            "applied_feedback": list(c.applied_feedback),
+            "draft_response": c.draft_response,
+            "scores": {"judge": judge, "criterion": criterion, "score": c.score},
+            "timings": {s: c.timings.get(s) for s in STAGE_ORDER},
+        },
+    }
+
+
+def features() -> Any:
+    """The ``datasets.Features`` of the records (explicit, so empty lists and missing scores keep types)."""
+    from datasets import Features, List, Value
+
+    strings = List(Value("string"))
+    return Features({
+        "instruction": Value("string"), "response": Value("string"), "prompt_id": Value("string"),
+        "id": Value("string"),
+        "provenance": {
+            "reference_id": Value("string"), "reference_index": Value("int64"), "feature": Value("string"),
+            "feature_kind": Value("string"), "index": Value("int64"), "mode": Value("string"),
+            "generator": Value("string"), "prompt_version": Value("string"),
+            "instruction_feedback": {"subject_areas": strings, "skills": strings},
+            "feedback": {"strengths": strings, "improvements": strings},
+            "applied_feedback": strings, "draft_response": Value("string"),
+            "scores": {"judge": Value("string"), "criterion": Value("string"), "score": Value("float64")},
+            "timings": {s: Value("float64") for s in STAGE_ORDER},
+        },
+    })
+
+
+def save_dataset(rows: list[dict[str, Any]], folder: str | os.PathLike) -> None:
+    """``datasets.Dataset.save_to_disk`` into a temporary folder, then renamed over ``folder``."""
+    from datasets import Dataset
+
+    folder = Path(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        Dataset.from_list(rows, features=features()).save_to_disk(str(tmp / "data"))
+        old = folder.with_name(f".{folder.name}.old")
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(tmp / "data", folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def dataset_card(report: dict[str, Any], n_records: int) -> str:
+    """A Hugging Face dataset card (YAML header + sections) describing the run from its report."""
+    cfg = report["config"]
+    cost = report["cost"]["total"]
+    lines = [
+        "---",
+        "language:", "- en",
+        f"license: {cfg.get('license') or 'other'}",
+        "task_categories:", "- text-generation",
+        "size_categories:", f"- {_size_category(n_records)}",
+        f"pretty_name: {cfg.get('name') or 'heapmetric REFED synthesis'}",
+        "tags:", "- synthetic", "- refed", "- heapmetric",
+        "configs:", "- config_name: default", "  data_files:", "  - split: train", "    path: data.jsonl",
+        "---", "",
+        f"# {cfg.get('name') or 'REFED synthetic instruction data'}", "",
+        "## Dataset summary", "",
+        f"{n_records} instruction-response pairs synthesized with Reference-Level Feedback (REFED, Mehri et al., "
+        f"EACL 2026) by `heapmetric synth` {report['heapmetric_version']} in mode `{cfg['mode']}`, from "
+        f"{report['references']['used']} reference pairs of `{cfg['references']}` with the generator "
+        f"`{cfg['generator']}` (prompt set `{cfg['prompt_version']}`), then filtered.", "",
+        "## Dataset structure", "",
+        "`data.jsonl` (one JSON object a line) and a `datasets` folder (`dataset/`, `load_from_disk`):", "",
+        "| column | meaning |", "|---|---|",
+        "| `instruction` | the synthesized instruction |",
+        "| `response` | the final response (refined unless mode `none`) |",
+        "| `prompt_id` | sha256 of the instruction text |",
+        "| `id` | sha256 of (reference id, feature, index): stable across runs, the journal key |",
+        "| `provenance` | reference id and index, feature, instruction feedback, the feedback used for "
+        "refinement and the items kept from it, the draft response, the metric score, stage timings (s) |",
+        "",
+        "## How it was made", "",
+        f"- references: `{cfg['references']}`, {report['references']['used']} used, skipped: "
+        f"{json.dumps(report['references']['skipped'])}",
+        f"- generator: `{cfg['generator']}`, temperature {cfg['temperature']}, "
+        f"{cfg['instructions_per_feature']} instructions per feature, at most {cfg['max_features']} features "
+        "per reference",
+        f"- candidates generated: {report['candidates']}; records kept: {n_records}",
+        f"- failed steps (after one repair request for JSON stages): {json.dumps(report['failures'])}",
+        f"- model calls: {cost['calls']} ({cost['repairs']} repairs), input tokens {cost['input_tokens']}, "
+        f"output tokens {cost['output_tokens']}, cost: "
+        + (f"${cost['cost_usd']:.4f}" if cost.get("cost_usd") is not None else "not priced"),
+        "",
+        "### Filters", "",
+        "| filter | params | in | kept | removed | reasons |", "|---|---|---|---|---|---|",
+    ]
+    for step in report["filters"]:
+        lines.append(f"| {step['filter']} | `{json.dumps(step['params'])}` | {step['in']} | {step['kept']} | "
+                     f"{step['removed']} | {json.dumps(step['reasons'])} |")
+    lines += ["", "## Licence and limitations", "",
+              "The responses are model outputs: check the generator's terms. Derived data inherits the "
+              "references' licence where it applies (LIMA: CC BY-NC-SA, non-commercial). Instructions were "
+              "checked against AlpacaEval, Arena-Hard and MT-Bench prompts only where the decontamination "
+              "filter ran (see Filters).", ""]
+    return "\n".join(lines)
+
+
+def write_outputs(out_dir: str | os.PathLike, rows: list[dict[str, Any]], report: dict[str, Any],
+                  removed: list[dict[str, Any]], *, save_datasets: bool = True) -> None:
+    """Write every output file of a run into ``out_dir``."""
+    out = Path(out_dir)
+    write_jsonl(out / "data.jsonl", rows)
+    write_jsonl(out / "removed.jsonl", removed)
+    if save_datasets:
+        save_dataset(rows, out / "dataset")
+    write_json(out / "report.json", report)
+    with atomic_write(out / "README.md") as handle:
+        handle.write(dataset_card(report, len(rows)))

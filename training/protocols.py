@@ -1,0 +1,163 @@
+"""The HEAP paper's training protocols, and test-split evaluation of a model or any judge.
+
+- ``single-task``: one model per task, trained and tested on that task.
+- ``multi-task``: one model trained on every task, tested on each.
+- ``held-out``: for each task, a model trained on every *other* task and tested on the one left out.
+
+Each run lives in ``<out>/<protocol>/<task or all>/`` (resumable: a finished run is reused, an interrupted one
+resumes); the protocol writes ``<out>/<protocol>.json`` and ``<out>/<protocol>.md`` with one row per tested
+group and the per-task means.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import statistics
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from heapmetric.errors import InputError
+from heapmetric.io import atomic_write, write_json
+from training.config import TrainConfig
+from training.data import load_groups
+from training.evaluation import ScoreFn, evaluate, markdown_table
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("single-task", "multi-task", "held-out")
+
+
+class _Criteria(dict):
+    """Registered criteria looked up on first use (``task/criterion`` -> Criterion)."""
+
+    def __missing__(self, key: str) -> Any:
+        from heapmetric.registry import get_criterion
+
+        task, criterion = key.split("/", 1)
+        value = self[key] = get_criterion(task, criterion)
+        return value
+
+
+def model_score_fn(model_dir: str | Path, *, device: str = "auto", batch_size: int = 32) -> ScoreFn:
+    """Raw scores of a saved checkpoint, rendered exactly as in training (canonical instruction)."""
+    from heapmetric.scoring.device import resolve_device
+    from training import modeling
+
+    dev = resolve_device(device)
+    model = modeling.load_model(model_dir, device=dev)
+    criteria = _Criteria()
+
+    def score(items: Sequence[Any]) -> list[float]:
+        return modeling.score_items(model, model.tokenizer, list(items), criteria, max_length=model.max_length,
+                                    batch_size=batch_size, device=dev)
+
+    return score
+
+
+def judge_score_fn(spec: str, *, batch_size: int = 32) -> ScoreFn:
+    """Scores of any judge spec (``length``, ``rougeL``, ``embed-ref``, ``heapmetric:DIR`` ...)."""
+    from heapmetric.judges.spec import load_judge
+
+    judge = load_judge(spec)
+
+    def score(items: Sequence[Any]) -> list[float]:
+        return list(judge.score(list(items), batch_size=batch_size).scores)
+
+    return score
+
+
+def evaluate_on_split(score_fn: ScoreFn, data_dir: str | Path, split: str = "test", *,
+                      datasets: Iterable[str] | None = None, tasks: Iterable[str] | None = None,
+                      exclude_datasets: Iterable[str] = (), max_per_group: int | None = None) -> dict[str, Any]:
+    """:func:`training.evaluation.evaluate` on one split of the converted data."""
+    groups = load_groups(data_dir, split, datasets=datasets, tasks=tasks, exclude_datasets=exclude_datasets)
+    if not groups:
+        raise InputError(f"no {split} records to evaluate on", file=str(data_dir))
+    return evaluate(groups, score_fn, max_per_group=max_per_group)
+
+
+def available_tasks(cfg: TrainConfig) -> list[str]:
+    """Tasks present in the training split under the config's dataset filters."""
+    groups = load_groups(cfg.data_dir, "train", datasets=cfg.datasets, exclude_datasets=cfg.exclude_datasets,
+                         tasks=cfg.tasks, exclude_tasks=cfg.exclude_tasks, criteria=cfg.criteria)
+    return sorted({g.task for g in groups.values()})
+
+
+def run_protocol(protocol: str, cfg: TrainConfig, out: str | Path, *, tasks: Sequence[str] | None = None,
+                 split: str = "test", progress: bool = False, eval_max_per_group: int | None = None,
+                 device: str = "auto") -> dict[str, Any]:
+    """Train and test per ``protocol``; write ``<out>/<protocol>.json`` and ``.md``; return the results."""
+    if protocol not in PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r} (expected {', '.join(PROTOCOLS)})", field="protocol")
+    from training.trainer import latest_checkpoint, train
+
+    out = Path(out)
+    all_tasks = available_tasks(cfg)
+    tasks = list(tasks) if tasks else all_tasks
+    unknown = sorted(set(tasks) - set(all_tasks))
+    if unknown:
+        raise InputError(f"task {unknown[0]!r} has no training data (have: {', '.join(all_tasks)})",
+                         field="tasks")
+    if protocol == "held-out" and len(all_tasks) < 2:
+        raise InputError("the held-out protocol needs at least two tasks in the data", field="tasks")
+    if protocol == "multi-task":
+        plan = [("all", dataclasses.replace(cfg, tasks=all_tasks), tasks)]
+    elif protocol == "single-task":
+        plan = [(t, dataclasses.replace(cfg, tasks=[t]), [t]) for t in tasks]
+    else:
+        plan = [(t, dataclasses.replace(cfg, tasks=[x for x in all_tasks if x != t], exclude_tasks=[]), [t])
+                for t in tasks]
+    rows: dict[str, dict[str, Any]] = {}
+    per_task: dict[str, dict[str, Any]] = {}
+    runs: dict[str, Any] = {}
+    for name, run_cfg, test_tasks in plan:
+        run_dir = out / protocol / name
+        run_cfg = dataclasses.replace(run_cfg, output_dir=str(run_dir))
+        if not (run_dir / "model" / "heapmetric.json").exists():
+            log.info("%s: training %s", protocol, name)
+            result = train(run_cfg, resume=latest_checkpoint(run_dir) is not None, progress=progress)
+            runs[name] = {"steps": result.steps, "stopped": result.stopped, "elapsed_s": round(result.elapsed_s, 1)}
+        else:
+            runs[name] = {"reused": True}
+        score_fn = model_score_fn(run_dir / "model", device=device, batch_size=cfg.eval_batch_size)
+        for task in test_tasks:
+            res = evaluate_on_split(score_fn, cfg.data_dir, split, tasks=[task], datasets=cfg.datasets,
+                                    exclude_datasets=cfg.exclude_datasets, max_per_group=eval_max_per_group)
+            for gname, row in res["groups"].items():
+                rows[gname] = {**row, "trained_on": name}
+            per_task[task] = {k: res[k] for k in ("mean_pairwise_accuracy", "mean_kendall", "mean_spearman")}
+    result = {"protocol": protocol, "split": split, "tasks": tasks, "runs": runs, "per_task": per_task,
+              "groups": rows, "config": cfg.to_dict(), **_means(per_task)}
+    write_json(out / f"{protocol}.json", result)
+    with atomic_write(out / f"{protocol}.md") as handle:
+        handle.write(protocol_markdown(result))
+    return result
+
+
+def _means(per_task: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    def mean(key: str) -> float | None:
+        vals = [v[key] for v in per_task.values() if v.get(key) is not None]
+        return statistics.fmean(vals) if vals else None
+
+    return {"mean_pairwise_accuracy": mean("mean_pairwise_accuracy"), "mean_kendall": mean("mean_kendall")}
+
+
+def protocol_markdown(result: dict[str, Any]) -> str:
+    """The protocol's results as markdown: per task, then per group."""
+    def f(v: Any) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    lines = [f"# Protocol {result['protocol']} ({result['split']} split)", "",
+             "| tested task | trained on | mean pairwise accuracy | mean Kendall tau | mean Spearman |",
+             "|---|---|---:|---:|---:|"]
+    for task, m in sorted(result["per_task"].items()):
+        trained = "all tasks" if result["protocol"] == "multi-task" else (
+            task if result["protocol"] == "single-task" else f"all tasks but {task}")
+        lines.append(f"| {task} | {trained} | {f(m['mean_pairwise_accuracy'])} | {f(m['mean_kendall'])} | "
+                     f"{f(m['mean_spearman'])} |")
+    lines.append(f"| **mean over tasks** | | {f(result['mean_pairwise_accuracy'])} | "
+                 f"{f(result['mean_kendall'])} | |")
+    lines += ["", "Per dataset / task / criterion:", "", markdown_table(result["groups"]), ""]
+    return "\n".join(lines)
