@@ -56,11 +56,16 @@ def _check_criterion(task: str | None, criterion: str | None, instruction: str |
     try:
         registry.resolve(task=task, criterion=criterion)
     except HeapmetricError as exc:
-        key = "criterion" if criterion is not None else "task"
-        if getattr(exc, "kind", None) == "task" and task is not None:
-            key = "task"
+        if getattr(exc, "kind", None) == "task":
+            key = "task"  # an unknown task
+        elif getattr(exc, "kind", None) is not None or criterion is None:
+            key = "criterion"  # an unknown criterion of a known task, or a task without a criterion
+        else:
+            key = "task"  # a bare criterion name without its task
+        # name the item when the value is its own or missing altogether; else the request-level default
+        value = task if key == "task" else criterion
         raise ServiceError(422, "unknown_criterion", str(exc),
-                           field=f"{path}.{key}" if key in item_has else key) from exc
+                           field=f"{path}.{key}" if key in item_has or value is None else key) from exc
 
 
 def score_items(body: ScoreRequest, state: ServiceState) -> list[ScoreItem]:

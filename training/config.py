@@ -126,6 +126,11 @@ def _check_type(name: str, value: Any, annotation: str, where: dict) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(f"expected an integer, got {value!r}", field=name, **where)
     elif base == "float":
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(f"expected a number, got {value!r}", field=name, **where)
         value = float(value)

@@ -16,26 +16,42 @@ import sys
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from heapmetric.cli import add_common
 
-    p = sub.add_parser("data", help="build HEAP-format datasets from the human-judgement sources",
-                       description="Convert the human-judgement sources in $HEAPMETRIC_DATA into judgement and "
-                                   "preference records split by input (train/validation/test).")
+    p = sub.add_parser(
+        "data",
+        help="build HEAP-format datasets from the human-judgement sources",
+        description="Convert the human-judgement sources in $HEAPMETRIC_DATA into judgement and "
+        "preference records split by input (train/validation/test).",
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     b = actions.add_parser("build", help="convert sources into OUT/<dataset>/{train,validation,test}.jsonl")
-    b.add_argument("--data-dir", help="folder with one sub-folder per source (default: $HEAPMETRIC_DATA, "
-                                      "else ../shared/data beside the repository)")
+    b.add_argument(
+        "--data-dir",
+        help="folder with one sub-folder per source (default: $HEAPMETRIC_DATA, "
+        "else ../shared/data beside the repository)",
+    )
     b.add_argument("--out", default="data_build", help="output folder (default: ./data_build)")
     b.add_argument("--only", nargs="+", metavar="NAME", help="build only these datasets (see 'data list')")
-    b.add_argument("--aggregation", default="mean", choices=["mean", "floor_mean", "median"],
-                   help="how several annotators' Likert ratings become one score (default: mean; HEAP used "
-                        "floor_mean)")
-    b.add_argument("--max-pairs-per-item", type=int, default=None, metavar="N",
-                   help="keep at most N derived preference pairs per input and criterion (default: all)")
+    b.add_argument(
+        "--aggregation",
+        default="mean",
+        choices=["mean", "floor_mean", "median"],
+        help="how several annotators' Likert ratings become one score (default: mean; HEAP used floor_mean)",
+    )
+    b.add_argument(
+        "--max-pairs-per-item",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep at most N derived preference pairs per input and criterion (default: all)",
+    )
     b.add_argument("--json", action="store_true", help="print the stats as JSON instead of a table")
     add_common(b)
     b.set_defaults(func=run)
 
-    s = actions.add_parser("stats", help="recount a built folder: records per dataset/task/criterion/split/kind")
+    s = actions.add_parser(
+        "stats", help="recount a built folder: records per dataset/task/criterion/split/kind"
+    )
     s.add_argument("dir", help="a folder written by 'data build'")
     s.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     add_common(s)
@@ -81,9 +97,14 @@ def run(args: argparse.Namespace) -> int:
         if not quiet or ": skipped" in line or ": failed" in line:
             print(line, file=sys.stderr)
 
-    results = builder.build(data_dir(args.data_dir), Path(args.out), only=args.only,
-                            aggregation=args.aggregation, max_pairs_per_item=args.max_pairs_per_item,
-                            report=report)
+    results = builder.build(
+        data_dir(args.data_dir),
+        Path(args.out),
+        only=args.only,
+        aggregation=args.aggregation,
+        max_pairs_per_item=args.max_pairs_per_item,
+        report=report,
+    )
     rows = [row for r in results if r.status == "built" for row in r.rows]
     if not quiet:
         if args.json:

@@ -46,8 +46,9 @@ def get_converter(name: str) -> ModuleType:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
-            raise UnsupportedError(f"converter {name!r} is not available in this checkout "
-                                   f"({module_name} is missing)") from exc
+            raise UnsupportedError(
+                f"converter {name!r} is not available in this checkout ({module_name} is missing)"
+            ) from exc
         raise
 
 

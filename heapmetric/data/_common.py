@@ -31,14 +31,23 @@ def load_json(path: Path) -> Any:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", file=str(path),
-                         line=exc.lineno) from exc
+        raise InputError(
+            f"not valid JSON ({exc.msg} at column {exc.colno})", file=str(path), line=exc.lineno
+        ) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", file=str(path)) from exc
 
 
-def get(obj: Any, key: str | int, kind: type | tuple[type, ...], *, file: Path | str, where: str,
-        line: int | None = None, optional: bool = False) -> Any:
+def get(
+    obj: Any,
+    key: str | int,
+    kind: type | tuple[type, ...],
+    *,
+    file: Path | str,
+    where: str,
+    line: int | None = None,
+    optional: bool = False,
+) -> Any:
     """``obj[key]`` checked to be of ``kind``; anything else raises :class:`InputError` naming the place.
 
     ``where`` is the JSON path of ``obj`` (the error names ``where/key``). Numbers must be finite and not bool.
@@ -63,22 +72,31 @@ def get(obj: Any, key: str | int, kind: type | tuple[type, ...], *, file: Path |
     if float in kinds and isinstance(value, int):
         value = float(value)
     if not isinstance(value, kinds):
-        raise InputError(f"expected {expected}, got {type(value).__name__} {_short(value)}",
-                         file=str(file), line=line, field=path)
+        raise InputError(
+            f"expected {expected}, got {type(value).__name__} {_short(value)}",
+            file=str(file),
+            line=line,
+            field=path,
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"expected a finite number, got {value!r}", file=str(file), line=line, field=path)
     return value
 
 
-def text(obj: Any, key: str | int, *, file: Path | str, where: str, line: int | None = None,
-         optional: bool = False) -> str | None:
+def text(
+    obj: Any, key: str | int, *, file: Path | str, where: str, line: int | None = None, optional: bool = False
+) -> str | None:
     """A string field; with ``optional=True`` a missing or empty string gives ``None``."""
     value = get(obj, key, str, file=file, where=where, line=line, optional=optional)
     if value is not None and not value.strip():
         if optional:
             return None
-        raise InputError("expected non-empty text", file=str(file), line=line,
-                         field=f"{where}/{key}" if where else str(key))
+        raise InputError(
+            "expected non-empty text",
+            file=str(file),
+            line=line,
+            field=f"{where}/{key}" if where else str(key),
+        )
     return value
 
 
@@ -87,11 +105,13 @@ def _short(value: Any) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def in_scale(value: float, scale: tuple[float, float], *, file: Path | str, where: str,
-             line: int | None = None) -> float:
+def in_scale(
+    value: float, scale: tuple[float, float], *, file: Path | str, where: str, line: int | None = None
+) -> float:
     """``value`` if it lies in ``scale`` (inclusive, with float tolerance), else :class:`InputError`."""
     lo, hi = scale
     if not (lo - 1e-6 <= value <= hi + 1e-6):
-        raise InputError(f"expected a value in [{lo:g}, {hi:g}], got {value!r}", file=str(file), line=line,
-                         field=where)
+        raise InputError(
+            f"expected a value in [{lo:g}, {hi:g}], got {value!r}", file=str(file), line=line, field=where
+        )
     return value

@@ -72,8 +72,10 @@ def count_rows(records: Iterable[tuple[str, Record]]) -> list[dict[str, Any]]:
         counts[(r.dataset, r.task, r.criterion, split, kind_of(r))] += 1
     order = {s: i for i, s in enumerate(SPLITS)}
     keys = sorted(counts, key=lambda k: (k[0], k[1], k[2], k[4], order.get(k[3], 9)))
-    return [{"dataset": d, "task": t, "criterion": c, "split": s, "kind": k, "records": counts[(d, t, c, s, k)]}
-            for d, t, c, s, k in keys]
+    return [
+        {"dataset": d, "task": t, "criterion": c, "split": s, "kind": k, "records": counts[(d, t, c, s, k)]}
+        for d, t, c, s, k in keys
+    ]
 
 
 def check_records(name: str, records: Sequence[Record]) -> None:
@@ -88,7 +90,9 @@ def check_records(name: str, records: Sequence[Record]) -> None:
             raise InputError(f"duplicate record id {r.id!r}", file=where["file"], field="id")
         seen.add(r.id)
         if r.dataset != name:
-            raise InputError(f"record {r.id!r} has dataset {r.dataset!r}", file=where["file"], field="dataset")
+            raise InputError(
+                f"record {r.id!r} has dataset {r.dataset!r}", file=where["file"], field="dataset"
+            )
         record_from_dict(record_row(r), file=f"<{name} record {r.id}>")
         if (r.task, r.criterion) not in checked:
             try:
@@ -96,8 +100,11 @@ def check_records(name: str, records: Sequence[Record]) -> None:
             except UnknownNameError as exc:
                 from heapmetric.registry import list_criteria
 
-                raise UnknownNameError(f"criterion (records of {name} need it in heapmetric/criteria/)",
-                                       f"{r.task}/{r.criterion}", [c.id for c in list_criteria()]) from exc
+                raise UnknownNameError(
+                    f"criterion (records of {name} need it in heapmetric/criteria/)",
+                    f"{r.task}/{r.criterion}",
+                    [c.id for c in list_criteria()],
+                ) from exc
             checked.add((r.task, r.criterion))
 
 
@@ -125,20 +132,23 @@ def _write_dataset(out: Path, name: str, by_split: dict[str, list[Record]]) -> N
             shutil.rmtree(old, ignore_errors=True)
 
 
-def build_dataset(name: str, folder: Path, out: Path, *, aggregation: str = "mean",
-                  max_pairs_per_item: int | None = None) -> DatasetResult:
+def build_dataset(
+    name: str, folder: Path, out: Path, *, aggregation: str = "mean", max_pairs_per_item: int | None = None
+) -> DatasetResult:
     """Convert, check, derive preferences, split and write one dataset; raises on malformed input."""
     module = get_converter(name)
     records: list[Record] = list(module.convert(folder, aggregation=aggregation))
     if not records:
         raise InputError("the converter produced no records", file=str(folder))
     check_records(name, records)
-    derived = derive_preferences((r for r in records if isinstance(r, Judgement)),
-                                 max_pairs_per_item=max_pairs_per_item)
+    derived = derive_preferences(
+        (r for r in records if isinstance(r, Judgement)), max_pairs_per_item=max_pairs_per_item
+    )
     clash = {p.id for p in derived} & {r.id for r in records}
     if clash:
-        raise InputError(f"derived preference id clashes with a converted record: {sorted(clash)[0]!r}",
-                         file=str(folder))
+        raise InputError(
+            f"derived preference id clashes with a converted record: {sorted(clash)[0]!r}", file=str(folder)
+        )
     by_split: dict[str, list[Record]] = {s: [] for s in SPLITS}
     items: dict[str, set[str]] = {s: set() for s in SPLITS}
     for r in [*records, *derived]:
@@ -150,9 +160,15 @@ def build_dataset(name: str, folder: Path, out: Path, *, aggregation: str = "mea
     return DatasetResult(name, "built", rows=rows, items={s: len(v) for s, v in items.items()})
 
 
-def build(data_dir: Path, out: Path, *, only: Sequence[str] | None = None, aggregation: str = "mean",
-          max_pairs_per_item: int | None = None,
-          report: Callable[[str], None] | None = None) -> list[DatasetResult]:
+def build(
+    data_dir: Path,
+    out: Path,
+    *,
+    only: Sequence[str] | None = None,
+    aggregation: str = "mean",
+    max_pairs_per_item: int | None = None,
+    report: Callable[[str], None] | None = None,
+) -> list[DatasetResult]:
     """Build the selected datasets (default: every registered converter) from ``data_dir`` into ``out``.
 
     Returns one :class:`DatasetResult` per dataset and (re)writes ``out/stats.json``, keeping the entries of
@@ -180,8 +196,9 @@ def build(data_dir: Path, out: Path, *, only: Sequence[str] | None = None, aggre
             report(f"{name}: skipped: {reason}")
             continue
         try:
-            res = build_dataset(name, folder, out, aggregation=aggregation,
-                                max_pairs_per_item=max_pairs_per_item)
+            res = build_dataset(
+                name, folder, out, aggregation=aggregation, max_pairs_per_item=max_pairs_per_item
+            )
         except HeapmetricError as exc:
             results.append(DatasetResult(name, "failed", str(exc)))
             report(f"{name}: failed, nothing written: {exc}")
@@ -189,13 +206,20 @@ def build(data_dir: Path, out: Path, *, only: Sequence[str] | None = None, aggre
         results.append(res)
         n = sum(row["records"] for row in res.rows)
         report(f"{name}: {n} records ({', '.join(f'{s} {res.items[s]} items' for s in SPLITS)})")
-    _write_stats(out, results, data_dir=data_dir, aggregation=aggregation,
-                 max_pairs_per_item=max_pairs_per_item)
+    _write_stats(
+        out, results, data_dir=data_dir, aggregation=aggregation, max_pairs_per_item=max_pairs_per_item
+    )
     return results
 
 
-def _write_stats(out: Path, results: list[DatasetResult], *, data_dir: Path, aggregation: str,
-                 max_pairs_per_item: int | None) -> None:
+def _write_stats(
+    out: Path,
+    results: list[DatasetResult],
+    *,
+    data_dir: Path,
+    aggregation: str,
+    max_pairs_per_item: int | None,
+) -> None:
     path = out / STATS_FILE
     stats: dict[str, Any] = {"version": STATS_VERSION, "datasets": {}}
     if path.is_file():
@@ -208,9 +232,13 @@ def _write_stats(out: Path, results: list[DatasetResult], *, data_dir: Path, agg
     for r in results:
         if r.status == "built":
             stats["datasets"][r.name] = {
-                "source": str(data_dir / get_converter(r.name).FOLDER), "aggregation": aggregation,
-                "max_pairs_per_item": max_pairs_per_item, "items": r.items,
-                "records": sum(row["records"] for row in r.rows), "rows": r.rows}
+                "source": str(data_dir / get_converter(r.name).FOLDER),
+                "aggregation": aggregation,
+                "max_pairs_per_item": max_pairs_per_item,
+                "items": r.items,
+                "records": sum(row["records"] for row in r.rows),
+                "rows": r.rows,
+            }
     stats["skipped"] = {r.name: r.reason for r in results if r.status == "skipped"}
     stats["failed"] = {r.name: r.reason for r in results if r.status == "failed"}
     if stats["datasets"] or results:
@@ -247,13 +275,38 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     totals = Counter()
     for key, per in table.items():
         nums = [per.get(s, 0) for s in SPLITS]
-        for s, n in zip(SPLITS, nums):
+        for s, n in zip(SPLITS, nums, strict=True):
             totals[s] += n
         lines.append((*key, *map(str, nums), str(sum(nums))))
     lines.append(("TOTAL", "", "", "", *(str(totals[s]) for s in SPLITS), str(sum(totals.values()))))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = []
     for line in lines:
-        cells = [c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        cells = [
+            c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)
+
+
+def counts_markdown(rows: list[dict[str, Any]], dataset: str) -> str:
+    """A Markdown table of one dataset's records per task × criterion × kind × split (for dataset cards)."""
+    table: dict[tuple[str, str, str], dict[str, int]] = {}
+    for row in rows:
+        if row["dataset"] == dataset:
+            table.setdefault((row["task"], row["criterion"], row["kind"]), {})[row["split"]] = row["records"]
+    lines = [
+        "| task | criterion | kind | train | validation | test | total |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    totals: Counter = Counter()
+    for (task, criterion, kind), per in sorted(table.items()):
+        nums = [per.get(s, 0) for s in SPLITS]
+        totals.update(dict(zip(SPLITS, nums, strict=True)))
+        lines.append(
+            f"| {task} | {criterion} | {kind} | " + " | ".join(f"{n:,}" for n in nums) + f" | {sum(nums):,} |"
+        )
+    lines.append(
+        "| **all** | | | " + " | ".join(f"{totals[s]:,}" for s in SPLITS) + f" | {sum(totals.values()):,} |"
+    )
+    return "\n".join(lines)

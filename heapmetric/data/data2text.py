@@ -51,11 +51,21 @@ def _rows(subset: str, path: Path) -> list[tuple[int, str, list[str], str, dict,
                 raise InputError("expected an integer key", file=str(path), field=key)
             row = get(data, key, dict, file=path, where="")
             refs_raw = get(row, "ref_summs", list, file=path, where=key)
-            refs = list(dict.fromkeys(text(refs_raw, i, file=path, where=f"{key}/ref_summs")
-                                      for i in range(len(refs_raw))))
-            rows.append((int(key), text(row, "src", file=path, where=key), refs,
-                         text(row, "sys_summ", file=path, where=key),
-                         get(row, "scores", dict, file=path, where=key), key))
+            refs = list(
+                dict.fromkeys(
+                    text(refs_raw, i, file=path, where=f"{key}/ref_summs") for i in range(len(refs_raw))
+                )
+            )
+            rows.append(
+                (
+                    int(key),
+                    text(row, "src", file=path, where=key),
+                    refs,
+                    text(row, "sys_summ", file=path, where=key),
+                    get(row, "scores", dict, file=path, where=key),
+                    key,
+                )
+            )
     else:
         if not isinstance(data, list):
             raise InputError("expected a JSON list of records", file=str(path))
@@ -63,10 +73,16 @@ def _rows(subset: str, path: Path) -> list[tuple[int, str, list[str], str, dict,
             row = get(data, i, dict, file=path, where="")
             w = str(i)
             doc_id = get(row, "doc_id", int, file=path, where=w)
-            rows.append((doc_id, text(row, "source", file=path, where=w),
-                         [text(row, "reference", file=path, where=w)],
-                         text(row, "system_output", file=path, where=w),
-                         get(row, "scores", dict, file=path, where=w), w))
+            rows.append(
+                (
+                    doc_id,
+                    text(row, "source", file=path, where=w),
+                    [text(row, "reference", file=path, where=w)],
+                    text(row, "system_output", file=path, where=w),
+                    get(row, "scores", dict, file=path, where=w),
+                    w,
+                )
+            )
     return rows
 
 
@@ -84,14 +100,30 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
         for index, mr, refs, output, scores, w in rows:
             item_id = f"{subset}-{first_of[mr]}"
             for native, criterion in criteria.items():
-                score = in_scale(get(scores, native, float, file=path, where=f"{w}/scores"), SCALE,
-                                 file=path, where=f"{w}/scores/{native}")
+                score = in_scale(
+                    get(scores, native, float, file=path, where=f"{w}/scores"),
+                    SCALE,
+                    file=path,
+                    where=f"{w}/scores/{native}",
+                )
                 meta = {"subset": subset, "doc_id": index, "aggregation": "median"}
                 if native != criterion:
                     meta["native_criterion"] = native
-                records.append(Judgement(
-                    id=f"{NAME}/{subset}/{index}/{criterion}", dataset=NAME, task=TASK, criterion=criterion,
-                    item_id=item_id, source=mr, reference=refs[0] if len(refs) == 1 else None,
-                    references=refs if len(refs) > 1 else None, output=output, system=_system(subset, index),
-                    score=score, scale=list(SCALE), meta=meta))
+                records.append(
+                    Judgement(
+                        id=f"{NAME}/{subset}/{index}/{criterion}",
+                        dataset=NAME,
+                        task=TASK,
+                        criterion=criterion,
+                        item_id=item_id,
+                        source=mr,
+                        reference=refs[0] if len(refs) == 1 else None,
+                        references=refs if len(refs) > 1 else None,
+                        output=output,
+                        system=_system(subset, index),
+                        score=score,
+                        scale=list(SCALE),
+                        meta=meta,
+                    )
+                )
     return records

@@ -30,12 +30,29 @@ FILE = "fed_data.json"
 TURN_TASK = "dialogue_turn"
 DIALOGUE_TASK = "dialogue_level"
 TURN_SCALES: dict[str, tuple[float, float]] = {
-    "Interesting": (0, 2), "Engaging": (0, 2), "Specific": (0, 2), "Relevant": (0, 2), "Correct": (0, 2),
-    "Semantically appropriate": (0, 2), "Understandable": (0, 1), "Fluent": (0, 2), "Overall": (0, 4)}
+    "Interesting": (0, 2),
+    "Engaging": (0, 2),
+    "Specific": (0, 2),
+    "Relevant": (0, 2),
+    "Correct": (0, 2),
+    "Semantically appropriate": (0, 2),
+    "Understandable": (0, 1),
+    "Fluent": (0, 2),
+    "Overall": (0, 4),
+}
 DIALOGUE_SCALES: dict[str, tuple[float, float]] = {
-    "Coherent": (0, 2), "Error recovery": (0, 2), "Consistent": (0, 1), "Diverse": (0, 2), "Depth": (0, 2),
-    "Likeable": (0, 2), "Understanding": (0, 2), "Flexible": (0, 2), "Informative": (0, 2),
-    "Inquisitive": (0, 2), "Overall": (0, 4)}
+    "Coherent": (0, 2),
+    "Error recovery": (0, 2),
+    "Consistent": (0, 1),
+    "Diverse": (0, 2),
+    "Depth": (0, 2),
+    "Likeable": (0, 2),
+    "Understanding": (0, 2),
+    "Flexible": (0, 2),
+    "Informative": (0, 2),
+    "Inquisitive": (0, 2),
+    "Overall": (0, 4),
+}
 
 
 def criterion_name(native: str) -> str:
@@ -65,15 +82,18 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             turn += 1
             task, scales, unit = TURN_TASK, TURN_SCALES, f"turn{turn}"
             output = response.strip()
-            output = output[len("System:"):].strip() if output.startswith("System:") else output
+            output = output[len("System:") :].strip() if output.startswith("System:") else output
             ctx: str | None = context
         else:
             task, scales, unit = DIALOGUE_TASK, DIALOGUE_SCALES, "dialogue"
             output, ctx = context, None
         for native in annotations:
             if native not in scales:
-                raise InputError(f"unknown {task} quality (expected one of {', '.join(scales)})",
-                                 file=str(path), field=f"{w}/annotations/{native}")
+                raise InputError(
+                    f"unknown {task} quality (expected one of {', '.join(scales)})",
+                    file=str(path),
+                    field=f"{w}/annotations/{native}",
+                )
         for native, scale in scales.items():
             raw = get(annotations, native, list, file=path, where=f"{w}/annotations", optional=True)
             if raw is None:
@@ -83,19 +103,36 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
                 if isinstance(value, str):
                     dropped += 1
                     continue
-                ratings.append(in_scale(get(raw, k, float, file=path, where=f"{w}/annotations/{native}"),
-                                        scale, file=path, where=f"{w}/annotations/{native}/{k}"))
+                ratings.append(
+                    in_scale(
+                        get(raw, k, float, file=path, where=f"{w}/annotations/{native}"),
+                        scale,
+                        file=path,
+                        where=f"{w}/annotations/{native}/{k}",
+                    )
+                )
             if not ratings:
                 continue
             criterion = criterion_name(native)
             meta = {"aggregation": aggregation, "native_criterion": native, "conversation": conv}
             if dropped:
                 meta["dropped_na"] = dropped
-            records.append(Judgement(
-                id=f"{NAME}/{item_id}/{unit}/{criterion}", dataset=NAME, task=task, criterion=criterion,
-                item_id=item_id, context=ctx, output=output, system=system,
-                score=aggregate(ratings, aggregation), scale=[float(scale[0]), float(scale[1])],
-                annotator_scores=ratings, meta=meta))
+            records.append(
+                Judgement(
+                    id=f"{NAME}/{item_id}/{unit}/{criterion}",
+                    dataset=NAME,
+                    task=task,
+                    criterion=criterion,
+                    item_id=item_id,
+                    context=ctx,
+                    output=output,
+                    system=system,
+                    score=aggregate(ratings, aggregation),
+                    scale=[float(scale[0]), float(scale[1])],
+                    annotator_scores=ratings,
+                    meta=meta,
+                )
+            )
         if response is None:
             conv += 1
             turn = 0

@@ -66,9 +66,18 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             out2 = get(row, "output_2", str, file=path, where=w)
             if not out1.strip() or not out2.strip():
                 continue
-            records.append(Preference(
-                id=f"{NAME}/{subset}/{i}", dataset=NAME, task=TASK, criterion=criterion,
-                item_id=item_id_of(instruction), source=instruction,
-                output_a=out1, output_b=out2, label="a" if label == 1 else "b",
-                meta={"subset": subset}))
+            records.append(
+                Preference(
+                    id=f"{NAME}/{subset}/{i}",
+                    dataset=NAME,
+                    task=TASK,
+                    criterion=criterion,
+                    item_id=item_id_of(instruction),
+                    source=instruction,
+                    output_a=out1,
+                    output_b=out2,
+                    label="a" if label == 1 else "b",
+                    meta={"subset": subset},
+                )
+            )
     return records

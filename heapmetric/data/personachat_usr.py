@@ -21,8 +21,14 @@ from heapmetric.records import Judgement, Record
 NAME = "personachat_usr"
 FOLDER = "personachat_usr"
 FILE = "pc_usr_data.json"
-NATIVE = {"Understandable": "understandable", "Natural": "natural", "Maintains Context": "maintains_context",
-          "Engaging": "engaging", "Uses Knowledge": "uses_knowledge", "Overall": "overall"}
+NATIVE = {
+    "Understandable": "understandable",
+    "Natural": "natural",
+    "Maintains Context": "maintains_context",
+    "Engaging": "engaging",
+    "Uses Knowledge": "uses_knowledge",
+    "Overall": "overall",
+}
 
 
 def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
@@ -48,13 +54,33 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             for native, criterion in NATIVE.items():
                 raw = get(resp, native, list, file=path, where=rw)
                 if not raw:
-                    raise InputError("expected a non-empty list of ratings", file=str(path),
-                                     field=f"{rw}/{native}")
-                ratings = [in_scale(get(raw, k, float, file=path, where=f"{rw}/{native}"), SCALES[criterion],
-                                    file=path, where=f"{rw}/{native}/{k}") for k in range(len(raw))]
-                records.append(Judgement(
-                    id=f"{NAME}/{item_id}/{system}/{criterion}", dataset=NAME, task=TASK, criterion=criterion,
-                    item_id=item_id, context=context, source=persona, output=output, system=system,
-                    score=aggregate(ratings, aggregation), scale=list(SCALES[criterion]),
-                    annotator_scores=ratings, meta={"aggregation": aggregation, "native_criterion": native}))
+                    raise InputError(
+                        "expected a non-empty list of ratings", file=str(path), field=f"{rw}/{native}"
+                    )
+                ratings = [
+                    in_scale(
+                        get(raw, k, float, file=path, where=f"{rw}/{native}"),
+                        SCALES[criterion],
+                        file=path,
+                        where=f"{rw}/{native}/{k}",
+                    )
+                    for k in range(len(raw))
+                ]
+                records.append(
+                    Judgement(
+                        id=f"{NAME}/{item_id}/{system}/{criterion}",
+                        dataset=NAME,
+                        task=TASK,
+                        criterion=criterion,
+                        item_id=item_id,
+                        context=context,
+                        source=persona,
+                        output=output,
+                        system=system,
+                        score=aggregate(ratings, aggregation),
+                        scale=list(SCALES[criterion]),
+                        annotator_scores=ratings,
+                        meta={"aggregation": aggregation, "native_criterion": native},
+                    )
+                )
     return records

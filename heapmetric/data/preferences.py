@@ -59,21 +59,36 @@ def preferences_from_group(group: list[Judgement], *, max_pairs: int | None = No
         a, b = (x, y) if _h(pid) % 2 == 0 else (y, x)
         refs = _shared_references(a, b)
         meta = {"derived_from": [a.id, b.id], "score_a": a.score, "score_b": b.score, "scale": list(a.scale)}
-        out.append(Preference(
-            id=pid, dataset=a.dataset, task=a.task, criterion=a.criterion, item_id=a.item_id,
-            instruction=a.instruction, source=a.source, context=a.context,
-            reference=refs[0] if refs and len(refs) == 1 else None,
-            references=refs if refs and len(refs) > 1 else None,
-            output_a=a.output, output_b=b.output, label="a" if a.score > b.score else "b",
-            margin=abs(diff), system_a=a.system, system_b=b.system, meta=meta))
+        out.append(
+            Preference(
+                id=pid,
+                dataset=a.dataset,
+                task=a.task,
+                criterion=a.criterion,
+                item_id=a.item_id,
+                instruction=a.instruction,
+                source=a.source,
+                context=a.context,
+                reference=refs[0] if refs and len(refs) == 1 else None,
+                references=refs if refs and len(refs) > 1 else None,
+                output_a=a.output,
+                output_b=b.output,
+                label="a" if a.score > b.score else "b",
+                margin=abs(diff),
+                system_a=a.system,
+                system_b=b.system,
+                meta=meta,
+            )
+        )
     if max_pairs is not None and len(out) > max_pairs:
         out = sorted(out, key=lambda p: _h(p.id))[:max_pairs]
         out.sort(key=lambda p: p.id)
     return out
 
 
-def derive_preferences(judgements: Iterable[Judgement], *,
-                       max_pairs_per_item: int | None = None) -> list[Preference]:
+def derive_preferences(
+    judgements: Iterable[Judgement], *, max_pairs_per_item: int | None = None
+) -> list[Preference]:
     """Preferences from graded judgements: every non-tied pair of outputs of the same input and criterion.
 
     The result is ordered by group (in first-seen order), then by pair id; ``max_pairs_per_item`` caps the

@@ -39,12 +39,25 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             w = str(i)
             doc_id = get(row, "doc_id", int, file=path, where=w)
             scores = get(row, "scores", dict, file=path, where=w)
-            score = in_scale(get(scores, CRITERION, float, file=path, where=f"{w}/scores"), SCALE, file=path,
-                             where=f"{w}/scores/{CRITERION}")
+            score = in_scale(
+                get(scores, CRITERION, float, file=path, where=f"{w}/scores"),
+                SCALE,
+                file=path,
+                where=f"{w}/scores/{CRITERION}",
+            )
             item_id = f"{subset}-{doc_id}"
-            records.append(Judgement(
-                id=f"{NAME}/{item_id}/{CRITERION}", dataset=NAME, task=TASK, criterion=CRITERION,
-                item_id=item_id, source=text(row, "source", file=path, where=w),
-                output=text(row, "system_output", file=path, where=w), score=score, scale=list(SCALE),
-                meta={"subset": subset, "doc_id": doc_id}))
+            records.append(
+                Judgement(
+                    id=f"{NAME}/{item_id}/{CRITERION}",
+                    dataset=NAME,
+                    task=TASK,
+                    criterion=CRITERION,
+                    item_id=item_id,
+                    source=text(row, "source", file=path, where=w),
+                    output=text(row, "system_output", file=path, where=w),
+                    score=score,
+                    scale=list(SCALE),
+                    meta={"subset": subset, "doc_id": doc_id},
+                )
+            )
     return records

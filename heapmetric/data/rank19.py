@@ -46,11 +46,13 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
         for name, expected in (("correct", 1), ("incorrect", 0)):
             w = f"{key}/sys_summs/{name}"
             entry = get(systems, name, dict, file=path, where=f"{key}/sys_summs")
-            fact = get(get(entry, "scores", dict, file=path, where=w), "fact", int, file=path,
-                       where=f"{w}/scores")
+            fact = get(
+                get(entry, "scores", dict, file=path, where=w), "fact", int, file=path, where=f"{w}/scores"
+            )
             if fact != expected:
-                raise InputError(f"expected fact = {expected}, got {fact!r}", file=str(path),
-                                 field=f"{w}/scores/fact")
+                raise InputError(
+                    f"expected fact = {expected}, got {fact!r}", file=str(path), field=f"{w}/scores/fact"
+                )
             outs[name] = text(entry, "sys_summ", file=path, where=w)
         rid = f"{NAME}/{key}"
         correct_first = hashlib.sha256(rid.encode()).digest()[0] % 2 == 0
@@ -58,7 +60,18 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
         meta = {"key": key}
         if outs["correct"] == outs["incorrect"]:
             meta["identical_outputs"] = True
-        records.append(Preference(
-            id=rid, dataset=NAME, task=TASK, criterion=CRITERION, item_id=item_id_of(src), source=src,
-            output_a=a, output_b=b, label="a" if correct_first else "b", meta=meta))
+        records.append(
+            Preference(
+                id=rid,
+                dataset=NAME,
+                task=TASK,
+                criterion=CRITERION,
+                item_id=item_id_of(src),
+                source=src,
+                output_a=a,
+                output_b=b,
+                label="a" if correct_first else "b",
+                meta=meta,
+            )
+        )
     return records

@@ -41,10 +41,26 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             w = f"{doc_id}/sys_summs/{system}"
             entry = get(systems, system, dict, file=path, where=f"{doc_id}/sys_summs")
             scores = get(entry, "scores", dict, file=path, where=w)
-            score = in_scale(get(scores, "litepyramid_recall", float, file=path, where=f"{w}/scores"), SCALE,
-                             file=path, where=f"{w}/scores/litepyramid_recall")
-            records.append(Judgement(
-                id=f"{NAME}/{doc_id}/{system}/{CRITERION}", dataset=NAME, task=TASK, criterion=CRITERION,
-                item_id=doc_id, source=src, reference=ref, output=text(entry, "sys_summ", file=path, where=w),
-                system=system, score=score, scale=list(SCALE), meta={"measure": "litepyramid_recall"}))
+            score = in_scale(
+                get(scores, "litepyramid_recall", float, file=path, where=f"{w}/scores"),
+                SCALE,
+                file=path,
+                where=f"{w}/scores/litepyramid_recall",
+            )
+            records.append(
+                Judgement(
+                    id=f"{NAME}/{doc_id}/{system}/{CRITERION}",
+                    dataset=NAME,
+                    task=TASK,
+                    criterion=CRITERION,
+                    item_id=doc_id,
+                    source=src,
+                    reference=ref,
+                    output=text(entry, "sys_summ", file=path, where=w),
+                    system=system,
+                    score=score,
+                    scale=list(SCALE),
+                    meta={"measure": "litepyramid_recall"},
+                )
+            )
     return records

@@ -42,17 +42,32 @@ def _read_annotations(path: Path) -> dict[tuple[str, str], dict[str, tuple[list[
         for kind in ("expert_annotations", "turker_annotations"):
             anns = get(row, kind, list, file=path, where="", line=line)
             if not anns:
-                raise InputError("expected a non-empty list of rating objects", file=str(path), line=line,
-                                 field=kind)
+                raise InputError(
+                    "expected a non-empty list of rating objects", file=str(path), line=line, field=kind
+                )
             lists[kind] = [get(anns, i, dict, file=path, where=kind, line=line) for i in range(len(anns))]
         per_criterion = {}
         for c in CRITERIA:
-            expert = [in_scale(get(a, c, float, file=path, where=f"expert_annotations/{i}", line=line), SCALE,
-                               file=path, where=f"expert_annotations/{i}/{c}", line=line)
-                      for i, a in enumerate(lists["expert_annotations"])]
-            crowd = [in_scale(get(a, c, float, file=path, where=f"turker_annotations/{i}", line=line), SCALE,
-                              file=path, where=f"turker_annotations/{i}/{c}", line=line)
-                     for i, a in enumerate(lists["turker_annotations"])]
+            expert = [
+                in_scale(
+                    get(a, c, float, file=path, where=f"expert_annotations/{i}", line=line),
+                    SCALE,
+                    file=path,
+                    where=f"expert_annotations/{i}/{c}",
+                    line=line,
+                )
+                for i, a in enumerate(lists["expert_annotations"])
+            ]
+            crowd = [
+                in_scale(
+                    get(a, c, float, file=path, where=f"turker_annotations/{i}", line=line),
+                    SCALE,
+                    file=path,
+                    where=f"turker_annotations/{i}/{c}",
+                    line=line,
+                )
+                for i, a in enumerate(lists["turker_annotations"])
+            ]
             per_criterion[c] = (expert, crowd)
         if (doc, model) in out:
             raise InputError(f"duplicate (doc_id, model_id) = ({doc}, {model})", file=str(path), line=line)
@@ -87,8 +102,12 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             scores = get(entry, "scores", dict, file=main, where=w)
             ann = annotations.get((doc_id, system))
             for c in CRITERIA:
-                mean = in_scale(get(scores, c, float, file=main, where=f"{w}/scores"), SCALE, file=main,
-                                where=f"{w}/scores/{c}")
+                mean = in_scale(
+                    get(scores, c, float, file=main, where=f"{w}/scores"),
+                    SCALE,
+                    file=main,
+                    where=f"{w}/scores/{c}",
+                )
                 meta: dict = {}
                 expert = None
                 if ann is not None:
@@ -98,8 +117,21 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
                 else:
                     score, used = aggregate_mean(mean, aggregation)
                 meta["aggregation"] = used
-                records.append(Judgement(
-                    id=f"{NAME}/{doc_id}/{system}/{c}", dataset=NAME, task=TASK, criterion=c, item_id=doc_id,
-                    source=src, references=refs, output=output, system=system, score=score,
-                    scale=list(SCALE), annotator_scores=expert, meta=meta))
+                records.append(
+                    Judgement(
+                        id=f"{NAME}/{doc_id}/{system}/{c}",
+                        dataset=NAME,
+                        task=TASK,
+                        criterion=c,
+                        item_id=doc_id,
+                        source=src,
+                        references=refs,
+                        output=output,
+                        system=system,
+                        score=score,
+                        scale=list(SCALE),
+                        annotator_scores=expert,
+                        meta=meta,
+                    )
+                )
     return records

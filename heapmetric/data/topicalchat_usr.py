@@ -24,8 +24,14 @@ from heapmetric.records import Judgement, Record
 NAME = "topicalchat_usr"
 FOLDER = "topicalchat_usr"
 FILE = "topical_chat_unieval.json"
-NATIVE = {"understandability": "understandable", "naturalness": "natural", "coherence": "maintains_context",
-          "engagingness": "engaging", "groundedness": "uses_knowledge", "overall": "overall"}
+NATIVE = {
+    "understandability": "understandable",
+    "naturalness": "natural",
+    "coherence": "maintains_context",
+    "engagingness": "engaging",
+    "groundedness": "uses_knowledge",
+    "overall": "overall",
+}
 
 
 def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
@@ -46,12 +52,27 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
         output = text(row, "system_output", file=path, where=w).strip()
         scores = get(row, "scores", dict, file=path, where=w)
         for native, criterion in NATIVE.items():
-            mean = in_scale(get(scores, native, float, file=path, where=f"{w}/scores"), SCALES[criterion],
-                            file=path, where=f"{w}/scores/{native}")
+            mean = in_scale(
+                get(scores, native, float, file=path, where=f"{w}/scores"),
+                SCALES[criterion],
+                file=path,
+                where=f"{w}/scores/{native}",
+            )
             score, used = aggregate_mean(mean, aggregation)
-            records.append(Judgement(
-                id=f"{NAME}/{item_id}/{system}/{criterion}", dataset=NAME, task=TASK, criterion=criterion,
-                item_id=item_id, context=history(raw_history.split("\n")),
-                source=text(row, "context", file=path, where=w).strip(), output=output, system=system,
-                score=score, scale=list(SCALES[criterion]), meta={"aggregation": used, "native_criterion": native}))
+            records.append(
+                Judgement(
+                    id=f"{NAME}/{item_id}/{system}/{criterion}",
+                    dataset=NAME,
+                    task=TASK,
+                    criterion=criterion,
+                    item_id=item_id,
+                    context=history(raw_history.split("\n")),
+                    source=text(row, "context", file=path, where=w).strip(),
+                    output=output,
+                    system=system,
+                    score=score,
+                    scale=list(SCALES[criterion]),
+                    meta={"aggregation": used, "native_criterion": native},
+                )
+            )
     return records

@@ -54,29 +54,48 @@ def _read(path: Path, lp: str) -> list[Judgement]:
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
-        if header is None or tuple(header[:len(COLUMNS)]) != COLUMNS:
+        if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
             raise InputError(f"expected a header starting {' '.join(COLUMNS)}", file=str(path), line=1)
         for row in reader:
             line = reader.line_num
             if len(row) != len(header):
-                raise InputError(f"expected {len(header)} tab-separated columns, got {len(row)}",
-                                 file=str(path), line=line)
-            d = dict(zip(header, row))
+                raise InputError(
+                    f"expected {len(header)} tab-separated columns, got {len(row)}", file=str(path), line=line
+                )
+            d = dict(zip(header, row, strict=True))
             if d["severity"] not in SEVERITIES:
-                raise InputError(f"expected one of {', '.join(SEVERITIES)}, got {d['severity']!r}",
-                                 file=str(path), line=line, field="severity")
+                raise InputError(
+                    f"expected one of {', '.join(SEVERITIES)}, got {d['severity']!r}",
+                    file=str(path),
+                    line=line,
+                    field="severity",
+                )
             try:
                 seg = int(d["seg_id"])
             except ValueError:
-                raise InputError(f"expected an integer, got {d['seg_id']!r}", file=str(path), line=line,
-                                 field="seg_id") from None
-            entry = segs.setdefault((d["system"], seg), {
-                "source": _TAG.sub("", d["source"]).strip(), "target": _TAG.sub("", d["target"]).strip(),
-                "doc": d["doc"], "doc_seg": d["doc_id"], "rater": d["rater"], "penalty": 0.0, "errors": [],
-                "line": line})
+                raise InputError(
+                    f"expected an integer, got {d['seg_id']!r}", file=str(path), line=line, field="seg_id"
+                ) from None
+            entry = segs.setdefault(
+                (d["system"], seg),
+                {
+                    "source": _TAG.sub("", d["source"]).strip(),
+                    "target": _TAG.sub("", d["target"]).strip(),
+                    "doc": d["doc"],
+                    "doc_seg": d["doc_id"],
+                    "rater": d["rater"],
+                    "penalty": 0.0,
+                    "errors": [],
+                    "line": line,
+                },
+            )
             if d["rater"] != entry["rater"]:
-                raise InputError(f"expected one rater per (system, segment); {d['rater']!r} after "
-                                 f"{entry['rater']!r}", file=str(path), line=line, field="rater")
+                raise InputError(
+                    f"expected one rater per (system, segment); {d['rater']!r} after {entry['rater']!r}",
+                    file=str(path),
+                    line=line,
+                    field="rater",
+                )
             if d["severity"] != "No-error":
                 entry["errors"].append([d["category"], d["severity"]])
             entry["penalty"] += error_weight(d["category"], d["severity"])
@@ -94,13 +113,31 @@ def _read(path: Path, lp: str) -> list[Judgement]:
         score = -penalty if penalty else 0.0
         refs = [t for s, t in human.get(seg, {}).items() if s != system]
         item_id = f"{lp}-{seg}"
-        out.append(Judgement(
-            id=f"{NAME}/{item_id}/{system}/{CRITERION}", dataset=NAME, task=TASK, criterion=CRITERION,
-            item_id=item_id, source=e["source"], reference=refs[0] if len(refs) == 1 else None,
-            references=refs if len(refs) > 1 else None, output=e["target"], system=system, score=score,
-            scale=list(SCALE), annotator_scores=[score],
-            meta={"lp": lp, "doc": e["doc"], "doc_seg": int(e["doc_seg"]) if e["doc_seg"].isdigit() else
-                  e["doc_seg"], "rater": e["rater"], "mqm_penalty": penalty, "errors": e["errors"]}))
+        out.append(
+            Judgement(
+                id=f"{NAME}/{item_id}/{system}/{CRITERION}",
+                dataset=NAME,
+                task=TASK,
+                criterion=CRITERION,
+                item_id=item_id,
+                source=e["source"],
+                reference=refs[0] if len(refs) == 1 else None,
+                references=refs if len(refs) > 1 else None,
+                output=e["target"],
+                system=system,
+                score=score,
+                scale=list(SCALE),
+                annotator_scores=[score],
+                meta={
+                    "lp": lp,
+                    "doc": e["doc"],
+                    "doc_seg": int(e["doc_seg"]) if e["doc_seg"].isdigit() else e["doc_seg"],
+                    "rater": e["rater"],
+                    "mqm_penalty": penalty,
+                    "errors": e["errors"],
+                },
+            )
+        )
     return out
 
 

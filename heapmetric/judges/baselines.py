@@ -117,15 +117,18 @@ class RougeJudge(_BaselineJudge):
     the output against the item's references. For ROUGE-Lsum, texts without newlines are split into
     sentences after ``.``, ``!`` or ``?``.
 
-    ``measure`` is ``f`` (F1, default), ``p`` or ``r``; ``stem`` applies the Porter stemmer (default on, as
-    the ROUGE-1.5.5 ``-m`` option SummEval used); ``multi_ref`` combines several references.
+    ``measure`` is ``f`` (F-measure, default), ``p`` or ``r``; ``beta`` weighs recall in the F-measure
+    (1: F1; 1.2 is the pycocoevalcap / nlg-eval ROUGE-L that USR reported); ``stem`` applies the Porter
+    stemmer (default on, as the ROUGE-1.5.5 ``-m`` option SummEval used); ``tokenizer`` is ``rouge``
+    (rouge-score's) or ``whitespace`` (split on spaces, keep punctuation and case: for pre-tokenized data);
+    ``multi_ref`` combines several references.
     """
 
     VARIANTS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
     _MEASURES = {"f": "fmeasure", "p": "precision", "r": "recall"}
 
     def __init__(self, variant: str = "rouge1", *, measure: str = "f", stem: bool = True,
-                 multi_ref: str = "mean") -> None:
+                 multi_ref: str = "mean", beta: float = 1.0, tokenizer: str = "rouge") -> None:
         if variant not in self.VARIANTS:
             raise InputError(f"unknown ROUGE variant {variant!r} (expected {', '.join(self.VARIANTS)})")
         if measure not in self._MEASURES:
@@ -133,8 +136,14 @@ class RougeJudge(_BaselineJudge):
         if multi_ref not in MULTI_REF:
             raise InputError(f"unknown multi_ref {multi_ref!r} (expected {', '.join(MULTI_REF)})",
                              field="multi_ref")
+        if tokenizer not in ("rouge", "whitespace"):
+            raise InputError(f"unknown tokenizer {tokenizer!r} (expected rouge or whitespace)", field="tokenizer")
+        if not beta > 0:
+            raise InputError(f"beta must be positive, got {beta}", field="beta")
         super().__init__()
-        self._options = {"measure": measure, "stem": stem, "multi_ref": multi_ref}
+        self._options = {"measure": measure, "stem": stem, "multi_ref": multi_ref, "beta": beta,
+                         "tokenizer": tokenizer}
+        self.beta, self.tokenizer = float(beta), tokenizer
         self.variant, self.measure, self.stem, self.multi_ref = variant, measure, stem, multi_ref
         self.name = variant
         self.description = f"ROUGE ({variant}, {self._MEASURES[measure]}) against the references"
@@ -147,16 +156,59 @@ class RougeJudge(_BaselineJudge):
         if self._scorer is None:
             from rouge_score import rouge_scorer
 
-            self._scorer = rouge_scorer.RougeScorer([self.variant], use_stemmer=self.stem)
+            self._scorer = rouge_scorer.RougeScorer(
+                [self.variant], tokenizer=_CachingTokenizer(self.stem, whitespace=self.tokenizer == "whitespace"))
         attr = self._MEASURES[self.measure]
+        if attr == "fmeasure" and self.beta != 1.0:
+            b2 = self.beta ** 2
+
+            def value(score: Any) -> float:
+                p, r = score.precision, score.recall
+                return (1 + b2) * p * r / (r + b2 * p) if p > 0 and r > 0 else 0.0
+        else:
+            def value(score: Any) -> float:
+                return getattr(score, attr)
         prep = _split_sentences if self.variant == "rougeLsum" else (lambda t: t)
         out = []
         for i, it in enumerate(items):
             refs = [prep(r) for r in _references(it, i, self.name)]
             output = prep(it.output)
-            values = [getattr(self._scorer.score(ref, output)[self.variant], attr) for ref in refs]
+            values = [value(self._scorer.score(ref, output)[self.variant]) for ref in refs]
             out.append(_combine(values, self.multi_ref))
         return out
+
+
+class _CachingTokenizer:
+    """``rouge-score``'s default tokenizer (lower-case, alphanumeric tokens, optional Porter stemming) with a
+    memo: references shared by many outputs are tokenized and stemmed once instead of once per pair."""
+
+    def __init__(self, stem: bool, *, whitespace: bool = False, max_entries: int = 200_000) -> None:
+        from rouge_score import tokenizers
+
+        self._stemmer = None
+        if whitespace:
+            if stem:
+                from nltk.stem import porter
+
+                self._stemmer = porter.PorterStemmer()
+            self._inner = None
+        else:
+            self._inner = tokenizers.DefaultTokenizer(use_stemmer=stem)
+        self._memo: dict[str, list[str]] = {}
+        self._max = max_entries
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens = self._memo.get(text)
+        if tokens is None:
+            if self._inner is not None:
+                tokens = self._inner.tokenize(text)
+            else:
+                tokens = text.split()
+                if self._stemmer is not None:
+                    tokens = [self._stemmer.stem(t) for t in tokens]
+            if len(self._memo) < self._max:
+                self._memo[text] = tokens
+        return list(tokens)
 
 
 def _split_sentences(text: str) -> str:
@@ -168,11 +220,22 @@ def _split_sentences(text: str) -> str:
 
 
 class BleuJudge(_BaselineJudge):
-    """Sentence BLEU (``sacrebleu``, 0-100, exponential smoothing, 13a tokenizer) against all references
-    at once (BLEU's own multi-reference counting)."""
+    """Sentence BLEU-4 (``sacrebleu``, 0-100, 13a tokenizer) against all references at once (BLEU's own
+    multi-reference counting). ``smooth`` is sacrebleu's method: ``exp`` (default), ``floor``, ``add-k`` or
+    ``none``; ``smooth_value`` its constant. ``floor`` with a tiny value (1e-10) gives unsmoothed BLEU values
+    while ordering zero-BLEU outputs by their lower-order matches, as NLTK's BLEU without smoothing did in
+    the USR paper's Topical-Chat numbers."""
 
     name = "bleu"
     description = "sacrebleu sentence BLEU against the references"
+    _SMOOTH = ("exp", "floor", "add-k", "none")
+
+    def __init__(self, *, smooth: str = "exp", smooth_value: float | None = None) -> None:
+        if smooth not in self._SMOOTH:
+            raise InputError(f"unknown smoothing {smooth!r} (expected {', '.join(self._SMOOTH)})", field="smooth")
+        super().__init__()
+        self.smooth, self.smooth_value = smooth, smooth_value
+        self._options = {"smooth": smooth, "smooth_value": smooth_value}
 
     def _versions(self) -> dict[str, Any]:
         return {"sacrebleu": _version("sacrebleu")}
@@ -180,7 +243,8 @@ class BleuJudge(_BaselineJudge):
     def _score_items(self, items, batch_size, show_progress):
         import sacrebleu
 
-        return [sacrebleu.sentence_bleu(it.output, _references(it, i, self.name)).score
+        return [sacrebleu.sentence_bleu(it.output, _references(it, i, self.name), smooth_method=self.smooth,
+                                        smooth_value=self.smooth_value).score
                 for i, it in enumerate(items)]
 
 

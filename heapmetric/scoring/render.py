@@ -179,7 +179,7 @@ def encode(tokenizer: Any, rendered: Sequence[RenderedInput], max_length: int) -
     for r in rendered:
         for i, s in enumerate(r.segments):
             texts.extend([_header_text(i, s), s.body])
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
     out: list[Encoded] = []
     pos = 0
     for r in rendered:
@@ -258,7 +258,7 @@ def truncate_rendered(tokenizer: Any, rendered: RenderedInput, max_tokens: int) 
     texts = []
     for i, s in enumerate(rendered.segments):
         texts.extend([_header_text(i, s), s.body])
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
     headers, bodies = ids[0::2], ids[1::2]
     budget = max_tokens - sum(len(h) for h in headers)
     if budget < 0:

@@ -51,12 +51,12 @@ class BTFit:
 
     def elo(self, scale: float = 400.0, base: float = 10.0, anchor_value: float = 1000.0) -> dict[str, float]:
         """Elo-scale ratings: ``anchor_value + scale * theta / ln(base)``."""
-        return {m: anchor_value + scale * t / math.log(base) for m, t in zip(self.models, self.theta)}
+        return {m: anchor_value + scale * t / math.log(base) for m, t in zip(self.models, self.theta, strict=True)}
 
     def win_rate_vs(self, opponent: str | None = None) -> dict[str, float]:
         """P(each model beats ``opponent``) (default: the anchor); the opponent itself gets 0.5."""
         ref = self.rating(opponent or self.anchor)
-        return {m: float(1.0 / (1.0 + math.exp(-(t - ref)))) for m, t in zip(self.models, self.theta)}
+        return {m: float(1.0 / (1.0 + math.exp(-(t - ref)))) for m, t in zip(self.models, self.theta, strict=True)}
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -192,7 +192,7 @@ def length_controlled_winrate(preferences: Sequence[float | None], model_lengths
     se = float(predicted.std(ddof=1) / math.sqrt(n)) * 100.0 if n > 1 else float("nan")
     glm = "length_controlled_v1" if regularize else (
         "length_controlled_noreg" if use_diff else "length_controlled_minimal")
-    weights = dict(zip(cols, (float(v) for v in w)))
+    weights = dict(zip(cols, (float(v) for v in w), strict=True))
     return LengthControlled(lc, se, weights, C, glm, tuple(float(v) for v in predicted))
 
 

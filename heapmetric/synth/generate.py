@@ -130,6 +130,7 @@ class Generator:
         self.progress = _Progress(progress)
         self.retry_failed = retry_failed
         self.shortfall = 0  # instructions asked for but not returned
+        self.backend_errors: list[str] = []
         model = getattr(backend, "model", None) or backend.name
         self.fingerprint = step_key("refed", str(model), self.prompts.id, config.temperature,
                                     {s: config.tokens(s) for s in DEFAULT_MAX_TOKENS},
@@ -139,10 +140,12 @@ class Generator:
     async def step(self, stage: str, key: str, messages: list[dict[str, Any]], schema: dict[str, str] | None,
                    temperature: float) -> dict[str, Any]:
         """The journal entry of one stage call: from the journal if present, else from the model (with one
-        repair request when a JSON reply does not fit ``schema``). Failures are entries with ``ok: false``."""
+        repair request when a JSON reply does not fit ``schema``). Failures are entries with ``ok: false``:
+        parse failures are journaled (``retry_failed`` redoes them), backend failures are not (a restart
+        retries them)."""
         self.progress.expect(stage)
         entry = self.journal.get(key)
-        if entry is not None and (entry["ok"] or not (self.retry_failed and entry.get("kind") == "backend")):
+        if entry is not None and (entry["ok"] or not self.retry_failed):
             self.tracker.add(stage, entry, new=False)
             self.progress.done(stage)
             return entry
@@ -178,7 +181,12 @@ class Generator:
             new.update(ok=False, kind="backend", err=str(exc))
         new["usage"] = usage
         new["t"] = round(time.monotonic() - started, 4)
-        entry = self.journal.append(new, replace=self.retry_failed)
+        if new.get("kind") == "backend":
+            # not journaled: an outage is not a property of the step, so a restart retries it
+            entry = new
+            self.backend_errors.append(new["err"])
+        else:
+            entry = self.journal.append(new, replace=self.retry_failed)
         if not entry["ok"]:
             log.debug("%s failed (%s): %s", stage, entry.get("kind"), entry.get("err"))
         self.tracker.add(stage, entry, new=True)
@@ -191,7 +199,7 @@ class Generator:
         case-insensitive repeats, at most ``max_features``."""
         areas = [("subject area", s) for s in feedback.get("subject_areas", [])]
         skills = [("skill", s) for s in feedback.get("skills", [])]
-        mixed = [x for pair in zip(areas, skills) for x in pair] + areas[len(skills):] + skills[len(areas):]
+        mixed = [x for pair in zip(areas, skills, strict=False) for x in pair] + areas[len(skills):] + skills[len(areas):]
         out, seen = [], set()
         for kind, text in mixed:
             norm = " ".join(text.lower().split())

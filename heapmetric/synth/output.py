@@ -71,7 +71,10 @@ def save_dataset(rows: list[dict[str, Any]], folder: str | os.PathLike) -> None:
     folder = Path(folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        Dataset.from_list(rows, features=features()).save_to_disk(str(tmp / "data"))
+        feats = features()
+        ds = Dataset.from_list(rows, features=feats) if rows else \
+            Dataset.from_dict({k: [] for k in feats}, features=feats)
+        ds.save_to_disk(str(tmp / "data"))
         old = folder.with_name(f".{folder.name}.old")
         if folder.exists():
             shutil.rmtree(old, ignore_errors=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from heapmetric.errors import InputError, UnsupportedError
-from heapmetric.llm.base import ChatBackend
+from heapmetric.llm.base import ChatBackend, ChatBackendError
 from heapmetric.synth.cost import CostTracker, Prices
 from heapmetric.synth.filters import (
     BudgetFilter,
@@ -113,7 +113,7 @@ def build_filters(opts: SynthOptions, refs: list[Any], journal: Journal, judge: 
 
 
 async def _generate_waves(gen: Generator, refs: list[Any], chain: list[Filter], target: int | None,
-                          per_ref_max: int) -> list[Candidate]:
+                          per_ref_max: int) -> tuple[list[Candidate], int]:
     candidates: list[Candidate] = []
     done = 0
     kept_count = 0
@@ -189,6 +189,7 @@ def synthesize(opts: SynthOptions, backend: ChatBackend, judge: Any | None = Non
         "records": len(rows),
         "instruction_shortfall": gen.shortfall,
         "failures": gen.failures(),
+        "backend_errors": gen.backend_errors[:20],
         "backend": getattr(backend, "stats", {}),
         "journal": {"path": str(out / "journal.jsonl"), "entries": entries, "appended_this_run": appended,
                     "recovered_bytes": journal.recovered_bytes},
@@ -197,4 +198,7 @@ def synthesize(opts: SynthOptions, backend: ChatBackend, judge: Any | None = Non
         "elapsed_s": round(time.monotonic() - started, 3),
     }
     write_outputs(out, rows, report, removed, save_datasets=opts.save_datasets)
+    if not candidates and gen.backend_errors:
+        raise ChatBackendError(f"no candidate was generated: {len(gen.backend_errors)} steps failed on backend "
+                               f"errors (rerun to retry them), e.g. {gen.backend_errors[0]}")
     return report

@@ -38,12 +38,13 @@ def _output(rng: random.Random, n_good: int, n: int = 6) -> str:
 
 
 def write_fixture_data(root: Path, seed: int = 0, items: dict[str, int] | None = None) -> Path:
-    """Two datasets under ``root``: ``fixgraded`` (summarization/coherence, 1-5 grades, 4 outputs per input)
-    and ``fixpairs`` (summarization/consistency preferences, with one tie per split)."""
+    """Three datasets under ``root``: ``fixgraded`` (summarization/coherence, 1-5 grades, 4 outputs per input),
+    ``fixpairs`` (summarization/consistency preferences, with one tie per split) and ``fixd2t``
+    (data_to_text/informativeness, 1-6 grades, 3 outputs per input)."""
     rng = random.Random(seed)
     items = items or {"train": 24, "validation": 8, "test": 8}
     for split, n_items in items.items():
-        graded, prefs = [], []
+        graded, prefs, d2t = [], [], []
         for i in range(n_items):
             item_id = f"{split}-{i}"
             source = f"article number {i} about topic {rng.randint(0, 99)}."
@@ -53,13 +54,18 @@ def write_fixture_data(root: Path, seed: int = 0, items: dict[str, int] | None =
                                "output": _output(rng, n_good), "score": 1 + 4 * n_good / 6, "scale": [1, 5],
                                "system": f"sys{k}"})
             a, b = rng.sample(range(7), 2)
+            mr = f"name[place {i}], food[dish {rng.randint(0, 9)}]"
+            for k, n_good in enumerate(rng.sample(range(7), 3)):
+                d2t.append({"id": f"d-{item_id}-{k}", "dataset": "fixd2t", "task": "data_to_text",
+                            "criterion": "informativeness", "item_id": item_id, "source": mr,
+                            "output": _output(rng, n_good), "score": 1 + 5 * n_good / 6, "scale": [1, 6]})
             prefs.append({"id": f"p-{item_id}", "dataset": "fixpairs", "task": "summarization",
                           "criterion": "consistency", "item_id": item_id, "source": source,
                           "output_a": _output(rng, a), "output_b": _output(rng, b), "label": "a" if a > b else "b"})
         prefs.append({"id": f"p-{split}-tie", "dataset": "fixpairs", "task": "summarization",
                       "criterion": "consistency", "item_id": f"{split}-tie", "source": "x",
                       "output_a": "one", "output_b": "two", "label": "tie"})
-        for name, rows in (("fixgraded", graded), ("fixpairs", prefs)):
+        for name, rows in (("fixgraded", graded), ("fixpairs", prefs), ("fixd2t", d2t)):
             folder = root / name
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -23,8 +23,19 @@ def _by_id(records):
 
 
 def test_registry_lists_every_converter():
-    assert set(CONVERTERS) == {"summeval", "realsumm", "qags", "rank19", "data2text", "topicalchat_usr",
-                               "personachat_usr", "fed", "wmt_mqm_ted", "llmbar", "heap_sources"}
+    assert set(CONVERTERS) == {
+        "summeval",
+        "realsumm",
+        "qags",
+        "rank19",
+        "data2text",
+        "topicalchat_usr",
+        "personachat_usr",
+        "fed",
+        "wmt_mqm_ted",
+        "llmbar",
+        "heap_sources",
+    }
     for name in available_converters():
         module = get_converter(name)
         assert module.NAME == name and isinstance(module.FOLDER, str) and callable(module.convert)
@@ -74,8 +85,13 @@ def test_realsumm(tiny_sources):
     recs = _by_id(_convert("realsumm", tiny_sources))
     assert len(recs) == 4
     r = recs["realsumm/1/t5_out.txt/coverage"]
-    assert (r.item_id, r.system, r.score, r.reference, r.scale) == ("1", "t5_out.txt", 0.25, "Reference 1 .",
-                                                                    [0.0, 1.0])
+    assert (r.item_id, r.system, r.score, r.reference, r.scale) == (
+        "1",
+        "t5_out.txt",
+        0.25,
+        "Reference 1 .",
+        [0.0, 1.0],
+    )
 
 
 def test_qags(tiny_sources):

@@ -27,66 +27,129 @@ def _csv_text(rows: list[list[str]], newline: str = "\n") -> str:
 def write_turingadvice(folder: Path) -> None:
     def situation(sid: str, preferred: dict[str, bool]) -> dict:
         return {
-            "situation": {"id": sid, "title": f"Title {sid}", "selftext": f"My problem {sid}.",
-                          "subreddit": "legaladvice"},
+            "situation": {
+                "id": sid,
+                "title": f"Title {sid}",
+                "selftext": f"My problem {sid}.",
+                "subreddit": "legaladvice",
+            },
             "best_advice": {"bestadvice_id": f"b{sid}", "bestadvice_body": f"Best advice for {sid}."},
             "model_advice": {m: f"{m} advice for {sid}." for m in preferred},
-            "turk_ratings": {m: {"is_preferred": p, "is_preferred_continuous": float(p),
-                                 "diagnostics": [{"q1_intensifier": 2, "q2_helpful_or_not": "helpful",
-                                                  "q3_justification": "meaning", "worker_id_anonymized": 3}],
-                                 "worker_ids_anonymized": [3]}
-                             for m, p in preferred.items()},
+            "turk_ratings": {
+                m: {
+                    "is_preferred": p,
+                    "is_preferred_continuous": float(p),
+                    "diagnostics": [
+                        {
+                            "q1_intensifier": 2,
+                            "q2_helpful_or_not": "helpful",
+                            "q3_justification": "meaning",
+                            "worker_id_anonymized": 3,
+                        }
+                    ],
+                    "worker_ids_anonymized": [3],
+                }
+                for m, p in preferred.items()
+            },
         }
 
-    rows = [situation("s1", {"T5-3B": True, "grover-mega": False}),
-            situation("s2", {"T5-3B": False, "grover-mega": False})]
+    rows = [
+        situation("s1", {"T5-3B": True, "grover-mega": False}),
+        situation("s2", {"T5-3B": False, "grover-mega": False}),
+    ]
     (folder / hs.TURINGADVICE_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-TELLMEWHY_HEADER = ["narrative", "question", "answer", "is_ques_answerable", "narrative_lexical_overlap",
-                    "original_sentence_for_question", "original_narrative_form", "is_ques_answerable_annotator",
-                    "question_meta", "helpful_sentences", "val_ann", "gram_ann"]
+TELLMEWHY_HEADER = [
+    "narrative",
+    "question",
+    "answer",
+    "is_ques_answerable",
+    "narrative_lexical_overlap",
+    "original_sentence_for_question",
+    "original_narrative_form",
+    "is_ques_answerable_annotator",
+    "question_meta",
+    "helpful_sentences",
+    "val_ann",
+    "gram_ann",
+]
 
 
 def tellmewhy_row(q: int, answer: str, gram: str, val: str, vote: str, majority: str) -> list[str]:
-    narrative = "Tom was hungry, so he cooked. He ate \"pasta\" at noon."
+    narrative = 'Tom was hungry, so he cooked. He ate "pasta" at noon.'
     question = ["Why did Tom cook?", "Why did Tom eat at noon?"][q]
-    return [narrative, question, answer, majority, "0.5", "Tom was hungry.",
-            "['Tom was hungry, so he cooked.', \"He ate 'pasta' at noon.\"]", vote,
-            f"caters_narrative_7_sentence_{q}_question_0", "[1]", val, gram]
+    return [
+        narrative,
+        question,
+        answer,
+        majority,
+        "0.5",
+        "Tom was hungry.",
+        "['Tom was hungry, so he cooked.', \"He ate 'pasta' at noon.\"]",
+        vote,
+        f"caters_narrative_7_sentence_{q}_question_0",
+        "[1]",
+        val,
+        gram,
+    ]
 
 
 def write_tellmewhy(folder: Path, rows: list[list[str]] | None = None) -> None:
     if rows is None:
         # Rows of one question are not contiguous, as in the real file.
-        rows = [tellmewhy_row(0, "He was hungry.", "[2, 2, 1]", "[2, 1, 1]", "Answerable", "Answerable"),
-                tellmewhy_row(1, "It was lunch time.", "[1, 1, 1]", "[0, 1, 2]", "Not Answerable", "Not Answerable"),
-                tellmewhy_row(0, "because, he wanted food", "[0, 1, 1]", "[-2, -1, 0]", "Answerable", "Answerable"),
-                tellmewhy_row(1, "He likes noon.", "[2, 2, 2]", "[-1, -1, -1]", "Answerable", "Not Answerable"),
-                tellmewhy_row(0, "no reason", "[-2, -2, -1]", "[-2, -2, -2]", "Not Answerable", "Answerable"),
-                tellmewhy_row(1, "He was busy before.", "[1, 2, 2]", "[1, 1, 2]", "Not Answerable", "Not Answerable")]
+        rows = [
+            tellmewhy_row(0, "He was hungry.", "[2, 2, 1]", "[2, 1, 1]", "Answerable", "Answerable"),
+            tellmewhy_row(
+                1, "It was lunch time.", "[1, 1, 1]", "[0, 1, 2]", "Not Answerable", "Not Answerable"
+            ),
+            tellmewhy_row(
+                0, "because, he wanted food", "[0, 1, 1]", "[-2, -1, 0]", "Answerable", "Answerable"
+            ),
+            tellmewhy_row(1, "He likes noon.", "[2, 2, 2]", "[-1, -1, -1]", "Answerable", "Not Answerable"),
+            tellmewhy_row(0, "no reason", "[-2, -2, -1]", "[-2, -2, -2]", "Not Answerable", "Answerable"),
+            tellmewhy_row(
+                1, "He was busy before.", "[1, 2, 2]", "[1, 1, 2]", "Not Answerable", "Not Answerable"
+            ),
+        ]
     (folder / hs.TELLMEWHY_FILE).write_text(_csv_text([TELLMEWHY_HEADER, *rows]), encoding="utf-8")
 
 
 COMMONGEN_PAIRS = [
-    ("dog chase ball", "A dog chases a ball in the park.", [
-        ("the dog chases the ball .", "ball chase the dog", ["1", "0.5", ""]),            # mean 0.5 -> a
-        ("the dog chases the ball .", "a dog, happily, chases a ball.", ["0", "0", "0"]),  # tie -> dropped
-        ("ball chase the dog", "a dog, happily, chases a ball.", ["-1", "-1", "0.5"]),   # mean -0.5 -> b
-    ]),
-    ("cook kitchen chef", "A chef cooks in the kitchen.", [
-        ("chef cooks in a kitchen", "kitchen cooks chef", ["0.5", "-0.5", "1"]),           # mean 1/3 -> a
-        ("chef cooks in a kitchen", "chef cooks in a kitchen", ["0", "0", "0"]),           # same text, tie
-        ("kitchen cooks chef", "a chef cooking", ["", "", ""]),                            # all blank -> tie
-    ]),
+    (
+        "dog chase ball",
+        "A dog chases a ball in the park.",
+        [
+            ("the dog chases the ball .", "ball chase the dog", ["1", "0.5", ""]),  # mean 0.5 -> a
+            (
+                "the dog chases the ball .",
+                "a dog, happily, chases a ball.",
+                ["0", "0", "0"],
+            ),  # tie -> dropped
+            ("ball chase the dog", "a dog, happily, chases a ball.", ["-1", "-1", "0.5"]),  # mean -0.5 -> b
+        ],
+    ),
+    (
+        "cook kitchen chef",
+        "A chef cooks in the kitchen.",
+        [
+            ("chef cooks in a kitchen", "kitchen cooks chef", ["0.5", "-0.5", "1"]),  # mean 1/3 -> a
+            ("chef cooks in a kitchen", "chef cooks in a kitchen", ["0", "0", "0"]),  # same text, tie
+            ("kitchen cooks chef", "a chef cooking", ["", "", ""]),  # all blank -> tie
+        ],
+    ),
 ]
 
 
 def write_commongen(folder: Path, n_sheets: int = 3, blocks=COMMONGEN_PAIRS) -> list[Path]:
     paths = []
     for s in range(n_sheets):
-        rows = [["Please compare two given sentences.", "", "0 means equally plausible"], ["", "", ""],
-                ["Sentence 1", "Sentence 2", "Score {-1, -0.5, 0, 0.5, 1 }"], ["", "", ""]]
+        rows = [
+            ["Please compare two given sentences.", "", "0 means equally plausible"],
+            ["", "", ""],
+            ["Sentence 1", "Sentence 2", "Score {-1, -0.5, 0, 0.5, 1 }"],
+            ["", "", ""],
+        ]
         for b, (concepts, reference, pairs) in enumerate(blocks):
             note = "already done" if s == 2 and b == 1 else ""
             rows += [[f"Concept set: {concepts}", "", note], [f"Reference: {reference}", "", ""]]
@@ -99,61 +162,155 @@ def write_commongen(folder: Path, n_sheets: int = 3, blocks=COMMONGEN_PAIRS) -> 
     return paths
 
 
-TIMETRAVEL_HEADER = ["HITId", "WorkerId", "Input.STORY", "Input.X1", "Input.X2", "Input.Y", "Input.XX2",
-                     "Input.YY1", "Input.YY2", "Input.YY1_MODEL", "Input.YY2_MODEL", "Answer.counterfactual",
-                     "Answer.ending", "Answer.feedback", "Answer.plot", "Answer.premise", "Answer.second",
-                     "Approve", "Reject"]
+TIMETRAVEL_HEADER = [
+    "HITId",
+    "WorkerId",
+    "Input.STORY",
+    "Input.X1",
+    "Input.X2",
+    "Input.Y",
+    "Input.XX2",
+    "Input.YY1",
+    "Input.YY2",
+    "Input.YY1_MODEL",
+    "Input.YY2_MODEL",
+    "Answer.counterfactual",
+    "Answer.ending",
+    "Answer.feedback",
+    "Answer.plot",
+    "Answer.premise",
+    "Answer.second",
+    "Approve",
+    "Reject",
+]
 
 
 def timetravel_row(hit: str, worker: str, yy1: str, yy2: str, answers: dict[str, str]) -> list[str]:
     a = {"counterfactual": "S", "ending": "S", "plot": "S", "premise": "S", "second": "S", **answers}
-    return [hit, worker, "story-1", "Ann had a dog.", "She walked it daily.", "It was happy. The end, truly.",
-            "She walked it never.", yy1, yy2, "test_m_supervised_x1x2yx1xx2", "test_human",
-            a["counterfactual"], a["ending"], "{}", a["plot"], a["premise"], a["second"], "", ""]
+    return [
+        hit,
+        worker,
+        "story-1",
+        "Ann had a dog.",
+        "She walked it daily.",
+        "It was happy. The end, truly.",
+        "She walked it never.",
+        yy1,
+        yy2,
+        "test_m_supervised_x1x2yx1xx2",
+        "test_human",
+        a["counterfactual"],
+        a["ending"],
+        "{}",
+        a["plot"],
+        a["premise"],
+        a["second"],
+        "",
+        "",
+    ]
 
 
 def write_timetravel(folder: Path, rows: list[list[str]] | None = None) -> None:
     if rows is None:
-        rows = [timetravel_row("H1", "worker00", "It was sad, then.", "It was happy.",
-                               {"plot": "A", "premise": "A", "ending": "A", "second": "IR"}),
-                timetravel_row("H1", "worker01", "It was sad, then.", "It was happy.",
-                               {"plot": "B", "premise": "A", "ending": "", "second": "B"}),
-                timetravel_row("H2", "worker00", "Same ending.", "Same  ending.", {"plot": "A"}),
-                timetravel_row("H2", "worker02", "Same ending.", "Same  ending.", {"plot": "A"})]
+        rows = [
+            timetravel_row(
+                "H1",
+                "worker00",
+                "It was sad, then.",
+                "It was happy.",
+                {"plot": "A", "premise": "A", "ending": "A", "second": "IR"},
+            ),
+            timetravel_row(
+                "H1",
+                "worker01",
+                "It was sad, then.",
+                "It was happy.",
+                {"plot": "B", "premise": "A", "ending": "", "second": "B"},
+            ),
+            timetravel_row("H2", "worker00", "Same ending.", "Same  ending.", {"plot": "A"}),
+            timetravel_row("H2", "worker02", "Same ending.", "Same  ending.", {"plot": "A"}),
+        ]
     (folder / hs.TIMETRAVEL_FILE).write_bytes(_csv_text([TIMETRAVEL_HEADER, *rows], newline="\r\n").encode())
 
 
 def write_defeasible(folder: Path, extra: list[dict] | None = None) -> None:
     rows = []
     for model, labels in (("bart_large", [2, 1, 1]), ("gpt2xl", [-1, 0, 0]), ("human", [2, 2, 2])):
-        rows.append({"premise": "A man plays guitar.", "hypothesis": "He is a musician.", "update": f"{model} s",
-                     "model": model, "dataset": "snli", "pred_label": "intensifier", "human_label": labels,
-                     "human_irrelevant": [0, 0, 0], "human_nonsensical": [0, 0, 0]})
+        rows.append(
+            {
+                "premise": "A man plays guitar.",
+                "hypothesis": "He is a musician.",
+                "update": f"{model} s",
+                "model": model,
+                "dataset": "snli",
+                "pred_label": "intensifier",
+                "human_label": labels,
+                "human_irrelevant": [0, 0, 0],
+                "human_nonsensical": [0, 0, 0],
+            }
+        )
     for model, labels in (("bart_large", [-2, -1, -1]), ("gpt2xl", [0, 1, 0]), ("human", [-2, -2, -2])):
-        rows.append({"premise": "A man plays guitar.", "hypothesis": "He is a musician.", "update": f"{model} w",
-                     "model": model, "dataset": "snli", "pred_label": "attenuator", "human_label": labels,
-                     "human_irrelevant": [0, 0, 0], "human_nonsensical": [0, 0, 0]})
-    rows.append({"premise": "none", "hypothesis": "It is rude to lie.", "update": "You lie to save a life.",
-                 "model": "human", "dataset": "sc", "pred_label": "attenuator", "human_label": [-2, -1, -2],
-                 "human_irrelevant": [0, 0, 0], "human_nonsensical": [0, 0, 0]})
+        rows.append(
+            {
+                "premise": "A man plays guitar.",
+                "hypothesis": "He is a musician.",
+                "update": f"{model} w",
+                "model": model,
+                "dataset": "snli",
+                "pred_label": "attenuator",
+                "human_label": labels,
+                "human_irrelevant": [0, 0, 0],
+                "human_nonsensical": [0, 0, 0],
+            }
+        )
+    rows.append(
+        {
+            "premise": "none",
+            "hypothesis": "It is rude to lie.",
+            "update": "You lie to save a life.",
+            "model": "human",
+            "dataset": "sc",
+            "pred_label": "attenuator",
+            "human_label": [-2, -1, -2],
+            "human_irrelevant": [0, 0, 0],
+            "human_nonsensical": [0, 0, 0],
+        }
+    )
     rows += extra or []
     (folder / hs.DEFEASIBLE_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
 def write_counterspeech(folder: Path) -> None:
     def entry(post: str, post_scores: list[int]) -> dict:
-        return {"post": {"text": post, "score": post_scores},
-                "GPT-2": {"text": "So what?", "score": {"off": [1, 1, 2], "stance": [2, 3, 4], "info": [1, 1, 2]}},
-                "GPT-Neo": {"text": "That's not true.",
-                            "score": {"off": [1, 1, 1], "stance": [4, 4, 4], "info": [1, 1, 1]}},
-                "GPT-3": {"text": "This is a generalization.",
-                          "score": {"off": [0, 1, 1], "stance": [3, 4, 4], "info": [3, 4, 4]}}}
+        return {
+            "post": {"text": post, "score": post_scores},
+            "GPT-2": {
+                "text": "So what?",
+                "score": {"off": [1, 1, 2], "stance": [2, 3, 4], "info": [1, 1, 2]},
+            },
+            "GPT-Neo": {
+                "text": "That's not true.",
+                "score": {"off": [1, 1, 1], "stance": [4, 4, 4], "info": [1, 1, 1]},
+            },
+            "GPT-3": {
+                "text": "This is a generalization.",
+                "score": {"off": [0, 1, 1], "stance": [3, 4, 4], "info": [3, 4, 4]},
+            },
+        }
 
-    (folder / "counterspeech_conan.json").write_text(json.dumps({
-        "conan_1": entry("Group X are all lazy.", [0, 3, 4, 4, 4, 4, 4, 4, 4]),
-        "conan_2": entry("Group Y cannot be trusted.", [1, 1, 2, 2, 2, 3, 3, 3, 3])}), encoding="utf-8")
-    (folder / "counterspeech_sbic.json").write_text(json.dumps({
-        "sbic_1": entry("You are pretty for a Z.", [0, 0, 1, 1, 1, 2, 2, 2, 2])}), encoding="utf-8")
+    (folder / "counterspeech_conan.json").write_text(
+        json.dumps(
+            {
+                "conan_1": entry("Group X are all lazy.", [0, 3, 4, 4, 4, 4, 4, 4, 4]),
+                "conan_2": entry("Group Y cannot be trusted.", [1, 1, 2, 2, 2, 3, 3, 3, 3]),
+            }
+        ),
+        encoding="utf-8",
+    )
+    (folder / "counterspeech_sbic.json").write_text(
+        json.dumps({"sbic_1": entry("You are pretty for a Z.", [0, 0, 1, 1, 1, 2, 2, 2, 2])}),
+        encoding="utf-8",
+    )
 
 
 @pytest.fixture
@@ -287,9 +444,11 @@ def test_timetravel_votes_merge_per_hit(folder: Path) -> None:
     prefs = _by_id(hs.read_timetravel(folder / hs.TIMETRAVEL_FILE))
     # H1: premise A+A -> a; plot A+B -> tie dropped; ending A + blank -> a (blank is no vote);
     # second IR+B -> b with margin 0.5; counterfactual S+S -> tie. H2 has identical endings -> nothing.
-    assert sorted(prefs) == ["heap_sources/counterfactual_rewriting/ending/H1",
-                             "heap_sources/counterfactual_rewriting/premise/H1",
-                             "heap_sources/counterfactual_rewriting/second_sentence/H1"]
+    assert sorted(prefs) == [
+        "heap_sources/counterfactual_rewriting/ending/H1",
+        "heap_sources/counterfactual_rewriting/premise/H1",
+        "heap_sources/counterfactual_rewriting/second_sentence/H1",
+    ]
     premise = prefs["heap_sources/counterfactual_rewriting/premise/H1"]
     assert premise.label == "a" and premise.margin == 1.0 and premise.item_id == "story-1"
     assert premise.output_a == "It was sad, then." and premise.system_b == "test_human"
@@ -303,12 +462,15 @@ def test_timetravel_votes_merge_per_hit(folder: Path) -> None:
 
 
 def test_timetravel_bad_answer_and_inconsistent_hit(tmp_path: Path) -> None:
-    write_timetravel(tmp_path, [timetravel_row("H1", "w0", "x", "y", {}),
-                                timetravel_row("H1", "w1", "x", "y", {"plot": "C"})])
+    write_timetravel(
+        tmp_path,
+        [timetravel_row("H1", "w0", "x", "y", {}), timetravel_row("H1", "w1", "x", "y", {"plot": "C"})],
+    )
     with pytest.raises(InputError, match=r":3 field 'Answer.plot': expected one of A, B, S, IR or blank"):
         hs.read_timetravel(tmp_path / hs.TIMETRAVEL_FILE)
-    write_timetravel(tmp_path, [timetravel_row("H1", "w0", "x", "y", {}),
-                                timetravel_row("H1", "w1", "x", "z", {})])
+    write_timetravel(
+        tmp_path, [timetravel_row("H1", "w0", "x", "y", {}), timetravel_row("H1", "w1", "x", "z", {})]
+    )
     with pytest.raises(InputError, match=r":3 field 'Input.YY2': differs from line 2 of the same HITId"):
         hs.read_timetravel(tmp_path / hs.TIMETRAVEL_FILE)
 
@@ -322,21 +484,33 @@ def test_defeasible_weakener_is_negated_and_items_shared(folder: Path) -> None:
     assert weak["bart_large"].annotator_scores == [2.0, 1.0, 1.0]
     assert weak["bart_large"].meta["human_label"] == [-2, -1, -1]
     assert weak["gpt2xl"].score == pytest.approx(-1 / 3)  # it strengthened: a poor weakener
-    assert strong["human"].item_id == weak["human"].item_id == hs.defeasible_item_id(
-        "snli", "A man plays guitar.", "He is a musician.")
+    assert (
+        strong["human"].item_id
+        == weak["human"].item_id
+        == hs.defeasible_item_id("snli", "A man plays guitar.", "He is a musician.")
+    )
     assert strong["human"].source == "Premise: A man plays guitar.\nHypothesis: He is a musician."
     sc = next(r for r in recs if r.meta["subset"] == "sc")
     assert sc.source == "Hypothesis: It is rude to lie." and sc.item_id.startswith("sc-")
-    floored = {(r.criterion, r.system): r.score for r in hs.read_defeasible(folder / hs.DEFEASIBLE_FILE,
-                                                                             aggregation="floor_mean")}
+    floored = {
+        (r.criterion, r.system): r.score
+        for r in hs.read_defeasible(folder / hs.DEFEASIBLE_FILE, aggregation="floor_mean")
+    }
     assert floored[("strengthener", "bart_large")] == 1.0  # floor(4/3)
     assert floored[("weakener", "bart_large")] == 2.0  # -floor(-4/3): HEAP floors the raw labels
     assert floored[("strengthener", "gpt2xl")] == -1.0  # floor(-1/3)
 
 
 def test_defeasible_rating_out_of_scale_names_line(tmp_path: Path) -> None:
-    bad = {"premise": "p", "hypothesis": "h", "update": "u", "model": "m", "dataset": "snli",
-           "pred_label": "intensifier", "human_label": [1, 3, 0]}
+    bad = {
+        "premise": "p",
+        "hypothesis": "h",
+        "update": "u",
+        "model": "m",
+        "dataset": "snli",
+        "pred_label": "intensifier",
+        "human_label": [1, 3, 0],
+    }
     write_defeasible(tmp_path, extra=[bad])
     with pytest.raises(InputError) as err:
         hs.read_defeasible(tmp_path / hs.DEFEASIBLE_FILE)
@@ -357,8 +531,10 @@ def test_counterspeech_and_hate_speech(folder: Path) -> None:
 
 
 def test_malformed_tellmewhy_names_file_line_and_field(tmp_path: Path) -> None:
-    rows = [tellmewhy_row(0, "fine", "[1, 1, 1]", "[1, 1, 1]", "Answerable", "Answerable"),
-            tellmewhy_row(0, "bad", "[1, 1, 1]", "not json", "Answerable", "Answerable")]
+    rows = [
+        tellmewhy_row(0, "fine", "[1, 1, 1]", "[1, 1, 1]", "Answerable", "Answerable"),
+        tellmewhy_row(0, "bad", "[1, 1, 1]", "not json", "Answerable", "Answerable"),
+    ]
     write_tellmewhy(tmp_path, rows)
     path = tmp_path / hs.TELLMEWHY_FILE
     with pytest.raises(InputError) as err:
@@ -441,10 +617,14 @@ def test_real_heap_sources_counts(data_dir: Path) -> None:
     assert len(items[("counterfactual_rewriting", "plot")]) == 100
     tt_hits = {r.meta["hit_id"] for r in records if r.task == "counterfactual_rewriting"}
     assert len(tt_hits) == 525  # of the 638 HITs with two different endings, 113 tie on all 5 criteria
-    assert len(items[("defeasible_inference", "strengthener")] | items[("defeasible_inference", "weakener")]) \
-        == 1203  # 2,392 (premise, hypothesis, type) inputs over 1,203 premise/hypothesis pairs
+    assert (
+        len(items[("defeasible_inference", "strengthener")] | items[("defeasible_inference", "weakener")])
+        == 1203
+    )  # 2,392 (premise, hypothesis, type) inputs over 1,203 premise/hypothesis pairs
     assert len(items[("counter_speech", "stance")]) == 348
-    sheet3_blank = sum(r.meta["sheet_scores"][2] is None for r in records if r.task == "commonsense_generation")
+    sheet3_blank = sum(
+        r.meta["sheet_scores"][2] is None for r in records if r.task == "commonsense_generation"
+    )
     assert sheet3_blank == 23  # of the 45 blank scores in sheet 3, 22 belong to pairs whose mean is 0
 
 

@@ -13,8 +13,20 @@ def test_known_values_are_stable():
     assert got == EXPECTED
 
 
-EXPECTED = ["train", "test", "train", "train", "test", "train", "validation", "validation", "train", "train",
-            "train", "train"]
+EXPECTED = [
+    "train",
+    "test",
+    "train",
+    "train",
+    "test",
+    "train",
+    "validation",
+    "validation",
+    "train",
+    "train",
+    "train",
+    "train",
+]
 
 
 def test_matches_the_documented_formula():
@@ -43,8 +55,18 @@ def test_depends_on_dataset_and_item():
 
 
 def test_independent_of_hash_seed():
-    code = ("from heapmetric.data.splits import split_of; "
-            "print(','.join(split_of('d', str(i)) for i in range(64)))")
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": seed}).stdout for seed in ("0", "123")}
+    code = (
+        "from heapmetric.data.splits import split_of; "
+        "print(','.join(split_of('d', str(i)) for i in range(64)))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("0", "123")
+    }
     assert len(outs) == 1

@@ -104,3 +104,29 @@ def test_encoder_order_and_batch_size_do_not_change_vectors():
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
     # the same text alone gives the same vector as within a padded batch
     assert np.allclose(enc.encode([texts[0]])[0], a[0], atol=1e-5)
+
+
+def test_rouge_beta_and_whitespace_tokenizer_hand_computed():
+    # whitespace tokens keep "." and case; LCS("the cat sat .", "the cat ran away .") = "the cat ." = 3
+    item = ScoreItem(output="the cat sat .", reference="the cat ran away .")
+    p, r, beta = 3 / 4, 3 / 5, 1.2
+    expected = (1 + beta ** 2) * p * r / (r + beta ** 2 * p)
+    judge = RougeJudge("rougeL", beta=beta, tokenizer="whitespace", stem=False)
+    assert judge.score([item]).scores == [pytest.approx(expected)]
+    # the rouge tokenizer drops "." -> LCS 2 of 3 and 4 tokens
+    assert RougeJudge("rougeL").score([item]).scores == [pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))]
+    with pytest.raises(InputError, match="tokenizer"):
+        RougeJudge("rougeL", tokenizer="spacy")
+
+
+def test_bleu_smoothing_options():
+    import sacrebleu
+
+    item = ScoreItem(output="the cat sat on the hat", reference="the cat sat on the mat")
+    none = BleuJudge(smooth="none").score([item]).scores[0]
+    assert none == pytest.approx(sacrebleu.sentence_bleu(item.output, [item.reference], smooth_method="none").score)
+    miss = ScoreItem(output="cat hat", reference="the cat sat on the mat")
+    floor = BleuJudge(smooth="floor", smooth_value=1e-10).score([miss]).scores[0]
+    assert BleuJudge(smooth="none").score([miss]).scores[0] == 0.0 and 0 < floor < 1e-3
+    with pytest.raises(InputError, match="smoothing"):
+        BleuJudge(smooth="magic")

@@ -1,0 +1,223 @@
+"""``heapmetric score``: score every row of a JSONL/CSV/TSV file (or stdin) with a metric or judge.
+
+    heapmetric score -i summaries.jsonl --task summarization --criterion coherence -o scored.jsonl
+    heapmetric score -i data.csv --instruction "Rate how polite the reply is." --map output=hyp,source=src
+    cat rows.jsonl | heapmetric score -i - --model generative:smollm2 --task dialogue --criterion engagingness
+
+Writes the input rows with ``score`` added (and ``calibrated_score`` where the model is calibrated for the
+criterion), as JSONL or CSV/TSV by the output suffix (stdout: JSONL). Per-row ``task``/``criterion``/
+``instruction`` columns override the flags. Per-system means go to stderr (``--only-system``: only those, as
+the output). ``--server URL`` sends the rows to a running ``heapmetric serve`` instead of loading a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+FIELDS = ("output", "source", "context", "reference", "references", "instruction", "task", "criterion",
+          "system", "id")
+PAIR_FIELDS = ("output_a", "output_b", "source", "context", "reference", "references", "instruction", "task",
+               "criterion", "system_a", "system_b", "id")
+PROGRESS_MIN_ITEMS = 100
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``score`` and ``compare``: input/output, criterion, model and runtime."""
+    p.add_argument("-i", "--input", required=True, metavar="FILE", help="JSONL, JSON, CSV or TSV file; - for stdin")
+    p.add_argument("-o", "--output", default="-", metavar="FILE",
+                   help="where to write the rows with scores (.jsonl, .csv, .tsv; default: stdout as JSONL)")
+    p.add_argument("--input-format", choices=["jsonl", "json", "csv", "tsv"],
+                   help="input format (default: from the suffix; stdin: jsonl)")
+    p.add_argument("--output-format", choices=["jsonl", "csv", "tsv"], help="output format (default: from suffix)")
+    p.add_argument("--task", help="task of every row without a 'task' column (see `heapmetric criteria`)")
+    p.add_argument("--criterion", help="criterion of every row without a 'criterion' column (or task/criterion)")
+    p.add_argument("--instruction", help="a free-text evaluation instruction instead of --task/--criterion")
+    p.add_argument("--model", "-m", help="checkpoint folder, cached hub id, or generative:MODEL "
+                                         "(default: $HEAPMETRIC_MODEL, else the embedded model)")
+    p.add_argument("--server", metavar="URL", help="score through a running heapmetric service instead")
+    p.add_argument("--api-key", help="bearer token for --server")
+    p.add_argument("--batch-size", type=int, help="largest batch in items (default: by token budget, max 64)")
+    p.add_argument("--max-length", type=int, help="maximum input tokens (default: the checkpoint's)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
+    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="default: auto")
+    p.add_argument("--quantize", choices=["8bit", "4bit"], help="bitsandbytes quantization (4bit = nf4)")
+    p.add_argument("--map", dest="mapping", metavar="FIELD=COLUMN,...",
+                   help="read fields from other column names, e.g. output=hyp,source=src,reference=ref")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from heapmetric.cli import add_common
+
+    p = sub.add_parser("score", help="score outputs in a JSONL/CSV/TSV file with a metric or judge",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_options(p)
+    p.add_argument("--only-system", action="store_true",
+                   help="output only per-system mean scores (rows need a 'system' column)")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def parse_mapping(text: str | None, allowed: tuple[str, ...]) -> dict[str, str]:
+    """``output=hyp,source=src`` -> ``{"output": "hyp", "source": "src"}``; unknown fields are an error."""
+    from heapmetric.errors import InputError
+
+    mapping: dict[str, str] = {}
+    if not text:
+        return mapping
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise InputError(f"--map expects FIELD=COLUMN pairs, got {part.strip()!r}")
+        field, column = (s.strip() for s in part.split("=", 1))
+        if field not in allowed:
+            raise InputError(f"--map: unknown field {field!r} (fields: {', '.join(allowed)})")
+        mapping[field] = column
+    return mapping
+
+
+def read_rows(args: argparse.Namespace) -> list[tuple[int, dict[str, Any]]]:
+    """The input rows as ``(line, row)``; an empty input is an error naming the file."""
+    from heapmetric.io import read_table
+
+    return read_table(args.input, args.input_format)
+
+
+def field_values(row: dict[str, Any], mapping: dict[str, str], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The row's values for ``fields`` (through ``mapping``), empty strings dropped, references as a tuple."""
+    import json
+
+    values: dict[str, Any] = {}
+    for f in fields:
+        v = row.get(mapping.get(f, f))
+        if v is None or (isinstance(v, str) and v == "" and not f.startswith("output")):
+            continue
+        if f == "references":
+            if isinstance(v, str):
+                try:
+                    v = json.loads(v)
+                except ValueError:
+                    v = [v]
+            v = tuple(str(x) for x in v)
+        elif not isinstance(v, str):
+            v = str(v) if not isinstance(v, (list, dict)) else json.dumps(v, ensure_ascii=False)
+        values[f] = v
+    return values
+
+
+def resolve_criteria(items: list[Any], lines: list[int], args: argparse.Namespace) -> list[str]:
+    """Check every row's criterion before any model loads; errors name the file and line."""
+    from heapmetric.errors import HeapmetricError, InputError
+    from heapmetric.scoring.inputs import criterion_of
+
+    tasks = sorted({it.task for it in items if it.task})
+    cache: dict = {}
+    ids = []
+    for it, line in zip(items, lines, strict=True):
+        try:
+            ids.append(criterion_of(it, cache=cache).id)
+        except InputError as exc:
+            hint = (f"; rows mix tasks ({', '.join(tasks)}): give a criterion per row or one --instruction"
+                    if len(tasks) > 1 else "")
+            raise InputError(exc.reason + hint, file=args.input, line=line, field=exc.field) from exc
+        except HeapmetricError as exc:
+            raise InputError(str(exc), file=args.input, line=line, field="criterion") from exc
+    return ids
+
+
+def load_judge(args: argparse.Namespace) -> Any:
+    """A client of ``--server``, else ``heapmetric.load(--model, ...)``."""
+    if args.server:
+        from heapmetric.client import HeapmetricClient
+
+        return HeapmetricClient(args.server, api_key=args.api_key)
+    from transformers.utils import logging as hf_logging
+
+    from heapmetric.scoring.metric import load
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a scoring run
+    return load(args.model, device=args.device, dtype=args.dtype, quantization=args.quantize,
+                max_length=args.max_length)
+
+
+def write_rows(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    from heapmetric.io import write_table
+
+    write_table(args.output, rows, args.output_format)
+
+
+def check_batch_size(args: argparse.Namespace) -> None:
+    from heapmetric.errors import InputError
+
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.max_length is not None and args.max_length < 16:
+        raise InputError(f"--max-length must be >= 16, got {args.max_length}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from heapmetric.errors import InputError
+    from heapmetric.judges.base import ScoreItem, system_means
+
+    check_batch_size(args)
+    mapping = parse_mapping(args.mapping, FIELDS)
+    rows = read_rows(args)
+    items, lines = [], []
+    for line, row in rows:
+        values = field_values(row, mapping, FIELDS)
+        if "output" not in values:
+            raise InputError("missing required field", file=args.input, line=line, field=mapping.get("output",
+                                                                                                    "output"))
+        if "instruction" not in values and "task" not in values and "criterion" not in values:
+            if args.instruction:
+                values["instruction"] = args.instruction
+        if "instruction" not in values:
+            values.setdefault("task", args.task)
+            values.setdefault("criterion", args.criterion)
+        items.append(ScoreItem(**values))
+        lines.append(line)
+    resolve_criteria(items, lines, args)
+    judge = load_judge(args)
+    show = not args.quiet and len(items) >= PROGRESS_MIN_ITEMS
+    result = judge.score(items, batch_size=args.batch_size, show_progress=show)
+    systems = [it.system for it in items]
+    means = result.system_scores or system_means(result.scores, systems)
+    counts: dict[str, int] = {}
+    for name in systems:
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    if args.only_system:
+        if not means:
+            raise InputError("--only-system needs a 'system' column", file=args.input, field="system")
+        write_rows(args, [{"system": k, "score": v, "n": counts.get(k, 0)} for k, v in means.items()])
+    else:
+        out = []
+        for i, (_, row) in enumerate(rows):
+            new = dict(row)
+            new["score"] = result.scores[i]
+            if result.calibrated is not None and result.calibrated[i] is not None:
+                new["calibrated_score"] = result.calibrated[i]
+            out.append(new)
+        write_rows(args, out)
+    if not args.quiet:
+        print_summary(result, means, counts, len(items))
+    return 0
+
+
+def print_summary(result: Any, means: dict[str, float], counts: dict[str, int], n: int) -> None:
+    """Per-system means (or the overall mean) and the truncation count, on stderr."""
+    import statistics
+
+    meta = result.metadata or {}
+    if means:
+        width = max(len(k) for k in means)
+        print(f"{'system':<{width}}  {'mean':>9}  n", file=sys.stderr)
+        for k, v in sorted(means.items(), key=lambda kv: -kv[1]):
+            print(f"{k:<{width}}  {v:>9.4f}  {counts.get(k, 0)}", file=sys.stderr)
+    elif result.scores:
+        print(f"mean score {statistics.fmean(result.scores):.4f} over {n} items", file=sys.stderr)
+    if result.truncated:
+        print(f"{result.truncated} of {n} inputs were truncated to fit the model's maximum length "
+              f"({meta.get('max_length', '?')} tokens)", file=sys.stderr)

@@ -1,0 +1,63 @@
+"""Tolerant JSON extraction and the schema check used for structured replies; the prompt files."""
+
+from __future__ import annotations
+
+import pytest
+
+from heapmetric.synth.structured import SchemaError, check, example_form, extract_json, parse
+from heapmetric.synth.templates import STAGES, load_prompts
+
+SCHEMA = {"skills": "list[str]", "response": "str", "notes": "list[str]?"}
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": 1}',
+    'Sure, here it is:\n```json\n{"a": 1}\n```\nAnything else?',
+    'JSON: {"a": 1} and then {"b": 2}',
+    '{broken {"a": 1}',
+])
+def test_extract_json_finds_the_first_object(text: str) -> None:
+    assert extract_json(text) == {"a": 1}
+
+
+@pytest.mark.parametrize("text", ["no json here", '["a", "list"]', '{"a": 1', ""])
+def test_extract_json_refuses(text: str) -> None:
+    with pytest.raises(SchemaError):
+        extract_json(text)
+
+
+def test_check_normalises_items() -> None:
+    obj = {"skills": [{"name": "Baking", "description": "..."}, " Kneading ", "", 3], "response": " ok ",
+           "extra": 1}
+    assert check(obj, SCHEMA) == {"skills": ["Baking", "Kneading", "3"], "response": "ok", "notes": []}
+    assert check({"skills": "one", "response": "r"}, SCHEMA)["skills"] == ["one"]
+
+
+@pytest.mark.parametrize("obj, message", [
+    ({"response": "r"}, "missing field 'skills'"),
+    ({"skills": [], "response": "r"}, "non-empty list"),
+    ({"skills": ["a"], "response": ""}, "non-empty string"),
+    ({"skills": 5, "response": "r"}, "list of strings"),
+])
+def test_check_names_the_field(obj: dict, message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        check(obj, SCHEMA)
+
+
+def test_parse_and_example_form() -> None:
+    assert parse('```\n{"skills": ["x"], "response": "y"}\n```', SCHEMA)["response"] == "y"
+    assert example_form(SCHEMA) == '{"skills": ["..."], "response": "...", "notes": ["..."]}'
+
+
+def test_prompt_set_is_versioned_and_renders() -> None:
+    prompts = load_prompts()
+    assert set(prompts.stages) == set(STAGES) and prompts.version >= 1
+    assert prompts.id.startswith(f"refed@{prompts.version}#")
+    msgs = prompts["instructions"].messages(instruction="Q?", n=3, feature="baking", feature_kind="subject area")
+    assert msgs[0]["role"] == "system" and "Write 3 new instructions" in msgs[-1]["content"]
+    assert "{{" not in msgs[-1]["content"] and '{"instructions": ["..."]}' in msgs[-1]["content"]
+    with pytest.raises(KeyError, match="needs"):
+        prompts["instructions"].render(instruction="Q?")
+    for stage in STAGES:
+        if prompts[stage].kind == "json":
+            assert prompts[stage].schema
