@@ -231,7 +231,11 @@ class MicroBatcher:
                     break
             slices = self._take(loop.time())
             if slices:
-                await self._execute(slices)
+                try:
+                    await self._execute(slices)
+                except Exception:  # the worker must outlive any one batch
+                    log.exception("the batcher failed on a batch")
+                    self._fail(slices, ServiceError(500, "internal_error", "internal server error"))
 
     def _take(self, now: float) -> list[_Slice]:
         """Cut the next batch from the head of the queue: one kind, arrival order, within the budgets."""

@@ -36,7 +36,7 @@ class ServiceMetrics:
                                       registry=r)
         self.tokens_per_second = Gauge("heapmetric_tokens_per_second", "tokens/s over the last batches",
                                        registry=r)
-        self._window: list[tuple[float, int, int]] = []
+        self._window: list[tuple[float, float, int, int]] = []
 
     def observe_batch(self, n_items: int, n_tokens: int, seconds: float) -> None:
         """Record one model batch; the rate gauges cover the batches of the last 10 seconds."""
@@ -46,11 +46,12 @@ class ServiceMetrics:
         self.items.inc(n_items)
         self.tokens.inc(n_tokens)
         now = time.monotonic()
-        self._window.append((now - seconds, n_items, n_tokens))
-        self._window = [w for w in self._window if w[0] >= now - 10.0]
-        span = max(now - self._window[0][0], 1e-6)
-        self.items_per_second.set(sum(w[1] for w in self._window) / span)
-        self.tokens_per_second.set(sum(w[2] for w in self._window) / span)
+        # (start, end, items, tokens) of the batches that ended in the last 10 s, this one included
+        self._window.append((now - seconds, now, n_items, n_tokens))
+        self._window = [w for w in self._window if w[1] >= now - 10.0]
+        span = max(now - min(w[0] for w in self._window), 1e-6)
+        self.items_per_second.set(sum(w[2] for w in self._window) / span)
+        self.tokens_per_second.set(sum(w[3] for w in self._window) / span)
 
     def recent_items_per_second(self) -> float:
         """The items/s gauge's value (0 before any batch)."""

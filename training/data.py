@@ -71,6 +71,8 @@ class Group:
     criterion: str
     judgements: list[Judgement] = field(default_factory=list)
     preferences: list[Preference] = field(default_factory=list)
+    #: preference records dropped on load because the group has grades they were derived from
+    dropped_preferences: int = 0
 
 
 def group_name(r: Record) -> str:
@@ -117,11 +119,14 @@ def list_datasets(data_dir: Path) -> list[str]:
 
 def load_groups(data_dir: str | Path, split: str, *, datasets: Iterable[str] | None = None,
                 exclude_datasets: Iterable[str] = (), tasks: Iterable[str] | None = None,
-                exclude_tasks: Iterable[str] = (), criteria: Iterable[str] | None = None) -> dict[str, Group]:
+                exclude_tasks: Iterable[str] = (), criteria: Iterable[str] | None = None,
+                keep_derived_preferences: bool = False) -> dict[str, Group]:
     """Records of one split grouped by ``dataset/task/criterion`` after the dataset/task/criterion filters.
 
     ``criteria`` entries may be ``criterion`` or ``task/criterion``. A dataset named in ``datasets`` that has
-    no folder or no such split raises :class:`InputError`.
+    no folder or no such split raises :class:`InputError`. Preference records of a group that also has graded
+    judgements are dropped (only counted) unless ``keep_derived_preferences``: training and evaluation derive
+    those pairs from the grades.
     """
     data_dir = Path(data_dir)
     names = list(datasets) if datasets else list_datasets(data_dir)
@@ -151,6 +156,11 @@ def load_groups(data_dir: str | Path, split: str, *, datasets: Iterable[str] | N
             if g is None:
                 g = groups[name] = Group(name, r.dataset, r.task, r.criterion)
             (g.preferences if isinstance(r, Preference) else g.judgements).append(r)
+        if not keep_derived_preferences:
+            for g in groups.values():
+                if g.dataset == dataset and g.judgements and g.preferences:
+                    g.dropped_preferences += len(g.preferences)
+                    g.preferences = []
     return groups
 
 
@@ -234,5 +244,6 @@ def build_training_data(groups: dict[str, Group], *, judgement_pairs_enabled: bo
             warnings.append(msg)
             log.warning(msg)
         summary[name] = {"pairs": len(group_pairs), "pair_source": source if group_pairs else None,
-                         "judgements": len(g.judgements), "preferences": len(g.preferences)}
+                         "judgements": len(g.judgements),
+                         "preferences": len(g.preferences) + g.dropped_preferences}
     return TrainingData(pairs, graded, summary, warnings)

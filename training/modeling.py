@@ -145,10 +145,13 @@ def score_items(model: Any, tokenizer: Any, items: Sequence[Any], criteria: dict
     return out
 
 
-def fit_calibration(model: Any, tokenizer: Any, groups: dict[str, Any], criteria: dict[str, Any],
-                    cfg: TrainConfig, *, device: Any = "cpu", min_items: int = 20) -> dict[str, Any]:
+def fit_calibration(groups: dict[str, Any], criteria: dict[str, Any], score_fn: Any, *,
+                    min_items: int = 20) -> dict[str, Any]:
     """Isotonic maps from raw score to each criterion's human scale, fitted on graded judgements whose scale
-    is the registered one (at least ``min_items`` of them). Criteria without such data stay uncalibrated."""
+    is the registered one (at least ``min_items`` of them). Criteria without such data stay uncalibrated.
+
+    ``score_fn`` maps a list of :class:`~heapmetric.judges.base.ScoreItem` to raw scores.
+    """
     from heapmetric.scoring.calibration import fit_isotonic
     from training.evaluation import item_of
 
@@ -165,9 +168,8 @@ def fit_calibration(model: Any, tokenizer: Any, groups: dict[str, Any], criteria
         if len(js) < min_items:
             log.info("calibration: %s has only %d graded outputs; left uncalibrated", cid, len(js))
             continue
-        raw = score_items(model, tokenizer, [item_of(j, j.output) for j in js], criteria,
-                          max_length=cfg.max_length, batch_size=cfg.eval_batch_size, device=device)
-        spec = fit_isotonic(raw, [j.score for j in js])
+        raw = score_fn([item_of(j, j.output) for j in js])
+        spec = fit_isotonic(list(raw), [j.score for j in js])
         spec["n"] = len(js)
         out[cid] = spec
     return out

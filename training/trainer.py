@@ -328,6 +328,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         steps_this_call += 1
         elapsed = time.monotonic() - start
         state["elapsed_s"] = elapsed
+        if step == 1:
+            state["first_step_s"] = elapsed
         row = {"step": step, "loss": loss_sum / cfg.grad_accum_steps, "train_pair_accuracy":
                acc_sum / cfg.grad_accum_steps, "lr": scheduler.get_last_lr()[0],
                "pairs_per_s": cfg.batch_size * n_proc * cfg.grad_accum_steps / max(time.monotonic() - t0, 1e-9),
@@ -339,14 +341,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_pair_accuracy']:.2f}")
 
-        if cfg.max_minutes is not None and step == PLAN_AT and "planned_steps" not in state:
-            # time per step so far (model warm-up included, so a slight overestimate); 10% is left for the
+        if cfg.max_minutes is not None and step == PLAN_AT and "planned_steps" not in state \
+                and "first_step_s" in state:
+            # pace of the steps after the first (which pays for warm-up); 10% of the budget is left for the
             # evaluations, the final calibration and saving
-            fit = int(cfg.max_minutes * 60 * 0.9 / (elapsed / step))
+            per_step = (elapsed - state["first_step_s"]) / (step - 1)
+            fit = int((cfg.max_minutes * 60 * 0.9 - state["first_step_s"]) / per_step) + 1
             plan["planned_steps"] = max(step + 1, min(cfg.max_steps, fit))
             state["planned_steps"] = plan["planned_steps"]
             log.info("time budget %.1f min: %.3f s/step, schedule planned over %d steps", cfg.max_minutes,
-                     elapsed / step, plan["planned_steps"])
+                     per_step, plan["planned_steps"])
         out_of_time = (cfg.max_minutes is not None and elapsed >= cfg.max_minutes * 60) or \
             (plan["planned_steps"] < cfg.max_steps and step >= plan["planned_steps"])
         if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
@@ -393,16 +397,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     if main:
         if state.get("best_step") is not None and state["best_step"] != state["step"] and best_dir.exists():
             final_model = modeling.load_model(best_dir, device=device)
-        calibration = {}
-        if cfg.calibrate:
-            calibration = modeling.fit_calibration(final_model, tokenizer, val_groups or {}, criteria, cfg,
-                                                   device=device)
         final_model.eval()
+        memo: dict[Any, float] = {}
+
+        def final_scores(items):  # calibration and validation score the same outputs: score them once
+            todo = [it for it in dict.fromkeys(items) if it not in memo]
+            if todo:
+                memo.update(zip(todo, modeling.score_items(
+                    final_model, tokenizer, todo, criteria, max_length=cfg.max_length,
+                    batch_size=cfg.eval_batch_size, device=device, autocast=accelerator.autocast)))
+            return [memo[it] for it in items]
+
         with torch.no_grad():
-            validation = evaluate(val_groups, lambda items: modeling.score_items(
-                final_model, tokenizer, items, criteria, max_length=cfg.max_length,
-                batch_size=cfg.eval_batch_size, device=device, autocast=accelerator.autocast)) \
-                if val_groups else None
+            validation = evaluate(val_groups, final_scores) if val_groups else None
+            calibration = modeling.fit_calibration(val_groups or {}, criteria, final_scores) \
+                if cfg.calibrate else {}
         modeling.save_model(final_model, tokenizer, out / "model", cfg, calibration=calibration,
                             extra={"step": state["step"], "best_step": state.get("best_step"),
                                    "validation": validation})

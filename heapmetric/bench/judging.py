@@ -41,11 +41,16 @@ class Verdict:
 
 
 def judge_id(judge: Judge) -> str:
-    """Identity of a judge for cache keys: its name plus a hash of its metadata (config version, prompt hash,
-    model revision, dtype, library versions ...), so that a changed judge never reads another's verdicts."""
+    """Identity of a judge for cache keys. A judge may declare ``metadata["cache_id"]`` (an LLM judge: model,
+    config version and prompt hash, not the endpoint URL, so the same judge served elsewhere reuses the cache);
+    otherwise its name plus a hash of all its metadata (model revision, dtype, library versions ...), so that a
+    changed judge never reads another's verdicts."""
     info = judge.info
-    meta = json.dumps(info.metadata or {}, sort_keys=True, default=str, ensure_ascii=False)
-    return f"{info.name}|{info.kind}|{hashlib.sha256(meta.encode('utf-8')).hexdigest()[:16]}"
+    meta = info.metadata or {}
+    if meta.get("cache_id"):
+        return str(meta["cache_id"])
+    digest = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8"))
+    return f"{info.name}|{info.kind}|{digest.hexdigest()[:16]}"
 
 
 def _pair_key(jid: str, pair: PairItem) -> str:

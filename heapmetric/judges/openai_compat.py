@@ -178,7 +178,9 @@ class OpenAIJudge:
         return JudgeInfo(name=f"openai:{self.model}@{self.base_url}#{self.config.name}", kind="openai",
                          order_free=False, can_score=False,
                          metadata={"config": self.config.name, "config_version": self.config.version,
-                                   "prompt_hash": self.config.prompt_hash, "judge_model": self.model})
+                                   "prompt_hash": self.config.prompt_hash, "judge_model": self.model,
+                                   "cache_id": f"openai:{self.model}#{self.config.name}|v{self.config.version}"
+                                               f"|{self.config.prompt_hash}"})
 
     def _parse(self, response: Any) -> tuple[float | None, str | None]:
         cfg = self.config
@@ -206,7 +208,12 @@ class OpenAIJudge:
         return math.nan, None, raw, self.attempts
 
     async def _all(self, pairs: Sequence[PairItem]) -> list[tuple[float, str | None, str, int]]:
-        return list(await asyncio.gather(*(self._one(p) for p in pairs)))
+        try:
+            return list(await asyncio.gather(*(self._one(p) for p in pairs)))
+        finally:
+            close = getattr(self.backend, "aclose", None)
+            if close is not None:  # each compare() runs its own event loop: release its connections
+                await close()
 
     def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
                 show_progress: bool = False) -> CompareResult:

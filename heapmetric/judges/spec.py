@@ -159,14 +159,9 @@ def _heapmetric(arg: str | None, **options: Any) -> Judge:
 def _generative(arg: str | None, **options: Any) -> Judge:
     if not arg:
         raise InputError("generative judges need a model: generative:MODEL (a folder or hub id)", field="metric")
-    try:
-        from heapmetric.judges.generative import GenerativeJudge
-    except ModuleNotFoundError as exc:
-        if exc.name == "heapmetric.judges.generative":
-            raise UnsupportedError("the generative judge is not available in this checkout") from exc
-        raise
-    loader = getattr(GenerativeJudge, "from_pretrained", None)
-    return loader(arg, **options) if loader is not None else GenerativeJudge(arg, **options)
+    import heapmetric
+
+    return heapmetric.load(f"generative:{arg}", **options)
 
 
 def _baseline(name: str) -> JudgeFactory:

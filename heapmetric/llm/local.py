@@ -114,6 +114,7 @@ class LocalChatBackend:
         else:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         with self._generate_lock, torch.no_grad():
+            started = time.monotonic()  # time generating, not waiting for the lock
             if temperature > 0:
                 torch.manual_seed(self.seed if seed is None else seed)
             out = model.generate(**enc, **gen_kwargs)

@@ -15,6 +15,7 @@ each row's result does not depend on its batch mates). ``compare`` gives ``sigmo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from heapmetric.errors import ModelLoadError
+from heapmetric.errors import ModelLoadError, UnsupportedError
 from heapmetric.judges.base import CompareResult, JudgeInfo, ScoreItem, ScoreResult, system_means
 from heapmetric.scoring.batching import DEFAULT_MAX_TOKENS, padding_fraction, plan_batches, restore_order
 
@@ -202,11 +203,19 @@ class Metric:
         results: list[list[float]] = []
         progress = _progress(len(items), show_progress)
         try:
-            with torch.inference_mode():
+            # bitsandbytes logs a warning on every 8-bit matmul that fp32 inputs are cast to fp16
+            with torch.inference_mode(), _quiet_logger("bitsandbytes.autograd._functions"):
                 for batch in batches:
                     enc = collate([encoded[i].input_ids for i in batch.indices], pad, side)
-                    out = self.model(input_ids=enc["input_ids"].to(self._input_device),
-                                     attention_mask=enc["attention_mask"].to(self._input_device))
+                    try:
+                        out = self.model(input_ids=enc["input_ids"].to(self._input_device),
+                                         attention_mask=enc["attention_mask"].to(self._input_device))
+                    except RuntimeError as exc:
+                        if self.quantization is None:
+                            raise
+                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        raise UnsupportedError(f"--quantize {self.quantization} cannot run this model on "
+                                               f"{self.device} ({first})") from exc
                     results.append([float(v) for v in out.float().cpu().tolist()])
                     progress.update(len(batch.indices))
         finally:
@@ -284,6 +293,17 @@ def _sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
     return e / (1.0 + e)
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Any:
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class _NoProgress:

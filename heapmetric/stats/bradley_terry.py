@@ -65,34 +65,50 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def _fit_indexed(a: np.ndarray, b: np.ndarray, y: np.ndarray, w: np.ndarray, n_models: int, anchor: int,
                  features: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.optimize import minimize
-
+    """Damped Newton on the weighted logistic likelihood (the problems are small: one parameter per model
+    plus the style covariates), ratings clipped to +-RATING_BOUND."""
     free = np.array([i for i in range(n_models) if i != anchor], dtype=int)
-    k = 0 if features is None else features.shape[1]
     pos = np.full(n_models, -1)
     pos[free] = np.arange(len(free))
+    n = len(y)
+    k = 0 if features is None else features.shape[1]
+    X = np.zeros((n, len(free) + k))
+    rows = np.arange(n)
+    ia, ib = pos[a], pos[b]
+    X[rows[ia >= 0], ia[ia >= 0]] += 1.0
+    X[rows[ib >= 0], ib[ib >= 0]] -= 1.0
+    if k:
+        X[:, len(free):] = features
 
-    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = np.zeros(n_models)
-        theta[free] = x[:len(free)]
-        z = theta[a] - theta[b]
-        if k:
-            z = z + features @ x[len(free):]
-        nll = float(np.sum(w * (y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z))))
-        g = w * (_sigmoid(z) - y)
-        grad_theta = np.bincount(a, weights=g, minlength=n_models) - np.bincount(b, weights=g, minlength=n_models)
-        grad = grad_theta[free]
-        if k:
-            grad = np.concatenate([grad, features.T @ g])
-        return nll, grad
+    def nll(x: np.ndarray) -> float:
+        z = X @ x
+        return float(np.sum(w * (y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z))))
 
-    x0 = np.zeros(len(free) + k)
-    bounds = [(-RATING_BOUND, RATING_BOUND)] * len(free) + [(None, None)] * k
-    res = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": 10000, "ftol": 1e-15, "gtol": 1e-10})
+    x = np.zeros(X.shape[1])
+    value = nll(x)
+    for _ in range(200):
+        z = X @ x
+        s = _sigmoid(z)
+        grad = X.T @ (w * (s - y))
+        if np.max(np.abs(grad), initial=0.0) < 1e-10:
+            break
+        hess = (X * (w * s * (1.0 - s))[:, None]).T @ X + 1e-10 * np.eye(X.shape[1])
+        step = np.linalg.solve(hess, -grad)
+        t = 1.0
+        while True:
+            cand = x + t * step
+            cand[:len(free)] = np.clip(cand[:len(free)], -RATING_BOUND, RATING_BOUND)
+            new = nll(cand)
+            if new <= value + 1e-12 or t < 1e-8:
+                break
+            t /= 2
+        if abs(value - new) < 1e-14 * max(1.0, abs(value)) and np.max(np.abs(cand - x), initial=0.0) < 1e-12:
+            x, value = cand, new
+            break
+        x, value = cand, new
     theta = np.zeros(n_models)
-    theta[free] = res.x[:len(free)]
-    return theta, res.x[len(free):]
+    theta[free] = x[:len(free)]
+    return theta, x[len(free):]
 
 
 def _encode(model_a: Sequence[str], model_b: Sequence[str], anchor: str | None,

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CRITERION = ("Rate how well the response follows the user's instruction: is it helpful, correct, "
                      "complete and clearly written?")
+"""The free-text criterion used when the registry has no ``instruction_following/instruction_following``."""
+REGISTERED_DEFAULT = "instruction_following/instruction_following"
 
 Removed = list[tuple[Candidate, str]]
 
@@ -93,14 +95,21 @@ class ScoringCriterion:
 
     @classmethod
     def parse(cls, criterion: str | None = None, instruction: str | None = None) -> ScoringCriterion:
-        """From ``--criterion task/name`` (checked against the registry) or ``--score-instruction``;
-        neither gives :data:`DEFAULT_CRITERION` as a free-text instruction."""
-        if criterion:
-            from heapmetric import registry
+        """From ``--criterion task/name`` (checked against the registry) or ``--score-instruction``; neither
+        gives the registered ``instruction_following/instruction_following`` criterion (what the metric was
+        trained on), or :data:`DEFAULT_CRITERION` as free text where the registry lacks it."""
+        from heapmetric import registry
+        from heapmetric.errors import UnknownNameError
 
-            c = registry.resolve(criterion=criterion)
-            return cls(task=c.task, criterion=c.name)
-        return cls(instruction=instruction or DEFAULT_CRITERION)
+        if instruction:
+            return cls(instruction=instruction)
+        try:
+            c = registry.resolve(criterion=criterion or REGISTERED_DEFAULT)
+        except UnknownNameError:
+            if criterion:
+                raise
+            return cls(instruction=DEFAULT_CRITERION)
+        return cls(task=c.task, criterion=c.name)
 
 
 class MetricScorer:
@@ -112,7 +121,7 @@ class MetricScorer:
                  criterion: ScoringCriterion | None = None, batch_size: int = 32,
                  show_progress: bool = False) -> None:
         self.judge, self.journal = judge, journal
-        self.criterion = criterion or ScoringCriterion(instruction=DEFAULT_CRITERION)
+        self.criterion = criterion or ScoringCriterion.parse()
         self.batch_size, self.show_progress = batch_size, show_progress
         self.judge_name = judge.info.name
         self.scored_new = 0

@@ -155,9 +155,11 @@ class Generator:
         if schema is not None and self.config.json_mode:
             kw["response_format"] = {"type": "json_object"}
         new: dict[str, Any] = {"k": key, "stage": stage}
+        model_seconds: float | None = None
         try:
             reply = await self.backend.chat(messages, **kw)
             usage.update({"in": reply.input_tokens, "out": reply.output_tokens, "calls": 1})
+            model_seconds = reply.latency_s
             if schema is None:
                 text = reply.text.strip()
                 new.update({"ok": True, "v": text} if text else
@@ -173,6 +175,7 @@ class Generator:
                     usage["out"] += again.output_tokens
                     usage["calls"] += 1
                     usage["repairs"] += 1
+                    model_seconds += again.latency_s
                     try:
                         new.update(ok=True, v=structured.parse(again.text, schema))
                     except structured.SchemaError as exc2:
@@ -180,7 +183,9 @@ class Generator:
         except ChatBackendError as exc:
             new.update(ok=False, kind="backend", err=str(exc))
         new["usage"] = usage
-        new["t"] = round(time.monotonic() - started, 4)
+        # model seconds of the calls (repair included), without time queued behind other requests; a step
+        # that never got a reply records its wall time
+        new["t"] = round(model_seconds if model_seconds is not None else time.monotonic() - started, 4)
         if new.get("kind") == "backend":
             # not journaled: an outage is not a property of the step, so a restart retries it
             entry = new

@@ -72,6 +72,18 @@ def write_fixture_data(root: Path, seed: int = 0, items: dict[str, int] | None =
     return root
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: the tiny models gain nothing from more, and on a shared two-core machine more
+    threads spin against other processes (a 6x slowdown measured here)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny-backbone"))

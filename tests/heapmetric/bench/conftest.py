@@ -88,7 +88,7 @@ def write_arena_files(folder: Path, n: int = 8) -> dict[str, Path]:
         path.write_text("".join(json.dumps({
             "uid": u, "ans_id": f"{name}-{u}", "model": name,
             "messages": [{"role": "user", "content": f"Question {u}?"},
-                         {"role": "assistant", "content": {"answer": f"## {name}\n- item\n" + "y" * (width + i)}}]})
+                         {"role": "assistant", "content": {"answer": f"## {name}\n- item\n" + " ".join(["word"] * (width // 4 + i))}}]})
             + "\n" for i, u in enumerate(uids)), encoding="utf-8")
         files[name] = path
     return files
@@ -107,3 +107,15 @@ def arena_files(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture
 def first_position_judge() -> type[FirstPositionJudge]:
     return FirstPositionJudge
+
+
+@pytest.fixture
+def registered_length_judge() -> str:
+    """Registers ``test-length`` (the :class:`LengthJudge`) as a judge spec for CLI tests."""
+    from heapmetric.judges.spec import register_judge
+
+    register_judge("test-length", lambda arg, **kw: LengthJudge(), help="test judge", replace=True)
+    return "test-length"
+
+
+from tests.fakes.openai_server import fake_openai_server  # noqa: E402,F401  (fixture)

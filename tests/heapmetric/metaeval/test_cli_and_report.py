@@ -80,3 +80,13 @@ def test_cli_module_imports_nothing_heavy():
             "print(any(m in sys.modules for m in ('torch', 'scipy', 'numpy', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_reproduction_table_format():
+    from heapmetric.metaeval.reproduce import REPRODUCTIONS, format_table
+
+    rows = [{"paper_metric": "rouge1", "spec": "rouge1", "statistic": "spearman", "criterion": c,
+             "published": 0.2, "ours": 0.2 + d, "diff": d} for c, d in (("coherence", 0.001), ("fluency", -0.003))]
+    table = format_table(rows)
+    assert "| rouge1 (`rouge1`) | spearman | 0.200 / 0.201 | 0.200 / 0.197 | 0.0030 |" in table
+    assert REPRODUCTIONS["summeval"].specs["rougeL"] == "rougeLsum"

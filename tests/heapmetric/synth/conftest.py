@@ -90,7 +90,7 @@ class FakeJudge:
     def score(self, items, *, batch_size=None, show_progress=False) -> ScoreResult:
         self.calls += 1
         self.scored += len(items)
-        assert all(i.source and i.instruction for i in items)
+        assert all(i.source and (i.instruction or i.criterion) for i in items)
         return ScoreResult(scores=[int(_h(i.source + i.output)[:4], 16) / 65535 for i in items])
 
     def compare(self, pairs, *, batch_size=None, show_progress=False):

@@ -124,3 +124,20 @@ def test_prices_and_cost_report() -> None:
     assert r["total"]["cost_usd"] == pytest.approx((1500 * 1.0 + 150 * 10.0) / 1e6)
     assert (r["total"]["calls"], r["total"]["repairs"], r["total"]["new"], r["total"]["cached"]) == (3, 1, 1, 1)
     assert CostTracker().report()["total"]["cost_usd"] is None
+
+
+def test_scoring_criterion_choice() -> None:
+    from heapmetric import registry
+    from heapmetric.errors import UnknownNameError
+    from heapmetric.synth.filters import DEFAULT_CRITERION, REGISTERED_DEFAULT, ScoringCriterion
+
+    default = ScoringCriterion.parse()
+    if REGISTERED_DEFAULT in {c.id for c in registry.list_criteria()}:
+        assert (default.task, default.criterion, default.instruction) == \
+            ("instruction_following", "instruction_following", None)
+    else:
+        assert default.instruction == DEFAULT_CRITERION
+    assert ScoringCriterion.parse(instruction="Rate politeness.").key == "Rate politeness."
+    assert ScoringCriterion.parse("summarization/coherence").key == "summarization/coherence"
+    with pytest.raises(UnknownNameError):
+        ScoringCriterion.parse("summarization/coherense")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from heapmetric.judges.base import ScoreItem
 from heapmetric.llm.openai import OpenAIChatBackend
-from heapmetric.synth.filters import DEFAULT_CRITERION
+from heapmetric.synth.filters import ScoringCriterion
 from heapmetric.synth.generate import GenerationConfig
 from heapmetric.synth.pipeline import SynthOptions, load_metric, synthesize
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -37,10 +37,11 @@ def test_in_process_metric_threshold(references_file: Path, tmp_path: Path,
     assert (step["filter"], step["in"], step["kept"], step["removed"]) == ("min_score", 5, 3, 2)
     # the score the filter used is the metric's own score of (instruction -> response)
     r = rows[0]
-    direct = metric.score([ScoreItem(output=r["response"], source=r["instruction"],
-                                     instruction=DEFAULT_CRITERION)]).scores[0]
+    crit = ScoringCriterion.parse()
+    direct = metric.score([ScoreItem(output=r["response"], source=r["instruction"], task=crit.task,
+                                     criterion=crit.criterion, instruction=crit.instruction)]).scores[0]
     assert abs(direct - r["provenance"]["scores"]["score"]) < 1e-4
-    assert r["provenance"]["scores"]["criterion"] == DEFAULT_CRITERION
+    assert r["provenance"]["scores"]["criterion"] == crit.key
 
 
 def test_metric_server_top_k(references_file: Path, tmp_path: Path) -> None:
@@ -54,7 +55,9 @@ def test_metric_server_top_k(references_file: Path, tmp_path: Path) -> None:
         report, rows = run(references_file, tmp_path / "out", client, top_k=1)
     assert judge.scored - warmup == report["candidates"] == 5
     assert report["filters"][-1]["filter"] == "top_k" and len(rows) == 3  # one per reference
-    expected = FakeJudge().score([ScoreItem(output=r["response"], source=r["instruction"],
-                                            instruction=DEFAULT_CRITERION) for r in rows]).scores
+    crit = ScoringCriterion.parse()
+    expected = FakeJudge().score([ScoreItem(output=r["response"], source=r["instruction"], task=crit.task,
+                                            criterion=crit.criterion, instruction=crit.instruction)
+                                  for r in rows]).scores
     assert [r["provenance"]["scores"]["score"] for r in rows] == expected
     assert rows[0]["provenance"]["scores"]["judge"].startswith("http:")

@@ -1,0 +1,119 @@
+"""``heapmetric serve``: flags map onto the service settings; the real command serves a checkpoint, and on
+SIGTERM answers every request it accepted before exiting 0; a bad model exits 2 with one line."""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from heapmetric.cli import build_parser
+from heapmetric.cli.serve import build_settings
+from heapmetric.errors import InputError
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["serve", *argv])
+
+
+def test_flags_override_environment_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("HEAPMETRIC_MAX_QUEUE", "777")
+    monkeypatch.setenv("HEAPMETRIC_DEVICE", "cuda")
+    keys = tmp_path / "keys"
+    keys.write_text("# team keys\nalpha\n\nbeta  # ci\n")
+    s = build_settings(parse("--model", "m", "--port", "9001", "--device", "cpu", "--quantize", "4bit",
+                             "--max-batch-tokens", "4096", "--max-wait-ms", "2.5", "--api-key-file", str(keys),
+                             "--cors-origin", "https://a.example", "--cors-origin", "https://b.example"))
+    assert (s.model, s.port, s.device, s.quantization, s.max_batch_tokens, s.max_wait_ms, s.max_queue) == (
+        "m", 9001, "cpu", "4bit", 4096, 2.5, 777)
+    assert s.host == "127.0.0.1"  # loopback unless told otherwise
+    assert s.all_api_keys() == ["alpha", "beta"]
+    assert s.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_bad_values_name_the_flag(tmp_path):
+    with pytest.raises(InputError, match="--max-queue"):
+        build_settings(parse("--max-queue", "0"))
+    with pytest.raises(InputError, match="cannot read the API key file"):
+        build_settings(parse("--api-key-file", str(tmp_path / "missing")))
+    empty = tmp_path / "empty"
+    empty.write_text("# nothing\n")
+    with pytest.raises(InputError, match="holds no key"):
+        build_settings(parse("--api-key-file", str(empty)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*argv: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    code = "import sys; from heapmetric.cli import main; sys.exit(main())"
+    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port), *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def test_serve_a_checkpoint_and_drain_on_sigterm(tiny_encoder_metric_dir):
+    proc, url = start("--model", str(tiny_encoder_metric_dir), "--device", "cpu", "--max-batch-items", "8")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+        body = {"task": "summarization", "criterion": "coherence",
+                "items": [{"output": "word " * (20 + i), "source": "source text " * 30} for i in range(16)]}
+
+        def post(_: int) -> str:
+            try:
+                r = httpx.post(url + "/v1/score", json=body, timeout=60)
+                return "ok" if r.status_code == 200 and len(r.json()["scores"]) == 16 else f"bad {r.status_code}"
+            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
+                # refused, or reset while still in the listen backlog / before uvicorn read it: the app never
+                # saw it (uvicorn's graceful shutdown closes only connections without a request in progress)
+                return "refused"
+            except httpx.HTTPError as exc:
+                return f"lost {type(exc).__name__}"
+
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            futures = [pool.submit(post, i) for i in range(24)]
+            while time.monotonic() < deadline and "heapmetric_items_total 0.0" in httpx.get(url + "/metrics").text:
+                time.sleep(0.02)  # SIGTERM once the model has started on accepted requests
+            proc.send_signal(signal.SIGTERM)
+            outcomes = [f.result() for f in futures]
+        # uvicorn re-raises the signal after its graceful shutdown, so the status is -SIGTERM
+        assert proc.wait(60) in (0, -signal.SIGTERM)
+        assert all(o in ("ok", "refused") for o in outcomes), [o for o in outcomes if o != "ok"]
+        assert "ok" in outcomes
+        assert "drained" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_exits_2_when_the_model_cannot_load(tmp_path):
+    proc, _ = start("--model", str(tmp_path / "no-model"), "--no-warmup")
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert last.startswith("heapmetric serve: error:") and "Traceback" not in err
