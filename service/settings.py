@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.max_items_per_request > self.max_queue:
-            raise ValueError("max_items_per_request must not exceed max_queue")
+            if "max_items_per_request" in self.model_fields_set:
+                raise ValueError("max_items_per_request must not exceed max_queue")
+            self.max_items_per_request = self.max_queue  # a request must fit in an empty queue
         return self
 
     def all_api_keys(self) -> list[str]:

@@ -73,7 +73,7 @@ class MixtureSampler:
         rng = np.random.default_rng([self.seed, int(micro_step)])
         groups = rng.choice(len(self.names), size=size, p=self.p)
         picks = (rng.random(size) * self.sizes[groups]).astype(np.int64)
-        return [(self.names[g], int(i)) for g, i in zip(groups, picks)]
+        return [(self.names[g], int(i)) for g, i in zip(groups, picks, strict=False)]
 
     def rng(self, micro_step: int, salt: int = 1) -> np.random.Generator:
         """A generator for per-step choices other than the examples (e.g. the instruction paraphrase)."""

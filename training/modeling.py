@@ -138,7 +138,7 @@ def score_items(model: Any, tokenizer: Any, items: Sequence[Any], criteria: dict
             batch = collate([encoded[i].input_ids for i in idx], pad)
             with ctx():
                 s = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
-            for i, v in zip(idx, s.float().cpu().tolist()):
+            for i, v in zip(idx, s.float().cpu().tolist(), strict=False):
                 out[i] = float(v)
     if was_training:
         model.train()

@@ -288,8 +288,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
                 para = sampler.rng(micro).integers(0, 1 << 30, size=len(picks)) if cfg.paraphrase == "random" \
                     else [None] * len(picks)
                 pairs = [data.pairs[g][i] for g, i in picks]
-                rendered = [render_side(p.fields, p.better, criteria, q) for p, q in zip(pairs, para)] + \
-                           [render_side(p.fields, p.worse, criteria, q) for p, q in zip(pairs, para)]
+                rendered = [render_side(p.fields, p.better, criteria, q) for p, q in zip(pairs, para, strict=False)] + \
+                           [render_side(p.fields, p.worse, criteria, q) for p, q in zip(pairs, para, strict=False)]
                 with accelerator.autocast():
                     scores = modeling.forward(model, tokenizer, rendered, cfg.max_length, device)
                 s_b, s_w = scores[:len(pairs)], scores[len(pairs):]
@@ -306,7 +306,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
                 gpara = graded_sampler.rng(micro).integers(0, 1 << 30, size=len(gp)) \
                     if cfg.paraphrase == "random" else [None] * len(gp)
                 ex = [data.graded[g][i] for g, i in gp]
-                rendered = [render_side(e.fields, e.output, criteria, q) for e, q in zip(ex, gpara)]
+                rendered = [render_side(e.fields, e.output, criteria, q) for e, q in zip(ex, gpara, strict=False)]
                 with accelerator.autocast():
                     s = modeling.forward(model, tokenizer, rendered, cfg.max_length, device)
                 pw = pointwise_loss(s, torch.tensor([e.target for e in ex], device=device))
@@ -405,7 +405,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
             if todo:
                 memo.update(zip(todo, modeling.score_items(
                     final_model, tokenizer, todo, criteria, max_length=cfg.max_length,
-                    batch_size=cfg.eval_batch_size, device=device, autocast=accelerator.autocast)))
+                    batch_size=cfg.eval_batch_size, device=device, autocast=accelerator.autocast), strict=False))
             return [memo[it] for it in items]
 
         with torch.no_grad():

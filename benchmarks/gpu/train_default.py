@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-minutes", type=float, default=0.0,
                         help="time budget per held-out-task run (0: skip the protocol)")
     parser.add_argument("--heldout-steps", type=int, help="max_steps per held-out-task run")
+    parser.add_argument("--heldout-tasks", nargs="*", help="tasks to hold out in turn (default: every task)")
     parser.add_argument("--eval-max-per-group", type=int, help="subsample test groups (dry runs)")
+    parser.add_argument("--datasets", nargs="*", help="only these datasets (dry runs)")
     args = parser.parse_args(argv)
 
     out, work = Path(args.out), Path(args.work)
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps:
         overrides["max_steps"] = args.steps
         overrides["eval_every"] = max(1, args.steps // 2)
+    if args.datasets:
+        overrides["datasets"] = args.datasets
     if args.minutes:
         overrides["max_minutes"] = args.minutes
     if args.device == "cpu":
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
     score_fn = model_score_fn(result.model_dir, device=args.device, batch_size=cfg.eval_batch_size)
     t0 = time.time()
-    test = evaluate_on_split(score_fn, cfg.data_dir, "test", max_per_group=args.eval_max_per_group)
+    test = evaluate_on_split(score_fn, cfg.data_dir, "test", datasets=cfg.datasets,
+                             max_per_group=args.eval_max_per_group)
     log.info("test: mean pairwise accuracy %s, mean Kendall %s (%.1f s)", test["mean_pairwise_accuracy"],
              test["mean_kendall"], time.time() - t0)
     from heapmetric.io import write_json
@@ -114,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         ho_cfg = replace(cfg, **ho, calibrate=False)
         try:
             res = run_protocol("held-out", ho_cfg, work / "protocols", device=args.device,
-                               eval_max_per_group=args.eval_max_per_group)
+                               tasks=args.heldout_tasks or None, eval_max_per_group=args.eval_max_per_group)
             (results / "heldout.md").write_text(protocol_markdown(res))
             write_json(results / "heldout.json", res)
         except Exception as exc:  # the default model matters more than the protocol: keep going

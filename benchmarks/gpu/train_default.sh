@@ -6,8 +6,10 @@
 #     bash benchmarks/gpu/train_default.sh                      # on the GPU machine, results under $OUT
 #     DEVICE=cpu STEPS=5 OUT=/tmp/gpu_dry bash benchmarks/gpu/train_default.sh   # dry run here
 # Environment: OUT (default out/gpu_default), CARRY (.gpu_carry), DEVICE (cuda|cpu), STEPS (max_steps override),
-# MINUTES (training budget, default from the config), HELDOUT_MINUTES (per held-out-task run; 0 skips),
-# HELDOUT_STEPS (max_steps per held-out run), EVAL_MAX (subsample test groups).
+# MINUTES (training budget, default from the config: 2.5), HELDOUT_MINUTES (training budget per held-out-task
+# run, default 0.2; 0 skips the protocol), HELDOUT_TASKS (default: summarization data_to_text dialogue
+# machine_translation; empty = every task), HELDOUT_STEPS (max_steps per held-out run), EVAL_MAX (subsample
+# test groups), DATASETS (only these datasets; dry runs). Expected wall time on an H100: about 5-6 minutes in all.
 # Writes to $OUT: model.tar.gz.part-NN (the model folder, < 15 MiB a part) and results.tar.gz.
 # Unpack here with: bash benchmarks/gpu/unpack_default.sh <folder holding those files>
 set -euo pipefail
@@ -30,8 +32,13 @@ if [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ]; then PY=.venv/bin/python; fi
 args=(--carry "$CARRY" --out "$OUT" --device "$DEVICE")
 [ -n "${STEPS:-}" ] && args+=(--steps "$STEPS")
 [ -n "${MINUTES:-}" ] && args+=(--minutes "$MINUTES")
-[ -n "${HELDOUT_MINUTES:-}" ] && args+=(--heldout-minutes "$HELDOUT_MINUTES")
+# held-out-task protocol after the default model: a short budget per task, on four tasks by default
+HELDOUT_MINUTES="${HELDOUT_MINUTES-0.2}"
+HELDOUT_TASKS="${HELDOUT_TASKS-summarization data_to_text dialogue machine_translation}"
+[ -n "$HELDOUT_MINUTES" ] && args+=(--heldout-minutes "$HELDOUT_MINUTES")
+[ -n "$HELDOUT_TASKS" ] && args+=(--heldout-tasks $HELDOUT_TASKS)
 [ -n "${HELDOUT_STEPS:-}" ] && args+=(--heldout-steps "$HELDOUT_STEPS")
 [ -n "${EVAL_MAX:-}" ] && args+=(--eval-max-per-group "$EVAL_MAX")
+[ -n "${DATASETS:-}" ] && args+=(--datasets $DATASETS)
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null || true
 exec "$PY" benchmarks/gpu/train_default.py "${args[@]}"

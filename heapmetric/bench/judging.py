@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from heapmetric.bench.cache import AnnotationCache, cache_key
-from heapmetric.errors import HeapmetricError
+from heapmetric.errors import HeapmetricError, InputError
 from heapmetric.judges.base import Judge, PairItem
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ def judge_pairs(judge: Judge, pairs: Sequence[PairItem], *, cache: AnnotationCac
             idx = todo[start:start + batch_size]
             try:
                 result = judge.compare([pairs[i] for i in idx], batch_size=None)
+            except InputError:
+                raise  # bad input names its own file and record
             except HeapmetricError as exc:
                 raise UnavailableJudgeError(
                     f"judge {judge.info.name} failed after {done} of {len(todo)} new pairs: {exc}"

@@ -97,14 +97,18 @@ class LocalChatBackend:
             self._tokenizer, self._model = tokenizer, model
 
     def _generate(self, messages: list[dict[str, Any]], max_tokens: int, temperature: float,
-                  seed: int | None, stop: list[str] | None) -> ChatResponse:
+                  seed: int | None, stop: list[str] | None, prefill: str | None = None) -> ChatResponse:
         import torch
 
         self.load()
         started = time.monotonic()
         tok, model = self._tokenizer, self._model
-        enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                      return_dict=True)
+        if prefill:
+            prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefill
+            enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
+        else:
+            enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                          return_dict=True)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         n_in = int(enc["input_ids"].shape[1])
         gen_kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": tok.pad_token_id
@@ -123,7 +127,8 @@ class LocalChatBackend:
         if tok.eos_token_id is not None and tok.eos_token_id in new:
             new = new[: new.index(tok.eos_token_id) + 1]
             finish = "stop"
-        text = tok.decode(new, skip_special_tokens=True).strip()
+        text = tok.decode(new, skip_special_tokens=True)
+        text = (prefill + text if prefill else text).strip()
         for s in stop or []:
             if s and s in text:
                 text, finish = text[: text.index(s)], "stop"
@@ -133,12 +138,16 @@ class LocalChatBackend:
         return ChatResponse(text=text, input_tokens=n_in, output_tokens=len(new), model=self.name,
                             finish_reason=finish, latency_s=time.monotonic() - started)
 
+    #: ``chat(..., prefill=TEXT)`` starts the assistant's reply with TEXT (returned as part of the reply)
+    supports_prefill = True
+
     async def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
                    response_format: dict[str, Any] | None = None, seed: int | None = None,
-                   stop: list[str] | None = None, **kw: Any) -> ChatResponse:
+                   stop: list[str] | None = None, prefill: str | None = None, **kw: Any) -> ChatResponse:
         """Generate a reply. ``response_format`` is accepted for compatibility but not enforced: a local
-        model is asked for JSON by the prompt only, and callers parse and repair its reply."""
-        return await asyncio.to_thread(self._generate, messages, max_tokens, temperature, seed, stop)
+        model is steered to JSON by the prompt and by ``prefill`` (e.g. ``'{"skills": ['``), and callers
+        parse and repair its reply."""
+        return await asyncio.to_thread(self._generate, messages, max_tokens, temperature, seed, stop, prefill)
 
     def chat_sync(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
                   response_format: dict[str, Any] | None = None, **kw: Any) -> ChatResponse:

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from heapmetric.errors import InputError
-from heapmetric.stats.correlation import as_arrays, correlation, group_indices, system_means
+from heapmetric.stats.correlation import (
+    as_arrays,
+    correlation,
+    group_indices,
+    per_group_correlations,
+    system_means,
+)
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,8 @@ def bootstrap_correlation(level: str, metric: Sequence[float] | np.ndarray, huma
     if level == "item":
         if groups is None:
             raise InputError("item-level bootstrap needs the input id of each output", field="groups")
-        per_input = np.array([correlation(a[idx], b[idx], statistic, variant=variant) if idx.size > 1
-                              else math.nan for idx in group_indices(groups)])
+        correlation(a[:0], b[:0], statistic, variant=variant)  # validates the names
+        per_input = per_group_correlations(a, b, group_indices(groups), statistic, variant)
 
         def stat_item(idx: np.ndarray) -> float:
             v = per_input[idx]

@@ -174,6 +174,51 @@ def group_indices(groups: Sequence[Hashable]) -> list[np.ndarray]:
     return [np.asarray(v, dtype=int) for v in index.values()]
 
 
+def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    dx = x - x.mean(axis=1, keepdims=True)
+    dy = y - y.mean(axis=1, keepdims=True)
+    denom = np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.clip((dx * dy).sum(axis=1) / denom, -1.0, 1.0)
+
+
+def per_group_correlations(metric: np.ndarray, human: np.ndarray, parts: Sequence[np.ndarray], statistic: str,
+                           variant: str = "b") -> np.ndarray:
+    """The correlation within each group of positions ``parts`` (``nan`` where undefined: fewer than two
+    outputs or a constant vector). Vectorised when all groups have the same size, as in SummEval."""
+    sizes = {p.size for p in parts}
+    if len(parts) > 1 and len(sizes) == 1 and next(iter(sizes)) >= 2:
+        idx = np.stack(parts)
+        x, y = metric[idx], human[idx]
+        k = idx.shape[1]
+        undefined = np.all(x == x[:, :1], axis=1) | np.all(y == y[:, :1], axis=1)
+        if statistic == "pearson":
+            vals = _rowwise_pearson(x, y)
+        elif statistic == "spearman":
+            from scipy.stats import rankdata
+
+            vals = _rowwise_pearson(rankdata(x, axis=1), rankdata(y, axis=1))
+        else:
+            sx = np.sign(x[:, :, None] - x[:, None, :])
+            sy = np.sign(y[:, :, None] - y[:, None, :])
+            conc = (sx * sy).sum(axis=(1, 2)) / 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if variant == "c":
+                    distinct = lambda z: (np.diff(np.sort(z, axis=1), axis=1) != 0).sum(axis=1) + 1  # noqa: E731
+                    m = np.minimum(distinct(x), distinct(y)).astype(float)
+                    vals = 2 * conc / (k * k * (m - 1) / m)
+                else:
+                    n0 = k * (k - 1) / 2
+                    tx = n0 - np.count_nonzero(sx, axis=(1, 2)) / 2
+                    ty = n0 - np.count_nonzero(sy, axis=(1, 2)) / 2
+                    vals = conc / np.sqrt((n0 - tx) * (n0 - ty))
+        vals = np.asarray(vals, dtype=float)
+        vals[undefined] = np.nan
+        return vals
+    return np.array([_correlation_raw(metric[p], human[p], statistic, variant) if p.size >= 2 else math.nan
+                     for p in parts], dtype=float)
+
+
 def item_level(metric: Sequence[float] | np.ndarray, human: Sequence[float] | np.ndarray,
                groups: Sequence[Hashable], statistic: str, *, variant: str = "b") -> LevelCorrelation:
     """The correlation across the outputs of each input (``groups`` gives each output's input id),
@@ -182,19 +227,14 @@ def item_level(metric: Sequence[float] | np.ndarray, human: Sequence[float] | np
     if len(groups) != a.size:
         raise InputError(f"groups has {len(groups)} entries for {a.size} scores")
     correlation(a[:0], b[:0], statistic, variant=variant)  # validates the names
-    values, constant, small = [], 0, 0
     parts = group_indices(groups)
-    for idx in parts:
-        if idx.size < 2:
-            small += 1
-            continue
-        v = _correlation_raw(a[idx], b[idx], statistic, variant)
-        if math.isnan(v):
-            constant += 1
-        else:
-            values.append(v)
-    value = float(np.mean(values)) if values else math.nan
-    return LevelCorrelation(value=value, n=len(values), n_groups=len(parts), n_constant=constant, n_small=small)
+    vals = per_group_correlations(a, b, parts, statistic, variant)
+    small = int(sum(p.size < 2 for p in parts))
+    valid = vals[np.isfinite(vals)]
+    constant = len(parts) - small - int(valid.size)
+    value = float(valid.mean()) if valid.size else math.nan
+    return LevelCorrelation(value=value, n=int(valid.size), n_groups=len(parts), n_constant=constant,
+                            n_small=small)
 
 
 def system_means(values: Sequence[float] | np.ndarray, systems: Sequence[Hashable]) -> dict[Hashable, float]:

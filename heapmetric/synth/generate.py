@@ -154,6 +154,10 @@ class Generator:
         kw: dict[str, Any] = {"max_tokens": self.config.tokens(stage), "temperature": temperature}
         if schema is not None and self.config.json_mode:
             kw["response_format"] = {"type": "json_object"}
+        if schema is not None and getattr(self.backend, "supports_prefill", False):
+            # small local models follow a started JSON object far more reliably than an instruction
+            first, kind = next(iter(schema.items()))
+            kw["prefill"] = '{"' + first + '": ' + ("[" if kind.rstrip("?") == "list[str]" else '"')
         new: dict[str, Any] = {"k": key, "stage": stage}
         model_seconds: float | None = None
         try:

@@ -42,6 +42,50 @@ def extract_json(text: str) -> dict[str, Any]:
     raise SchemaError("no JSON object found in the reply")
 
 
+def close_truncated(text: str) -> dict[str, Any] | None:
+    """The longest prefix of a JSON object cut off mid-way (a reply that hit its token limit) that parses
+    once its open strings, lists and objects are closed; incomplete trailing items are dropped. None if no
+    prefix works."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    stack: list[str] = []
+    cuts: list[tuple[int, str]] = []  # (end of a complete value, the closers needed there)
+    in_str = escaped = False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+                if stack and stack[-1] == "[":  # a complete string item of a list
+                    cuts.append((i + 1, "".join(reversed(stack))))
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]":
+            if not stack:
+                break
+            stack.pop()
+            if not stack:
+                return None  # the object closed: not truncated, the caller's parse error stands
+            cuts.append((i + 1, "".join(reversed(stack))))
+    closers = {"{": "}", "[": "]"}
+    for end, opened in reversed(cuts[-200:]):
+        try:
+            obj = json.loads(text[start:end] + "".join(closers[c] for c in opened))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
+
+
 def _as_str(value: Any) -> str | None:
     if isinstance(value, str):
         return value.strip() or None
@@ -87,8 +131,18 @@ def check(obj: dict[str, Any], schema: dict[str, str]) -> dict[str, Any]:
 
 
 def parse(text: str, schema: dict[str, str]) -> dict[str, Any]:
-    """:func:`extract_json` then :func:`check`."""
-    return check(extract_json(text), schema)
+    """:func:`extract_json` then :func:`check`; a reply cut off mid-object is closed at its last complete
+    item (:func:`close_truncated`) before giving up."""
+    try:
+        return check(extract_json(text), schema)
+    except SchemaError as first:
+        salvaged = close_truncated(text)
+        if salvaged is None:
+            raise
+        try:
+            return check(salvaged, schema)
+        except SchemaError:
+            raise first from None
 
 
 def example_form(schema: dict[str, str]) -> str:

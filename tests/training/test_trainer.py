@@ -35,8 +35,8 @@ def trained(tiny_backbone: Path, fixture_data: Path, tmp_path_factory: pytest.Te
 
 
 def test_training_learns_the_pairs(trained, fixture_data: Path, tiny_backbone: Path, tmp_path: Path) -> None:
-    from training.evaluation import evaluate
     from training.data import load_groups
+    from training.evaluation import evaluate
     from training.protocols import model_score_fn
 
     cfg, result = trained
@@ -105,7 +105,7 @@ def test_resume_is_exact(tiny_backbone: Path, fixture_data: Path, tmp_path: Path
     train(broken, resume=True, progress=False)
     a, b = _train_lines(Path(straight.output_dir)), _train_lines(Path(broken.output_dir))
     assert [r["step"] for r in b] == list(range(1, 7))
-    for ra, rb in zip(a, b):
+    for ra, rb in zip(a, b, strict=False):
         assert ra["loss"] == pytest.approx(rb["loss"], abs=1e-6)
         assert ra["pointwise_loss"] == pytest.approx(rb["pointwise_loss"], abs=1e-6)
     wa, wb = _weights(Path(straight.output_dir) / "model"), _weights(Path(broken.output_dir) / "model")

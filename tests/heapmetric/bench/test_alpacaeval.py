@@ -120,3 +120,23 @@ def test_annotations_judge_reproduces_alpaca_7b(tmp_path) -> None:
         assert int(ours[key]) == int(published[key])
     # the LC gap is documented in docs/bench.md: the published GLM needs df_gamed.csv from the Hub
     assert float(ours["length_controlled_winrate"]) > float(ours["win_rate"])
+
+
+def test_gamed_file_enables_the_published_glm(alpaca_files, length_judge, tmp_path) -> None:
+    rows = ["index,instruction_difficulty,preference,std_delta_len,not_gamed_baseline,model"]
+    for model, sign in (("gamed_verbose", 1), ("gamed_concise", -1)):
+        for i in range(12):
+            rows.append(f"{i},{(i % 4) / 2 - 0.75},{0.5 + sign * 0.3},{-sign * 1.0},False,{model}")
+    path = tmp_path / "df_gamed.csv"
+    path.write_text("\n".join(rows) + "\n")
+    gamed = ae.read_gamed_file(path)
+    assert len(gamed.preference) == 24 and gamed.difficulty[3] == 0.75
+    res = ae.evaluate_model(length_judge, read_model_outputs(alpaca_files["short"]),
+                            read_model_outputs(alpaca_files["reference"]), gamed=gamed)
+    assert res.lc["glm"] == "length_controlled_v1"
+    assert set(res.lc["weights"]) == {"np.tanh(std_delta_len)", "instruction_difficulty",
+                                      "not_gamed_baseline.astype(float)"}
+    assert 0.0 <= res.row["length_controlled_winrate"] <= 100.0
+    path.write_text("index,instruction_difficulty\nx,1\n")
+    with pytest.raises(Exception, match=r"df_gamed.csv:2"):
+        ae.read_gamed_file(path)

@@ -73,3 +73,11 @@ def test_smollm2_answers_offline() -> None:
     r = backend.chat_sync([{"role": "user", "content": "What is the capital of France? One word."}],
                           max_tokens=8)
     assert "Paris" in r.text and r.output_tokens <= 8
+
+
+def test_prefill_starts_the_reply(tiny_chat_dir: Path) -> None:
+    backend = LocalChatBackend(str(tiny_chat_dir))
+    msgs = [{"role": "user", "content": "say something"}]
+    plain = backend.chat_sync(msgs, max_tokens=3)
+    filled = backend.chat_sync(msgs, max_tokens=3, prefill="hello world")
+    assert filled.text.startswith("hello world") and filled.input_tokens > plain.input_tokens

