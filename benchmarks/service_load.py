@@ -3,7 +3,8 @@
 Starts ``heapmetric serve`` in a subprocess with a MiniLM-based metric (the embedded default model when
 ``heapmetric/models/default`` exists, else MiniLM with an untrained head saved to a temporary folder), then
 drives it with 1, 8, 32 and 64 concurrent clients sending single-item and 16-item requests, and an overload
-case (more items in flight than the queue holds; clients honour Retry-After). For each case it reports
+case (96 clients x 16 items, more than the 1024-item queue holds; clients honour Retry-After; requests still in
+flight when the case ends are cancelled). For each case it reports
 throughput (items/s) and p50/p95/p99 latency, next to the in-process batched throughput of the same model
 (``metric.score(items)``) measured in the same run, before and after the HTTP cases.
 
@@ -121,25 +122,31 @@ async def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> 
 
 
 async def run_case(url: str, pool: list[dict], concurrency: int, size: int, seconds: float,
-                   honour_retry_after: bool = True) -> dict:
-    """``concurrency`` clients each send ``size``-item requests back to back for ``seconds``."""
+                   honour_retry_after: bool = True, drain: bool = True) -> dict:
+    """``concurrency`` clients each send ``size``-item requests back to back for ``seconds``.
+
+    With ``drain`` the case then waits for every request in flight (throughput counts completed items over
+    the whole time); without it, requests still in flight at the end are cancelled (the clients disconnect,
+    so the server drops their queued items) and counted as ``cancelled_at_end``.
+    """
     import httpx
 
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     items_done = 0
-    timeouts = errors = 0
+    timeouts = errors = inflight = 0
     stop_at = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=180) as client:
 
         async def one_client(k: int) -> None:
-            nonlocal items_done, timeouts, errors
+            nonlocal items_done, timeouts, errors, inflight
             rng = random.Random(k)
             while time.monotonic() < stop_at:
                 start = rng.randrange(len(pool) - size)
                 body = {"items": pool[start:start + size]}
                 t0 = time.perf_counter()
+                inflight += 1
                 try:
                     r = await client.post("/v1/score", json=body)
                 except httpx.TimeoutException:
@@ -148,6 +155,8 @@ async def run_case(url: str, pool: list[dict], concurrency: int, size: int, seco
                 except httpx.HTTPError:
                     errors += 1
                     continue
+                finally:
+                    inflight -= 1
                 dt = time.perf_counter() - t0
                 statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
                 if r.status_code == 200:
@@ -159,14 +168,23 @@ async def run_case(url: str, pool: list[dict], concurrency: int, size: int, seco
                     errors += 1
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(one_client(k) for k in range(concurrency)))
+        tasks = [asyncio.ensure_future(one_client(k)) for k in range(concurrency)]
+        cancelled = 0
+        if drain:
+            await asyncio.gather(*tasks)
+        else:
+            _, pending = await asyncio.wait(tasks, timeout=seconds)
+            cancelled = inflight
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         wall = time.perf_counter() - t0
     total = sum(statuses.values()) + timeouts + errors
     return {"concurrency": concurrency, "items_per_request": size, "seconds": round(wall, 2),
             "requests_ok": statuses.get("200", 0), "items_per_s": items_done / wall,
             "p50_ms": 1000 * percentile(latencies, 0.5), "p95_ms": 1000 * percentile(latencies, 0.95),
             "p99_ms": 1000 * percentile(latencies, 0.99), "statuses": statuses, "timeouts": timeouts,
-            "errors": errors, "share_429": statuses.get("429", 0) / total if total else 0.0}
+            "errors": errors, "cancelled_at_end": cancelled, "share_429": statuses.get("429", 0) / total if total else 0.0}
 
 
 async def http_cases(url: str, pool: list[dict], args: argparse.Namespace) -> list[dict]:
@@ -185,15 +203,15 @@ async def http_cases(url: str, pool: list[dict], args: argparse.Namespace) -> li
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "service_load.json"))
-    ap.add_argument("--seconds", type=float, default=6.0, help="duration of each case (default 6)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="duration of each case (default 5)")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
-    ap.add_argument("--output-words", type=int, default=30)
-    ap.add_argument("--source-words", type=int, default=60)
+    ap.add_argument("--output-words", type=int, default=16)
+    ap.add_argument("--source-words", type=int, default=32)
     ap.add_argument("--baseline-items", type=int, default=192)
     ap.add_argument("--max-queue", type=int, default=1024)
     ap.add_argument("--max-batch-items", type=int, default=64)
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
-    ap.add_argument("--overload-clients", type=int, default=128)
+    ap.add_argument("--overload-clients", type=int, default=96)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -214,10 +232,11 @@ def main() -> int:
         try:
             asyncio.run(wait_ready(url, proc))
             cases = asyncio.run(http_cases(url, pool, args))
-            overload = asyncio.run(run_case(url, pool, args.overload_clients, 16, args.seconds))
+            overload = asyncio.run(run_case(url, pool, args.overload_clients, 16, args.seconds, drain=False))
             print(f"  overload {args.overload_clients} clients x 16 items (queue {args.max_queue}): "
                   f"{overload['items_per_s']:.1f} items/s, 429 share {overload['share_429']:.2f}, "
-                  f"timeouts={overload['timeouts']} errors={overload['errors']}", flush=True)
+                  f"timeouts={overload['timeouts']} errors={overload['errors']} "
+                  f"cancelled at end={overload['cancelled_at_end']}", flush=True)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -8,11 +8,12 @@ agree on the default model.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -31,8 +32,11 @@ class Settings(BaseSettings):
     # network
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    cors_origins: list[str] = Field(default_factory=list, description="CORS is off when empty")
-    api_keys: list[str] = Field(default_factory=list, description="bearer keys; auth is off when empty")
+    # NoDecode: environment values are split on commas (or read as a JSON list) by _split_commas
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                         description="CORS is off when empty")
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                     description="bearer keys; auth is off when empty")
     api_key_file: Path | None = Field(None, description="file with one API key per line (# comments)")
 
     # micro-batching
@@ -50,8 +54,10 @@ class Settings(BaseSettings):
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        # env values like "k1,k2" are friendlier than JSON lists
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        # env values like "k1,k2" are friendlier than JSON lists; both are accepted
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 

@@ -1,6 +1,7 @@
 """Session-wide test setup shared by every engineer's tests.
 
-- Offline: ``HF_HUB_OFFLINE`` and friends are set before anything imports huggingface libraries.
+- Offline: ``HF_HUB_OFFLINE`` and friends are set before anything imports huggingface libraries;
+  ``OMP_NUM_THREADS=1`` unless already set (see the comment below).
 - Tiny random models, built once per session on the CPU in a few seconds and saved in a temporary folder:
   ``tiny_encoder_metric_dir`` (2-layer BERT + head, a heapmetric checkpoint, MiniLM's WordPiece tokenizer),
   ``tiny_decoder_metric_dir`` (2-layer Llama + head, last-token pooling, a byte-level BPE tokenizer trained here),
@@ -21,7 +22,12 @@ import pytest
 
 for _name, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                       "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
-                      "TRANSFORMERS_VERBOSITY": "error"}.items():
+                      "TRANSFORMERS_VERBOSITY": "error",
+                      # One intra-op thread: on a shared 2-core machine, torch's OpenMP threads spin against
+                      # other processes and tiny-model forwards get ~50x slower (measured: 8.1 s -> 0.17 s for
+                      # 24 tiny-BERT forwards at load average 10; this file's scoring tests 96 s -> 32 s).
+                      # Export OMP_NUM_THREADS to override. Must be set before torch is imported.
+                      "OMP_NUM_THREADS": "1"}.items():
     os.environ.setdefault(_name, _value)
 
 CHAT_TEMPLATE = (

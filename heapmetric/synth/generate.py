@@ -112,6 +112,16 @@ class _Progress:
         self.bars.clear()
 
 
+PREFILL_VERSION = 2
+
+
+def json_prefill(schema: dict[str, str]) -> str:
+    """The start of the JSON reply, up to the first value's opening quote (``{"skills": ["``): a model
+    that supports prefilled replies then writes strings where strings are wanted."""
+    first, kind = next(iter(schema.items()))
+    return '{"' + first + '": ' + ('["' if kind.rstrip("?") == "list[str]" else '"')
+
+
 def _bullets(items: list[str]) -> str:
     return "\n".join(f"- {i}" for i in items) if items else "- (none)"
 
@@ -132,9 +142,10 @@ class Generator:
         self.shortfall = 0  # instructions asked for but not returned
         self.backend_errors: list[str] = []
         model = getattr(backend, "model", None) or backend.name
+        prefill = PREFILL_VERSION if getattr(backend, "supports_prefill", False) else None
         self.fingerprint = step_key("refed", str(model), self.prompts.id, config.temperature,
                                     {s: config.tokens(s) for s in DEFAULT_MAX_TOKENS},
-                                    config.json_mode)[:16]
+                                    config.json_mode, prefill)[:16]
 
     # -- one journaled step ------------------------------------------------------------------------
     async def step(self, stage: str, key: str, messages: list[dict[str, Any]], schema: dict[str, str] | None,
@@ -156,8 +167,7 @@ class Generator:
             kw["response_format"] = {"type": "json_object"}
         if schema is not None and getattr(self.backend, "supports_prefill", False):
             # small local models follow a started JSON object far more reliably than an instruction
-            first, kind = next(iter(schema.items()))
-            kw["prefill"] = '{"' + first + '": ' + ("[" if kind.rstrip("?") == "list[str]" else '"')
+            kw["prefill"] = json_prefill(schema)
         new: dict[str, Any] = {"k": key, "stage": stage}
         model_seconds: float | None = None
         try:

@@ -12,5 +12,8 @@ def fake_judge() -> FakeJudge:
 
 
 @pytest.fixture(scope="module")
-def schema_judge():
-    return FakeJudge()
+def schema_judge(tiny_encoder_metric_dir):
+    """The real scorer on a tiny random checkpoint: generated inputs reach rendering and tokenization."""
+    import heapmetric
+
+    return heapmetric.load(str(tiny_encoder_metric_dir), device="cpu")

@@ -39,6 +39,13 @@ def test_flags_override_environment_settings(monkeypatch, tmp_path):
     assert s.cors_origins == ["https://a.example", "https://b.example"]
 
 
+def test_list_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HEAPMETRIC_API_KEYS", "k1, k2")
+    monkeypatch.setenv("HEAPMETRIC_CORS_ORIGINS", '["https://x.example"]')
+    s = build_settings(parse())
+    assert s.all_api_keys() == ["k1", "k2"] and s.cors_origins == ["https://x.example"]
+
+
 def test_bad_values_name_the_flag(tmp_path):
     with pytest.raises(InputError, match="--max-queue"):
         build_settings(parse("--max-queue", "0"))
