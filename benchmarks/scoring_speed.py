@@ -3,9 +3,9 @@ input order vs one item at a time, over a realistic mix of input lengths.
 
     .venv/bin/python benchmarks/scoring_speed.py [--items 256] [--max-length 256] [--model PATH]
 
-Inputs: SummEval articles + system summaries (coherence, output + source) and Topical-Chat dialogue contexts +
-responses (a free-text engagingness instruction, output + context), read from ``$HEAPMETRIC_DATA``, shuffled
-with a fixed seed. Model: ``--model`` if given, else the embedded default when it exists, else the MiniLM
+Inputs (a third each, shuffled with a fixed seed, from ``$HEAPMETRIC_DATA``): SummEval coherence (system summary +
+article), SummEval fluency (the summary alone) and Topical-Chat responses with their dialogue history (a free-text
+engagingness instruction). Model: ``--model`` if given, else the embedded default when it exists, else the MiniLM
 backbone with an untrained seeded head (the speed is the same: one forward pass per item either way).
 
 Reports per mode: wall time, items/s, real tokens/s, padding fraction (padding / padded tokens), and the
@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_mix(n: int, seed: int = 0) -> list[dict]:
-    """``n`` items, half SummEval (summary + article), half Topical-Chat (response + dialogue context)."""
+    """``n`` items in three equal parts: SummEval coherence (summary + article: long, mostly cut at
+    max_length), SummEval fluency (the summary alone: short) and Topical-Chat responses with their dialogue
+    history (a free-text engagingness instruction: medium to long)."""
     from heapmetric.env import data_dir
 
     data = data_dir()
@@ -44,14 +46,19 @@ def load_mix(n: int, seed: int = 0) -> list[dict]:
         if not path.exists():
             sys.exit(f"benchmark data missing: {path} (set HEAPMETRIC_DATA)")
     rng = random.Random(seed)
-    summ = [{"output": s["sys_summ"], "source": doc["src"], "task": "summarization", "criterion": "coherence"}
-            for doc in json.loads(summeval.read_text()).values() for s in doc["sys_summs"].values()]
+    summaries = [(s["sys_summ"], doc["src"]) for doc in json.loads(summeval.read_text()).values()
+                 for s in doc["sys_summs"].values()]
     dial = [{"output": d["system_output"], "context": d["source"],
              "instruction": "Rate how engaging this dialogue response is."}
             for d in json.loads(dialogue.read_text())]
-    rng.shuffle(summ)
+    rng.shuffle(summaries)
     rng.shuffle(dial)
-    items = summ[: n - n // 2] + dial[: n // 2]
+    k = n // 3
+    coherence = [{"output": o, "source": src, "task": "summarization", "criterion": "coherence"}
+                 for o, src in summaries[:k]]
+    fluency = [{"output": o, "source": src, "task": "summarization", "criterion": "fluency"}
+               for o, src in summaries[k:2 * k]]
+    items = coherence + fluency + dial[: n - 2 * k]
     rng.shuffle(items)
     return items
 
@@ -102,12 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--max-tokens", type=int, default=8192, help="token budget of a sorted batch")
     parser.add_argument("--fixed-batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     parser.add_argument("--model", help="checkpoint (default: embedded model, else MiniLM + untrained head)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scoring_speed.json"))
     args = parser.parse_args(argv)
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from heapmetric.io import write_json
     from heapmetric.scoring.batching import padding_fraction, plan_batches
     from heapmetric.scoring.inputs import build_items, criterion_of
@@ -168,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                     "platform": platform.platform(), "torch": torch.__version__, "load_average_at_end": load_avg},
     }
     write_json(args.out, result)
+    print(f"torch threads: {torch.get_num_threads()}; load average at end: {load_avg}")
     print(f"model: {model_name}; {len(items)} items, {sum(lengths)} tokens (mean {statistics.fmean(lengths):.0f}, "
           f"max {max(lengths)}), max_length {metric.max_length}; matmul peak {peak / 1e9:.1f} GFLOP/s")
     print("| mode | items/s | tokens/s | padding | speed-up vs one at a time | share of matmul peak |")

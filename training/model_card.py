@@ -201,7 +201,7 @@ def model_card(meta: dict[str, Any], summary: dict[str, Any], model: dict[str, A
         f"of its pair count capped at {cfg.get('mixing_cap')} per criterion, shared among its criteria the same "
         "way); a random instruction paraphrase per example.",
         f"- Optimisation: AdamW, lr {cfg.get('learning_rate')} (head {cfg.get('head_learning_rate')}), "
-        f"{cfg.get('scheduler')} schedule with {cfg.get('warmup_ratio')} warm-up, {cfg.get('batch_size')} pairs "
+        f"{cfg.get('scheduler')} schedule after a warm-up, {cfg.get('batch_size')} pairs "
         f"+ {cfg.get('pointwise_batch_size')} graded outputs a step, max length {cfg.get('max_length')}, "
         f"precision {cfg.get('mixed_precision')}, seed {cfg.get('seed')}.",
         f"- Run: {summary.get('steps')} steps ({summary.get('pairs_seen')} pairs drawn), stopped by "
@@ -222,7 +222,8 @@ def model_card(meta: dict[str, Any], summary: dict[str, Any], model: dict[str, A
     ]
     if heldout_md:
         parts += ["## Held-out tasks", "", "Same recipe, trained on every task but one and tested on that one "
-                  "(see `docs/training.md`):", "", heldout_md.split("Per dataset", 1)[0].strip(), ""]
+                  "(see `docs/training.md`):", "",
+                  heldout_md.split("Per dataset", 1)[0].strip().replace("# Protocol", "### Protocol", 1), ""]
     parts += ["## Limitations", "",
               "- A 22.7M-parameter encoder with a short training budget: it learns surface cues (length, "
               "overlap with the source) more easily than factuality; check the per-criterion rows before "

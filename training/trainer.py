@@ -259,11 +259,52 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     def run_eval() -> dict[str, Any] | None:
         if not val_groups:
             return None
+        for fut in list(ahead.values()):  # the tokenizer is not shared between threads while evaluating
+            fut.result()
         model.eval()
         with torch.no_grad():
             res = evaluate(val_groups, score_items, max_per_group=cfg.eval_max_per_group, seed=cfg.seed)
         model.train()
         return res
+
+    def build_micro(micro: int) -> dict[str, Any]:
+        """Render and tokenize the examples of one micro-step (a pure function of the seed and ``micro``)."""
+        from heapmetric.scoring.render import encode_batch
+
+        out: dict[str, Any] = {}
+        if sampler is not None:
+            picks = shard(sampler.draw(micro, cfg.batch_size * n_proc), rank, n_proc)
+            para = sampler.rng(micro).integers(0, 1 << 30, size=len(picks)) if cfg.paraphrase == "random" \
+                else [None] * len(picks)
+            pairs = [data.pairs[g][i] for g, i in picks]
+            rendered = [render_side(p.fields, p.better, criteria, q) for p, q in zip(pairs, para, strict=True)] + \
+                       [render_side(p.fields, p.worse, criteria, q) for p, q in zip(pairs, para, strict=True)]
+            margins = torch.tensor([p.margin for p in pairs]) if cfg.margin_weighting else None
+            out["pairs"] = (encode_batch(tokenizer, rendered, cfg.max_length)[0], len(pairs), margins)
+        if graded_sampler is not None:
+            gp = shard(graded_sampler.draw(micro, (cfg.pointwise_batch_size or cfg.batch_size) * n_proc),
+                       rank, n_proc)
+            gpara = graded_sampler.rng(micro).integers(0, 1 << 30, size=len(gp)) \
+                if cfg.paraphrase == "random" else [None] * len(gp)
+            ex = [data.graded[g][i] for g, i in gp]
+            rendered = [render_side(e.fields, e.output, criteria, q) for e, q in zip(ex, gpara, strict=True)]
+            out["graded"] = (encode_batch(tokenizer, rendered, cfg.max_length)[0],
+                             torch.tensor([e.target for e in ex]))
+        return out
+
+    # One micro-step ahead on a thread: tokenizing (Rust, outside the GIL) overlaps the model's step.
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heapmetric-batches")
+    ahead: dict[int, Any] = {}
+    last_micro = cfg.max_steps * cfg.grad_accum_steps - 1
+
+    def fetch(micro: int) -> dict[str, Any]:
+        fut = ahead.pop(micro, None)
+        result = fut.result() if fut is not None else build_micro(micro)
+        if micro < last_micro:
+            ahead[micro + 1] = pool.submit(build_micro, micro + 1)
+        return result
 
     bar = None
     if progress and main:
@@ -283,33 +324,23 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         for k in range(cfg.grad_accum_steps):
             micro = step * cfg.grad_accum_steps + k
             loss = torch.zeros((), device=device)
-            if sampler is not None:
-                picks = shard(sampler.draw(micro, cfg.batch_size * n_proc), rank, n_proc)
-                para = sampler.rng(micro).integers(0, 1 << 30, size=len(picks)) if cfg.paraphrase == "random" \
-                    else [None] * len(picks)
-                pairs = [data.pairs[g][i] for g, i in picks]
-                rendered = [render_side(p.fields, p.better, criteria, q) for p, q in zip(pairs, para, strict=False)] + \
-                           [render_side(p.fields, p.worse, criteria, q) for p, q in zip(pairs, para, strict=False)]
+            mb = fetch(micro)
+            if "pairs" in mb:
+                batch, n, margins = mb["pairs"]
                 with accelerator.autocast():
-                    scores = modeling.forward(model, tokenizer, rendered, cfg.max_length, device)
-                s_b, s_w = scores[:len(pairs)], scores[len(pairs):]
-                w = None
-                if cfg.margin_weighting:
-                    w = torch.tensor([p.margin for p in pairs], device=device)
-                bt = bradley_terry_loss(s_b, s_w, w)
+                    scores = model(input_ids=batch["input_ids"].to(device, non_blocking=True),
+                                   attention_mask=batch["attention_mask"].to(device, non_blocking=True))
+                s_b, s_w = scores[:n], scores[n:]
+                bt = bradley_terry_loss(s_b, s_w, margins.to(device) if margins is not None else None)
                 loss = loss + bt
                 loss_sum += float(bt.detach())
                 acc_sum += pair_accuracy(s_b, s_w)
-            if graded_sampler is not None:
-                gp = shard(graded_sampler.draw(micro, (cfg.pointwise_batch_size or cfg.batch_size) * n_proc),
-                           rank, n_proc)
-                gpara = graded_sampler.rng(micro).integers(0, 1 << 30, size=len(gp)) \
-                    if cfg.paraphrase == "random" else [None] * len(gp)
-                ex = [data.graded[g][i] for g, i in gp]
-                rendered = [render_side(e.fields, e.output, criteria, q) for e, q in zip(ex, gpara, strict=False)]
+            if "graded" in mb:
+                batch, targets = mb["graded"]
                 with accelerator.autocast():
-                    s = modeling.forward(model, tokenizer, rendered, cfg.max_length, device)
-                pw = pointwise_loss(s, torch.tensor([e.target for e in ex], device=device))
+                    s = model(input_ids=batch["input_ids"].to(device, non_blocking=True),
+                              attention_mask=batch["attention_mask"].to(device, non_blocking=True))
+                pw = pointwise_loss(s, targets.to(device))
                 loss = loss + cfg.pointwise_weight * pw
                 pw_sum += float(pw.detach())
             loss = loss / cfg.grad_accum_steps
@@ -383,9 +414,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
                 (stop_after is not None and steps_this_call >= stop_after):
             _save_checkpoint(accelerator, out, state, cfg.keep_checkpoints)
         if stop_after is not None and steps_this_call >= stop_after and step < cfg.max_steps and not stopped:
+            pool.shutdown(cancel_futures=True)
             if bar is not None:
                 bar.close()
             return TrainResult(out, out / "model", step, "interrupted", state["elapsed_s"], None)
+    pool.shutdown(cancel_futures=True)
     if bar is not None:
         bar.close()
     stopped = stopped or "max_steps"
@@ -435,9 +468,10 @@ PLAN_AT = 30
 
 
 def lr_factor(cfg: TrainConfig, step: int, planned: int) -> float:
-    """Learning-rate multiplier at ``step``: linear warm-up over ``warmup_ratio`` of the planned steps, then
-    linear or cosine decay to 0 at ``planned`` (or constant)."""
-    warmup = int(cfg.warmup_ratio * planned)
+    """Learning-rate multiplier at ``step``: linear warm-up over ``warmup_ratio`` of the planned steps (over the
+    first :data:`PLAN_AT` steps under a time budget, while the pace is measured), then linear or cosine decay to
+    0 at ``planned`` (or constant)."""
+    warmup = PLAN_AT if cfg.max_minutes is not None and cfg.warmup_ratio > 0 else int(cfg.warmup_ratio * planned)
     if step < warmup:
         return (step + 1) / (warmup + 1)
     if cfg.scheduler == "constant":

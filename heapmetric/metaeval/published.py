@@ -1,8 +1,8 @@
 """Correlations published in the literature, for side-by-side reproduction tables (docs/metaeval.md).
 
 SummEval: summary-level (= our item level) Spearman ρ and Kendall τ of ROUGE-1/2/L, Table 1 of G-Eval
-(Liu et al., EMNLP 2023, arXiv:2303.16634), the same numbers as the UniEval paper's SummEval table (Zhong et
-al., EMNLP 2022, arXiv:2210.07197). Topical-Chat: turn-level (= our segment level) Pearson r and Spearman ρ of
+(Liu et al., EMNLP 2023, arXiv:2303.16634; its baseline rows follow the UniEval paper, Zhong et al., EMNLP
+2022, arXiv:2210.07197). Transcribed from a public copy of the tables (see docs/metaeval.md). Topical-Chat: turn-level (= our segment level) Pearson r and Spearman ρ of
 ROUGE-L and BLEU-4, Table 2 of G-Eval, which takes them from USR (Mehri & Eskenazi, ACL 2020).
 
 Keys: ``(dataset, metric, criterion, level, statistic) -> value``, criteria named as in heapmetric's converted

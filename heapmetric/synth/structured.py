@@ -88,7 +88,9 @@ def close_truncated(text: str) -> dict[str, Any] | None:
 
 def _as_str(value: Any) -> str | None:
     if isinstance(value, str):
-        return value.strip() or None
+        text = value.strip()
+        # "..." or "-" copied from the example form is not content
+        return text if any(ch.isalnum() for ch in text) else None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, dict):  # {"name": "Baking", "description": ...} -> "Baking"

@@ -120,3 +120,17 @@ def test_bad_data_fails_before_model_loading(tmp_path: Path, fixture_data: Path)
     cfg = tiny_config(tmp_path, tmp_path / "no-such-backbone", fixture_data, datasets=["nope"])
     with pytest.raises(InputError, match="no train split"):
         train(cfg, progress=False)
+
+
+def test_time_budget_stops_the_run(tiny_backbone: Path, fixture_data: Path, tmp_path: Path) -> None:
+    from training.trainer import PLAN_AT, lr_factor, train
+
+    cfg = tiny_config(tmp_path, tiny_backbone, fixture_data, max_steps=100_000, max_minutes=0.04,
+                      eval_every=100_000, save_every=100_000, calibrate=False, warmup_ratio=0.1)
+    result = train(cfg, progress=False)
+    assert result.stopped == "time_budget" and 0 < result.steps < 100_000
+    summary = json.loads((Path(cfg.output_dir) / "summary.json").read_text())
+    assert summary["stopped"] == "time_budget" and (Path(cfg.output_dir) / "model" / "heapmetric.json").exists()
+    # warm-up over the pace-measuring steps, then a decay that reaches zero at the planned step
+    assert lr_factor(cfg, PLAN_AT - 1, 500) < 1 and lr_factor(cfg, 500, 500) == 0.0
+    assert lr_factor(cfg, PLAN_AT, 500) == pytest.approx(1.0)

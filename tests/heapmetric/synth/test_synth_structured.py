@@ -31,6 +31,8 @@ def test_check_normalises_items() -> None:
            "extra": 1}
     assert check(obj, SCHEMA) == {"skills": ["Baking", "Kneading", "3"], "response": "ok", "notes": []}
     assert check({"skills": "one", "response": "r"}, SCHEMA)["skills"] == ["one"]
+    with pytest.raises(SchemaError, match="'skills' must be a non-empty list"):  # the form's placeholders
+        check({"skills": ["...", "-"], "response": "r"}, SCHEMA)
 
 
 @pytest.mark.parametrize("obj, message", [
