@@ -8,6 +8,8 @@ Writes the input rows with ``score`` added (and ``calibrated_score`` where the m
 criterion), as JSONL or CSV/TSV by the output suffix (stdout: JSONL). Per-row ``task``/``criterion``/
 ``instruction`` columns override the flags. Per-system means go to stderr (``--only-system``: only those, as
 the output). ``--server URL`` sends the rows to a running ``heapmetric serve`` instead of loading a model.
+Long runs resume: with a file output and more than 1,024 rows, scores are journaled chunk by chunk to
+``OUTPUT.partial.jsonl`` and the same command run again continues where it stopped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ FIELDS = ("output", "source", "context", "reference", "references", "instruction
 PAIR_FIELDS = ("output_a", "output_b", "source", "context", "reference", "references", "instruction", "task",
                "criterion", "system_a", "system_b", "id")
 PROGRESS_MIN_ITEMS = 100
+RESUME_CHUNK = 1024
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -181,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     resolve_criteria(items, lines, args)
     judge = load_judge(args)
     show = not args.quiet and len(items) >= PROGRESS_MIN_ITEMS
-    result = judge.score(items, batch_size=args.batch_size, show_progress=show)
+    result, journal = score_resumable(judge, items, args, show)
     systems = [it.system for it in items]
     means = result.system_scores or system_means(result.scores, systems)
     counts: dict[str, int] = {}
@@ -201,9 +204,76 @@ def run(args: argparse.Namespace) -> int:
                 new["calibrated_score"] = result.calibrated[i]
             out.append(new)
         write_rows(args, out)
+    if journal is not None:
+        journal.unlink(missing_ok=True)
     if not args.quiet:
         print_summary(result, means, counts, len(items))
     return 0
+
+
+def _item_hash(index: int, item: Any) -> str:
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    text = json.dumps([index, asdict(item)], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def score_resumable(judge: Any, items: list[Any], args: argparse.Namespace, show: bool) -> tuple[Any, Any]:
+    """``judge.score(items)``; for a file output with more than :data:`RESUME_CHUNK` items, scores chunk by chunk
+    and journals each chunk to ``<output>.partial.jsonl``, so a rerun of the same command after a crash or
+    Ctrl-C skips what was scored (same rows, same judge). The journal is removed once the output is written."""
+    import json
+    import os
+    from pathlib import Path
+
+    from heapmetric.judges.base import ScoreResult
+
+    if args.output == "-" or len(items) <= RESUME_CHUNK:
+        return judge.score(items, batch_size=args.batch_size, show_progress=show), None
+    journal = Path(str(args.output) + ".partial.jsonl")
+    info = judge.info
+    header = {"judge": info.name, "revision": (info.metadata or {}).get("revision"), "n": len(items)}
+    hashes = [_item_hash(i, it) for i, it in enumerate(items)]
+    done: dict[int, dict[str, Any]] = {}
+    if journal.exists():
+        lines = journal.read_text(encoding="utf-8").splitlines()
+        try:
+            same = bool(lines) and json.loads(lines[0]) == header
+            entries = [json.loads(line) for line in lines[1:] if line.strip()] if same else []
+        except ValueError:
+            same, entries = False, []
+        for e in entries:
+            if isinstance(e, dict) and 0 <= e.get("i", -1) < len(items) and hashes[e["i"]] == e.get("h"):
+                done[e["i"]] = e
+        if not args.quiet:
+            print(f"resuming: {len(done)} of {len(items)} rows already scored in {journal}"
+                  if same else f"ignoring {journal}: it was written for other rows or another judge",
+                  file=sys.stderr)
+    if not done:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        journal.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    todo = [i for i in range(len(items)) if i not in done]
+    meta: dict[str, Any] = {}
+    truncated = 0
+    with open(journal, "a", encoding="utf-8") as handle:
+        for start in range(0, len(todo), RESUME_CHUNK):
+            chunk = todo[start:start + RESUME_CHUNK]
+            part = judge.score([items[i] for i in chunk], batch_size=args.batch_size, show_progress=show)
+            meta, truncated = dict(part.metadata or {}), truncated + part.truncated
+            for k, i in enumerate(chunk):
+                cal = part.calibrated[k] if part.calibrated is not None else None
+                done[i] = {"i": i, "h": hashes[i], "score": part.scores[k], "calibrated": cal}
+                handle.write(json.dumps(done[i]) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    scores = [float(done[i]["score"]) for i in range(len(items))]
+    calibrated = [done[i].get("calibrated") for i in range(len(items))]
+    meta["truncated"] = truncated
+    result = ScoreResult(scores=scores, calibrated=calibrated if any(c is not None for c in calibrated) else None,
+                         metadata=meta, truncated=truncated)
+    return result, journal
 
 
 def print_summary(result: Any, means: dict[str, float], counts: dict[str, int], n: int) -> None:

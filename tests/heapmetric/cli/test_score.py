@@ -156,3 +156,38 @@ def test_debug_shows_the_traceback(tmp_path):
     empty.write_text("")
     with pytest.raises(InputError):
         main(["score", "-i", str(empty), *TASK, "--debug"])
+
+
+def test_long_runs_resume_after_an_interruption(tiny_encoder_metric_dir, tmp_path, monkeypatch):
+    import heapmetric.cli.score as score_cli
+
+    rows = [dict(ROWS[i % 3], id=str(i)) for i in range(7)]
+    src = write_jsonl(tmp_path / "rows.jsonl", rows)
+    out = tmp_path / "scored.jsonl"
+    metric = heapmetric.load(str(tiny_encoder_metric_dir))
+    calls: list[int] = []
+
+    class Flaky:
+        info = metric.info
+        fail_after = 2
+
+        def score(self, items, **kw):
+            if len(calls) == self.fail_after:
+                raise KeyboardInterrupt
+            calls.append(len(items))
+            return metric.score(items, **kw)
+
+    monkeypatch.setattr(score_cli, "RESUME_CHUNK", 2)
+    monkeypatch.setattr(score_cli, "load_judge", lambda args: Flaky())
+    argv = ["score", "-i", str(src), "-o", str(out), *TASK, "-q"]
+    assert main(argv) == 130  # interrupted after two chunks
+    journal = tmp_path / "scored.jsonl.partial.jsonl"
+    assert journal.exists() and not out.exists()
+    assert len(journal.read_text().splitlines()) == 1 + 4
+    Flaky.fail_after = 99
+    calls.clear()
+    assert main(argv) == 0
+    assert calls == [2, 1]  # only the 3 rows not yet scored
+    assert not journal.exists()
+    expected = metric.score(rows, task="summarization", criterion="coherence").scores
+    assert [r["score"] for r in read_jsonl(out)] == pytest.approx(expected, abs=1e-6)
