@@ -31,7 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", default="cpu", help="device for --backend local (default cpu)")
     g.add_argument("--temperature", type=float, default=0.7,
                    help="sampling temperature of instructions and responses (feedback stages use 0)")
-    g.add_argument("--max-tokens", type=int, metavar="N", help="cap every stage's reply length")
+    g.add_argument("--max-tokens", metavar="N[,STAGE=N...]",
+                   help="cap every stage's reply length, e.g. 96 or 96,response=160,refine=256 (stages: "
+                        "instruction_feedback, response_feedback, sample_feedback, instructions, response, refine)")
     g.add_argument("--no-json-mode", action="store_true",
                    help="do not send response_format=json_object (for endpoints that reject it)")
     g.add_argument("--prices", metavar="in=X,out=Y", help="USD per 1M input/output tokens, for the cost report")
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("instructions_per_feature", "max_features", "concurrency"):
         if getattr(args, name) < 1:
             raise InputError("must be at least 1", field=name.replace("_", "-"))
-    for name in ("target_size", "top_k", "limit", "max_tokens"):
+    for name in ("target_size", "top_k", "limit"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise InputError("must be at least 1", field=name.replace("_", "-"))
     if args.metric and args.metric_server:
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
               {"api_key": args.api_key, "concurrency": args.concurrency, "max_retries": args.max_retries,
                "timeout": args.timeout, "rate_limit": args.rate_limit})
     backend = make_backend(args.backend, model=args.model, base_url=args.base_url, **kwargs)
-    max_tokens = {k: min(v, args.max_tokens) for k, v in DEFAULT_MAX_TOKENS.items()} if args.max_tokens else {}
+    max_tokens = parse_max_tokens(args.max_tokens, DEFAULT_MAX_TOKENS)
     gen = GenerationConfig(mode=args.mode, instructions_per_feature=args.instructions_per_feature,
                            max_features=args.max_features, temperature=args.temperature, max_tokens=max_tokens,
                            json_mode=not args.no_json_mode)
@@ -125,3 +127,29 @@ def run(args: argparse.Namespace) -> int:
               f"out {total['output_tokens']}, cost {cost}; failed steps: {json.dumps(report['failures'])}",
               file=sys.stderr)
     return 0
+
+
+def parse_max_tokens(text: str | None, defaults: dict[str, int]) -> dict[str, int]:
+    """``"96,refine=256"`` -> every stage capped at 96 except refine at 256; None -> {} (the defaults)."""
+    from heapmetric.errors import InputError
+
+    if not text:
+        return {}
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        stage, sep, value = part.strip().rpartition("=")
+        try:
+            n = int(value)
+        except ValueError as exc:
+            raise InputError(f"not a whole number: {value!r}", field="max-tokens") from exc
+        if n < 1:
+            raise InputError("must be at least 1", field="max-tokens")
+        if not sep:
+            out.update({k: min(v, n) for k, v in defaults.items() if k not in out})
+        elif stage in defaults:
+            out[stage] = n
+        else:
+            from heapmetric.errors import UnknownNameError
+
+            raise UnknownNameError("stage", stage, defaults)
+    return out

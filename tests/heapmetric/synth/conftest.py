@@ -72,7 +72,7 @@ def refed_reply(messages: list[dict[str, Any]], body: dict[str, Any], repairing:
     if '"applicable_feedback"' in last:
         draft = _tag(last, "draft")
         kept = re.search(r"Strengths to keep:\n- (.*?)\n", last).group(1)
-        return "Here you go: " + json.dumps({"applicable_feedback": [kept], "response": "Refined. " + draft})
+        return "Here you go: " + json.dumps({"response": "Refined. " + draft, "applicable_feedback": [kept]})
     return "Answer: " + words_for(last, 12)
 
 

@@ -61,3 +61,17 @@ def test_no_heavy_imports() -> None:
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_max_tokens_per_stage() -> None:
+    from heapmetric.cli.synth import parse_max_tokens
+    from heapmetric.errors import InputError, UnknownNameError
+
+    defaults = {"response": 1024, "refine": 1536, "instructions": 512}
+    assert parse_max_tokens(None, defaults) == {}
+    assert parse_max_tokens("96,refine=256", defaults) == {"response": 96, "refine": 256, "instructions": 96}
+    assert parse_max_tokens("refine=200,2000", defaults) == {"refine": 200, "response": 1024, "instructions": 512}
+    with pytest.raises(UnknownNameError, match="did you mean 'refine'"):
+        parse_max_tokens("refin=3", defaults)
+    with pytest.raises(InputError, match="max-tokens"):
+        parse_max_tokens("lots", defaults)
