@@ -1,15 +1,17 @@
-"""Load benchmark of the HTTP scoring service on loopback (bounded; stops by itself).
+"""Load benchmark of the HTTP scoring service on loopback (bounded; stops by itself, about 2.5 minutes).
 
 Starts ``heapmetric serve`` in a subprocess with a MiniLM-based metric (the embedded default model when
 ``heapmetric/models/default`` exists, else MiniLM with an untrained head saved to a temporary folder), then
-drives it with 1, 8, 32 and 64 concurrent clients sending single-item and 16-item requests. The server's
-queue holds 256 items, so 32 and 64 clients x 16 items are the overload cases: part of their requests get
-429, and the clients wait for Retry-After (never past the end of the case) before trying again. For each
-case it reports throughput (items/s), p50/p95/p99 latency of the answered requests, status counts and
-timeouts, next to the in-process batched throughput of the same model (``metric.score(items,
-batch_size=b)``, the faster of b = 16 and 64, each timed for 6 s after an untimed pass) measured in the same
-run, before and after the HTTP cases.
-The server runs with that fastest batch size as ``--max-batch-items``.
+drives it with 1, 8, 32 and 64 concurrent clients sending single-item and 16-item requests (one keep-alive
+connection per client, a minimal HTTP client so the load generator takes little of the shared CPU). The
+server's queue holds 256 items, so 32 and 64 clients x 16 items are the overload cases: part of their
+requests get 429, and the clients wait for Retry-After (never past the end of the case) before trying again.
+
+For each case it reports throughput (items/s), p50/p95/p99 latency of the answered requests, status counts
+and timeouts, and the ratio to the in-process batched throughput of the same model (``metric.score(items,
+batch_size=b)`` in this process, the server idle) measured just before and just after the case, so that
+changes in the machine's load hit both sides. ``b`` is the faster of 16 and 64 in a first sweep, and the
+server runs with it as ``--max-batch-items``.
 
     .venv/bin/python benchmarks/service_load.py --out benchmarks/results/service_load.json
 
@@ -74,29 +76,36 @@ def model_folder(tmp: Path) -> tuple[str, str]:
     return str(tmp / "minilm-untrained"), "all-MiniLM-L6-v2 + untrained scalar head (no default model yet)"
 
 
-def in_process(folder: str, items: list[dict], batch_sizes: list[int], seconds: float) -> dict:
-    """Items/s of ``metric.score(items, batch_size=b)`` for each ``b`` (the scorer's own length-sorted
-    token-budget batching), each timed over whole passes for at least ``seconds``; the best is the
-    in-process baseline."""
-    import heapmetric
-    from heapmetric.judges.base import items_from_rows
+class InProcess:
+    """The same model loaded in this process, to measure ``metric.score(items, batch_size=b)`` (the scorer's
+    own length-sorted token-budget batching) while the server is idle."""
 
-    metric = heapmetric.load(folder, device="cpu")
-    score_items = items_from_rows(items)
-    rates = {}
-    for b in batch_sizes:
-        # an untimed pass first: the CPU kernels are prepared per tensor shape, and the first pass over new
-        # shapes is several times slower than the steady state a long-running server sees
-        metric.score(score_items, batch_size=b)
+    def __init__(self, folder: str, items: list[dict]) -> None:
+        import heapmetric
+        from heapmetric.judges.base import items_from_rows
+
+        self.metric = heapmetric.load(folder, device="cpu")
+        self.items = items_from_rows(items)
+        self.warm: set[int] = set()
+
+    def rate(self, batch_size: int, seconds: float) -> float:
+        """Items/s over whole passes lasting at least ``seconds``."""
+        if batch_size not in self.warm:
+            # an untimed pass first: CPU kernels are prepared per tensor shape, and the first pass over new
+            # shapes is several times slower than the steady state a long-running server sees
+            self.metric.score(self.items, batch_size=batch_size)
+            self.warm.add(batch_size)
         done, t0 = 0, time.perf_counter()
         while done == 0 or time.perf_counter() - t0 < seconds:
-            metric.score(score_items, batch_size=b)
-            done += len(score_items)
-        rates[b] = done / (time.perf_counter() - t0)
-    del metric
-    best = max(rates, key=rates.get)
-    return {"items_per_s_by_batch_size": {str(b): round(r, 2) for b, r in rates.items()},
-            "best_batch_size": best, "items_per_s": rates[best], "n_items": len(items)}
+            self.metric.score(self.items, batch_size=batch_size)
+            done += len(self.items)
+        return done / (time.perf_counter() - t0)
+
+    def sweep(self, batch_sizes: list[int], seconds: float) -> dict:
+        rates = {b: self.rate(b, seconds) for b in batch_sizes}
+        best = max(rates, key=rates.get)
+        return {"items_per_s_by_batch_size": {str(b): round(r, 2) for b, r in rates.items()},
+                "best_batch_size": best, "items_per_s": rates[best]}
 
 
 def free_port() -> int:
@@ -131,48 +140,88 @@ async def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> 
     raise TimeoutError("server not ready")
 
 
+class RawConnection:
+    """A minimal keep-alive HTTP/1.1 client on one socket: the load generator shares the 2 CPU cores with the
+    server, so it must cost as little as possible (a few times less CPU per request than httpx)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        try:
+            return await asyncio.wait_for(self._read(), timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    async def _read(self) -> tuple[int, dict[str, str], bytes]:
+        assert self.reader is not None
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        payload = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
 async def run_case(url: str, pool: list[dict], concurrency: int, size: int, seconds: float,
                    honour_retry_after: bool = True) -> dict:
-    """``concurrency`` clients each send ``size``-item requests back to back for ``seconds``, then the case
-    waits for every request in flight (throughput counts completed items over the whole time)."""
-    import httpx
-
+    """``concurrency`` clients each send ``size``-item requests back to back for ``seconds`` (one keep-alive
+    connection each), then the case waits for every request in flight (throughput counts completed items
+    over the whole time)."""
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    bodies = [json.dumps({"items": pool[i:i + size]}).encode() for i in range(0, len(pool) - size, 7)]
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     items_done = 0
     timeouts = errors = 0
     stop_at = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=180) as client:
 
-        async def one_client(k: int) -> None:
-            nonlocal items_done, timeouts, errors
-            rng = random.Random(k)
+    async def one_client(k: int) -> None:
+        nonlocal items_done, timeouts, errors
+        rng = random.Random(k)
+        conn = RawConnection(host, int(port))
+        try:
             while time.monotonic() < stop_at:
-                start = rng.randrange(len(pool) - size)
-                body = {"items": pool[start:start + size]}
+                body = bodies[rng.randrange(len(bodies))]
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post("/v1/score", json=body)
-                except httpx.TimeoutException:
+                    status, headers, payload = await conn.post("/v1/score", body, timeout=180)
+                except asyncio.TimeoutError:
                     timeouts += 1
                     continue
-                except httpx.HTTPError:
+                except (OSError, asyncio.IncompleteReadError, ValueError):
                     errors += 1  # a transport error (no response)
                     continue
                 dt = time.perf_counter() - t0
-                statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
-                if r.status_code == 200:
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+                if status == 200:
                     latencies.append(dt)
-                    items_done += len(r.json()["scores"])
-                elif r.status_code == 429 and honour_retry_after:
+                    items_done += size
+                elif status == 429 and honour_retry_after:
                     # a bounded benchmark: never sleep past the end of the case
-                    wait = float(r.headers.get("Retry-After", "1"))
+                    wait = float(headers.get("retry-after", "1"))
                     await asyncio.sleep(max(0.0, min(wait, stop_at - time.monotonic())))
+        finally:
+            conn.close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_client(k) for k in range(concurrency)))
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_client(k) for k in range(concurrency)))
+    wall = time.perf_counter() - t0
     total = sum(statuses.values()) + timeouts + errors
     errors += sum(n for code, n in statuses.items() if code not in ("200", "429"))
     return {"concurrency": concurrency, "items_per_request": size, "seconds": round(wall, 2),
@@ -182,16 +231,26 @@ async def run_case(url: str, pool: list[dict], concurrency: int, size: int, seco
             "errors": errors, "share_429": statuses.get("429", 0) / total if total else 0.0}
 
 
-async def http_cases(url: str, pool: list[dict], args: argparse.Namespace) -> list[dict]:
+async def http_cases(url: str, pool: list[dict], args: argparse.Namespace, local: InProcess) -> list[dict]:
+    """Every case, each bracketed by in-process measurements taken just before and just after it (the
+    server idle meanwhile), so that a change in the machine's load hits both sides of the ratio."""
     results = []
     # warm-up (untimed): the server meets the batch shapes it will see, as a long-running server has
     await run_case(url, pool, 8, 1, 3.0)
     await run_case(url, pool, 4, 16, 3.0)
+    b = args.max_batch_items
+    previous = local.rate(b, args.bracket_seconds)
     for size in (1, 16):
         for concurrency in args.concurrency:
             res = await run_case(url, pool, concurrency, size, args.seconds)
-            print(f"  {concurrency:>3} clients x {size:>2} items: {res['items_per_s']:7.1f} items/s  "
-                  f"p50 {res['p50_ms']:7.0f} ms  p95 {res['p95_ms']:7.0f} ms  p99 {res['p99_ms']:7.0f} ms  "
+            following = local.rate(b, args.bracket_seconds)
+            res["in_process_items_per_s"] = [round(previous, 2), round(following, 2)]
+            res["vs_in_process"] = res["items_per_s"] / ((previous + following) / 2)
+            res["overloaded"] = concurrency * size > args.max_queue
+            previous = following
+            print(f"  {concurrency:>3} clients x {size:>2} items: {res['items_per_s']:6.1f} items/s "
+                  f"({res['vs_in_process']:4.0%} of in-process {res['in_process_items_per_s']})  "
+                  f"p50 {res['p50_ms']:6.0f} ms  p95 {res['p95_ms']:6.0f} ms  p99 {res['p99_ms']:6.0f} ms  "
                   f"{res['statuses']} timeouts={res['timeouts']} errors={res['errors']}", flush=True)
             results.append(res)
     return results
@@ -207,6 +266,8 @@ def main() -> int:
     ap.add_argument("--baseline-items", type=int, default=48)
     ap.add_argument("--baseline-seconds", type=float, default=6.0,
                     help="time each in-process batch size for at least this long (default 6)")
+    ap.add_argument("--bracket-seconds", type=float, default=4.0,
+                    help="in-process measurement between cases (default 4)")
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64],
                     help="in-process batch sizes tried; the fastest is the baseline")
     ap.add_argument("--max-queue", type=int, default=256,
@@ -226,7 +287,8 @@ def main() -> int:
         items = make_items(args.baseline_items, 0, args.output_words, args.source_words)
         pool = make_items(512, 1, args.output_words, args.source_words)
         print(f"model: {description}", flush=True)
-        before = in_process(folder, items, args.batch_sizes, args.baseline_seconds)
+        local = InProcess(folder, items)
+        before = local.sweep(args.batch_sizes, args.baseline_seconds)
         print(f"in-process batched (before): {before['items_per_s_by_batch_size']} items/s", flush=True)
         if args.max_batch_items is None:
             args.max_batch_items = before["best_batch_size"]  # serve with the fastest batch size
@@ -236,20 +298,16 @@ def main() -> int:
         proc = start_server(folder, port, args)
         try:
             asyncio.run(wait_ready(url, proc))
-            cases = asyncio.run(http_cases(url, pool, args))
+            cases = asyncio.run(http_cases(url, pool, args, local))
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(120)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        after = in_process(folder, items, args.batch_sizes, args.baseline_seconds)
+        after = local.sweep(args.batch_sizes, args.baseline_seconds)
         print(f"in-process batched (after): {after['items_per_s_by_batch_size']} items/s", flush=True)
 
-    baseline = (before["items_per_s"] + after["items_per_s"]) / 2
-    for c in cases:
-        c["vs_in_process"] = c["items_per_s"] / baseline
-        c["overloaded"] = c["concurrency"] * c["items_per_request"] > args.max_queue
     target = next((c for c in cases if c["concurrency"] == 32 and c["items_per_request"] == 1), None)
     import torch
 
@@ -257,7 +315,8 @@ def main() -> int:
         "benchmark": "service_load", "model": description,
         "item": {"output_words": args.output_words, "source_words": args.source_words},
         "settings": {k: getattr(args, k) for k in ("seconds", "max_queue", "max_batch_items", "max_wait_ms")},
-        "in_process": {"before": before, "after": after, "mean_items_per_s": baseline},
+        "in_process": {"before": before, "after": after, "n_items": len(items),
+                       "bracket_batch_size": args.max_batch_items, "bracket_seconds": args.bracket_seconds},
         "cases": cases,
         "overload": [c for c in cases if c["overloaded"]],
         "check_32_single_item": None if target is None else {

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["score", "compare"]
 
+#: Result metadata that describes a batch rather than a request; the service recomputes or drops them.
+BATCH_LEVEL_KEYS = frozenset({"n_items", "n_pairs", "truncated", "padding_fraction", "criterion", "criteria",
+                              "batches"})
+
 
 def approximate_tokens(text: str | None) -> int:
     """A tokenizer-free estimate (about 4 characters per token) used when the judge exposes no tokenizer."""
@@ -328,7 +332,8 @@ class MicroBatcher:
             offset += n
             job.done += n
             if not job.metadata:
-                job.metadata = dict(result.metadata)
+                # keys describing the whole merged batch would mislead about one request's items
+                job.metadata = {k: v for k, v in result.metadata.items() if k not in BATCH_LEVEL_KEYS}
             # a truncation count belongs to a batch; it is attributable only when the batch is one request's
             if isinstance(result, ScoreResult) and result.truncated and single and not job.exact_truncation:
                 job.truncated += result.truncated

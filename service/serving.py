@@ -103,6 +103,29 @@ def pair_items(body: CompareRequest, state: ServiceState) -> list[PairItem]:
     return out
 
 
+def request_metadata(job_metadata: dict[str, Any], items: Sequence[ScoreItem | PairItem]) -> dict[str, Any]:
+    """The judge's metadata plus this request's own item count and criterion (or criteria counts)."""
+    from collections import Counter
+
+    from heapmetric import registry
+
+    def cid(it: ScoreItem | PairItem) -> str | None:
+        try:
+            return registry.resolve(task=it.task, criterion=it.criterion, instruction=it.instruction).id
+        except HeapmetricError:
+            return None
+
+    counts = Counter(cid(it) for it in items)
+    meta = dict(job_metadata)
+    meta["n_items"] = len(items)
+    if len(counts) == 1:
+        meta["criterion"] = next(iter(counts))
+    else:
+        meta["criterion"] = None
+        meta["criteria"] = {str(k): v for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+    return meta
+
+
 async def _disconnected(request: Request) -> None:
     """Returns once the client has gone away (the body has already been read by then)."""
     while True:

@@ -13,6 +13,10 @@ from typing import Any
 from heapmetric.io import atomic_write, write_json, write_jsonl
 from heapmetric.synth.generate import STAGE_ORDER, Candidate
 
+MODE_TEXT = {"reference": "responses refined with the reference's response feedback",
+             "sample": "responses refined with feedback on each generated response (baseline)",
+             "none": "one-shot responses without refinement (baseline)"}
+
 
 def record(c: Candidate, *, generator: str, prompt_version: str, judge: str | None,
            criterion: str | None) -> dict[str, Any]:
@@ -109,8 +113,9 @@ def dataset_card(report: dict[str, Any], n_records: int) -> str:
         "---", "",
         f"# {cfg.get('name') or 'REFED synthetic instruction data'}", "",
         "## Dataset summary", "",
-        f"{n_records} instruction-response pairs synthesized with Reference-Level Feedback (REFED, Mehri et al., "
-        f"EACL 2026) by `heapmetric synth` {report['heapmetric_version']} in mode `{cfg['mode']}`, from "
+        f"{n_records} instruction-response pairs synthesized with the REFED pipeline (Reference-Level Feedback, "
+        f"Mehri et al., EACL 2026) by `heapmetric synth` {report['heapmetric_version']} in mode `{cfg['mode']}` "
+        f"({MODE_TEXT.get(cfg['mode'], '')}), from "
         f"{report['references']['used']} reference pairs of `{cfg['references']}` with the generator "
         f"`{cfg['generator']}` (prompt set `{cfg['prompt_version']}`), then filtered.", "",
         "## Dataset structure", "",

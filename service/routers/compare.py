@@ -9,7 +9,7 @@ from service.deps import get_state, require_api_key
 from service.lifespan import ServiceState
 from service.routers import ERROR_RESPONSES
 from service.schemas import CompareRequest, CompareResponse
-from service.serving import pair_items, run_job
+from service.serving import pair_items, request_metadata, run_job
 
 router = APIRouter(prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)],
                    responses=ERROR_RESPONSES)
@@ -26,4 +26,4 @@ async def compare(body: CompareRequest, request: Request,
     scores_b = [finite(r[2]) for r in job.results]
     both = all(r[1] is not None and r[2] is not None for r in job.results)
     return CompareResponse(probabilities=probabilities, scores_a=scores_a if both else None,
-                           scores_b=scores_b if both else None, metadata=job.metadata)
+                           scores_b=scores_b if both else None, metadata=request_metadata(job.metadata, pairs))

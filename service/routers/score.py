@@ -10,7 +10,7 @@ from service.deps import get_state, require_api_key
 from service.lifespan import ServiceState
 from service.routers import ERROR_RESPONSES
 from service.schemas import ScoreRequest, ScoreResponse
-from service.serving import run_job, score_items
+from service.serving import request_metadata, run_job, score_items
 
 router = APIRouter(prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)],
                    responses=ERROR_RESPONSES)
@@ -31,4 +31,4 @@ async def score(body: ScoreRequest, request: Request,
         scores=scores,
         calibrated=calibrated if any(c is not None for c in calibrated) else None,
         system_scores=system_means([s for s, _ in valid], [n for _, n in valid]) if any(systems) else {},
-        truncated=job.truncated, metadata=job.metadata)
+        truncated=job.truncated, metadata=request_metadata(job.metadata, items))

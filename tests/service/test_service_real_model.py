@@ -55,6 +55,8 @@ def test_http_scores_equal_in_process_scores_under_concurrency(live, metric):
     for response, want in zip(responses, expected, strict=True):
         assert response.status_code == 200, response.text
         assert response.json()["scores"] == pytest.approx(want, **TOL)
+        meta = response.json()["metadata"]
+        assert meta["n_items"] == len(want) and "padding_fraction" not in meta  # this request's, not the batch's
     merged = [line for line in httpx.get(live.url + "/metrics").text.splitlines()
               if line.startswith("heapmetric_batch_items_count")]
     assert float(merged[0].split()[-1]) < len(requests)  # requests really were merged into fewer batches
@@ -69,6 +71,11 @@ def test_request_level_criterion_and_compare_match(live, metric):
     assert r.json()["scores"] == pytest.approx(metric.score(items).scores, **TOL)
     meta = r.json()["metadata"]
     assert meta["kind"] == "reward" and meta["criterion"] == "summarization/coherence"
+    mixed = httpx.post(live.url + "/v1/score", timeout=60, json={"task": "summarization", "items": [
+        {"output": "a", "criterion": "coherence"}, {"output": "b", "criterion": "fluency"},
+        {"output": "c", "criterion": "fluency"}]}).json()["metadata"]
+    assert mixed["criterion"] is None
+    assert mixed["criteria"] == {"summarization/coherence": 1, "summarization/fluency": 2}
     pairs = [PairItem(output_a=items[0].output, output_b=items[1].output, source=SOURCE, task="summarization",
                       criterion="coherence")]
     r = httpx.post(live.url + "/v1/compare", timeout=60, json={"task": "summarization", "criterion": "coherence",
