@@ -1,4 +1,4 @@
-"""Load benchmark of the HTTP scoring service on loopback (bounded; stops by itself, about 2.5 minutes).
+"""Load benchmark of the HTTP scoring service on loopback (bounded; stops by itself, about 3 minutes).
 
 Starts ``heapmetric serve`` in a subprocess with a MiniLM-based metric (the embedded default model when
 ``heapmetric/models/default`` exists, else MiniLM with an untrained head saved to a temporary folder), then
@@ -10,7 +10,8 @@ requests get 429, and the clients wait for Retry-After (never past the end of th
 For each case it reports throughput (items/s), p50/p95/p99 latency of the answered requests, status counts
 and timeouts, and the ratio to the in-process batched throughput of the same model (``metric.score(items,
 batch_size=b)`` in this process, the server idle) measured just before and just after the case, so that
-changes in the machine's load hit both sides. ``b`` is the faster of 16 and 64 in a first sweep, and the
+changes in the machine's load hit both sides. The acceptance check (32 clients x 1 item) is then run 3 more
+times in alternation with in-process runs and reported as the median ratio. ``b`` is the faster of 16 and 64 in a first sweep, and the
 server runs with it as ``--max-batch-items``.
 
     .venv/bin/python benchmarks/service_load.py --out benchmarks/results/service_load.json
@@ -29,6 +30,7 @@ import platform
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -256,6 +258,26 @@ async def http_cases(url: str, pool: list[dict], args: argparse.Namespace, local
     return results
 
 
+async def key_check(url: str, pool: list[dict], args: argparse.Namespace, local: InProcess) -> dict:
+    """The acceptance check, 32 concurrent single-item clients, repeated ``--key-repeats`` times in
+    alternation with in-process measurements; the median ratio is robust to a burst of load elsewhere."""
+    b = args.max_batch_items
+    rates = [local.rate(b, args.bracket_seconds)]
+    runs = []
+    for _ in range(args.key_repeats):
+        res = await run_case(url, pool, 32, 1, args.seconds)
+        rates.append(local.rate(b, args.bracket_seconds))
+        runs.append({"items_per_s": res["items_per_s"], "in_process_items_per_s": rates[-2:],
+                     "ratio": res["items_per_s"] / ((rates[-2] + rates[-1]) / 2),
+                     "errors": res["errors"] + res["timeouts"], "statuses": res["statuses"],
+                     "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"]})
+    ratio = statistics.median(r["ratio"] for r in runs)
+    errors = sum(r["errors"] for r in runs)
+    print(f"  check, 32 clients x 1 item, {args.key_repeats} runs: ratios "
+          f"{[round(r['ratio'], 2) for r in runs]}, median {ratio:.2f}, errors {errors}", flush=True)
+    return {"runs": runs, "ratio": ratio, "errors": errors, "pass": ratio >= 0.8 and errors == 0}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "service_load.json"))
@@ -268,6 +290,8 @@ def main() -> int:
                     help="time each in-process batch size for at least this long (default 6)")
     ap.add_argument("--bracket-seconds", type=float, default=4.0,
                     help="in-process measurement between cases (default 4)")
+    ap.add_argument("--key-repeats", type=int, default=3,
+                    help="runs of the 32 x 1-item acceptance check, alternating with in-process runs")
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64],
                     help="in-process batch sizes tried; the fastest is the baseline")
     ap.add_argument("--max-queue", type=int, default=256,
@@ -299,6 +323,7 @@ def main() -> int:
         try:
             asyncio.run(wait_ready(url, proc))
             cases = asyncio.run(http_cases(url, pool, args, local))
+            check = asyncio.run(key_check(url, pool, args, local))
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -308,7 +333,6 @@ def main() -> int:
         after = local.sweep(args.batch_sizes, args.baseline_seconds)
         print(f"in-process batched (after): {after['items_per_s_by_batch_size']} items/s", flush=True)
 
-    target = next((c for c in cases if c["concurrency"] == 32 and c["items_per_request"] == 1), None)
     import torch
 
     result = {
@@ -319,9 +343,7 @@ def main() -> int:
                        "bracket_batch_size": args.max_batch_items, "bracket_seconds": args.bracket_seconds},
         "cases": cases,
         "overload": [c for c in cases if c["overloaded"]],
-        "check_32_single_item": None if target is None else {
-            "ratio": target["vs_in_process"], "errors": target["errors"] + target["timeouts"],
-            "pass": target["vs_in_process"] >= 0.8 and not (target["errors"] or target["timeouts"])},
+        "check_32_single_item": check,
         "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg(), "python": platform.python_version(),
                     "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
         "wall_s": round(time.monotonic() - started, 1),
@@ -330,7 +352,7 @@ def main() -> int:
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
-    print(json.dumps(result["check_32_single_item"]), f"wall {result['wall_s']} s -> {args.out}")
+    print(json.dumps({k: check[k] for k in ("ratio", "errors", "pass")}), f"wall {result['wall_s']} s -> {args.out}")
     return 0
 
 

@@ -44,6 +44,8 @@ class LabelledPair:
     label: str
     dataset: str
     id: str | None = None
+    task: str | None = None
+    criterion: str | None = None
 
 
 def read_llmbar(folder: str | os.PathLike) -> dict[str, list[LabelledPair]]:
@@ -80,7 +82,7 @@ def read_preference_file(path: str | os.PathLike) -> dict[str, list[LabelledPair
             continue
         source = rec.source or rec.context or rec.instruction or ""
         out.setdefault(rec.dataset, []).append(LabelledPair(source, rec.output_a, rec.output_b, rec.label,
-                                                            rec.dataset, rec.id))
+                                                            rec.dataset, rec.id, rec.task, rec.criterion))
     if not out:
         raise InputError("no preference records (output_a, output_b, label)", file=str(path))
     return out
@@ -148,12 +150,15 @@ def combine_orders_values(ab: float, ba: float) -> float:
 
 
 def diagnose(judge: Judge, sets: dict[str, list[LabelledPair]], *, cache: AnnotationCache | None = None,
-             limit: int | None = None, batch_size: int = 64, show_progress: bool = False) -> list[DiagnosticsRow]:
-    """One row per set plus an ``all`` row pooling every pair. ``limit`` keeps the first N pairs of each set."""
+             limit: int | None = None, task: str | None = None, criterion: str | None = None, batch_size: int = 64,
+             show_progress: bool = False) -> list[DiagnosticsRow]:
+    """One row per set plus an ``all`` row pooling every pair. ``limit`` keeps the first N pairs of each set;
+    ``task``/``criterion`` apply to pairs that carry none (LLMBar's)."""
     rows, pooled = [], ([], [], [])
     for name, pairs in sets.items():
         pairs = list(pairs[:limit] if limit else pairs)
-        items = [PairItem(output_a=p.output_a, output_b=p.output_b, source=p.source, id=p.id) for p in pairs]
+        items = [PairItem(output_a=p.output_a, output_b=p.output_b, source=p.source, id=p.id,
+                          task=p.task or task, criterion=p.criterion or criterion) for p in pairs]
         ab, ba = judge_both_orders(judge, items, cache=cache, batch_size=batch_size, show_progress=show_progress)
         p_ab, p_ba = [v.p for v in ab], [v.p for v in ba]
         rows.append(summarize(name, pairs, p_ab, p_ba))

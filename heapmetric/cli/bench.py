@@ -236,8 +236,9 @@ def run_diagnose(args: argparse.Namespace) -> int:
         sets.update(dg.read_preference_file(path))
     judge = load_judge(args.judge)
     cache = _cache(args, judge)
-    rows = [r.to_dict() for r in dg.diagnose(judge, sets, cache=cache, limit=args.limit,
-                                             batch_size=args.batch_size, show_progress=not args.quiet)]
+    rows = [r.to_dict() for r in dg.diagnose(judge, sets, cache=cache, limit=args.limit, task=args.task,
+                                             criterion=args.criterion, batch_size=args.batch_size,
+                                             show_progress=not args.quiet)]
     if not args.quiet:
         print(markdown_table(rows, dg.COLUMNS, digits=1))
     if args.out:

@@ -34,3 +34,13 @@ def test_alpacaeval_and_arena_hard_with_a_tiny_metric(tiny_encoder_metric_dir, a
         board = {r["model"]: r for r in csv.DictReader(handle)}
     assert float(board["base-model"]["score"]) == 50.0
     assert 0.0 < float(board["long-model"]["score"]) < 100.0
+
+    # diagnostics on an LLMBar-format folder (no task in the files: --task/--criterion defaults apply)
+    llmbar = tmp_path / "llmbar"
+    llmbar.mkdir()
+    (llmbar / "Toy.json").write_text(json.dumps([{"input": f"q{i}", "output_1": "a" * (5 + i), "output_2": "b b",
+                                                  "label": 1 + i % 2} for i in range(6)]))
+    assert main(["bench", "diagnose", "--judge", spec, "--llmbar", str(llmbar), "--out", str(tmp_path / "dg"),
+                 "--no-cache", "-q"]) == 0
+    row = json.loads((tmp_path / "dg" / "diagnostics.json").read_text())["rows"][0]
+    assert row["n"] == 6 and row["unparsed"] == 0 and row["swap_consistency"] == 100.0
