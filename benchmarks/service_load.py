@@ -1,4 +1,4 @@
-"""Load benchmark of the HTTP scoring service on loopback (bounded; stops by itself, about 3 minutes).
+"""Load benchmark of the HTTP scoring service on loopback (bounded; stops by itself: about 2.5 minutes on a quiet 2-core machine, 4.5 under load).
 
 Starts ``heapmetric serve`` in a subprocess with a MiniLM-based metric (the embedded default model when
 ``heapmetric/models/default`` exists, else MiniLM with an untrained head saved to a temporary folder), then

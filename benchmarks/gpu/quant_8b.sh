@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Run benchmarks/gpu/quant_8b.py on a CUDA machine that lacks bitsandbytes.
 # Prepare once, on a machine with network access, in the repository root:
-#   echo /.whl/ >> .git/info/exclude
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#     --platform manylinux_2_24_x86_64 -d .whl bitsandbytes==0.50.2          # 43 MB wheel
+#   bash benchmarks/gpu/prepare_wheels.sh      # bitsandbytes 0.50.2 trimmed to its CUDA 13 + CPU kernels (7 MB)
 # Then carry .whl to the CUDA machine and run:  bash benchmarks/gpu/quant_8b.sh
 # PYTHON overrides the interpreter (default python3). Writes $OUT/quant_8b.json (OUT defaults to ./out) and $OUT/quant_8b.log.
 set -euo pipefail

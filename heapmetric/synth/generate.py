@@ -112,13 +112,15 @@ class _Progress:
         self.bars.clear()
 
 
-PREFILL_VERSION = 2
+PREFILL_VERSION = 3
 
 
-def json_prefill(schema: dict[str, str]) -> str:
-    """The start of the JSON reply, up to the first value's opening quote (``{"skills": ["``): a model
-    that supports prefilled replies then writes strings where strings are wanted."""
+def json_prefill(schema: dict[str, str], sections: dict[str, str] | None = None) -> str:
+    """The start of the reply, up to the first value: ``{"skills": ["`` for JSON, ``Strengths:\n- `` for
+    headed lists. A model that supports prefilled replies then writes content where content is wanted."""
     first, kind = next(iter(schema.items()))
+    if sections:
+        return f"{sections[first]}:\n- "
     return '{"' + first + '": ' + ('["' if kind.rstrip("?") == "list[str]" else '"')
 
 
@@ -149,9 +151,11 @@ class Generator:
 
     # -- one journaled step ------------------------------------------------------------------------
     async def step(self, stage: str, key: str, messages: list[dict[str, Any]], schema: dict[str, str] | None,
-                   temperature: float) -> dict[str, Any]:
+                   temperature: float, sections: dict[str, str] | None = None,
+                   example_items: frozenset[str] = frozenset()) -> dict[str, Any]:
         """The journal entry of one stage call: from the journal if present, else from the model (with one
-        repair request when a JSON reply does not fit ``schema``). Failures are entries with ``ok: false``:
+        repair request when a JSON reply, or a headed-lists reply for ``sections``, does not fit ``schema``;
+        list items copied from the prompt's example, ``example_items``, do not count). Failures are entries with ``ok: false``:
         parse failures are journaled (``retry_failed`` redoes them), backend failures are not (a restart
         retries them)."""
         self.progress.expect(stage)
@@ -163,11 +167,18 @@ class Generator:
         usage = {"in": 0, "out": 0, "calls": 0, "repairs": 0}
         started = time.monotonic()
         kw: dict[str, Any] = {"max_tokens": self.config.tokens(stage), "temperature": temperature}
-        if schema is not None and self.config.json_mode:
+        if schema is not None and sections is None and self.config.json_mode:
             kw["response_format"] = {"type": "json_object"}
         if schema is not None and getattr(self.backend, "supports_prefill", False):
-            # small local models follow a started JSON object far more reliably than an instruction
-            kw["prefill"] = json_prefill(schema)
+            # small local models follow a started reply far more reliably than an instruction
+            kw["prefill"] = json_prefill(schema, sections)
+
+        def parse(text: str) -> dict[str, Any]:
+            assert schema is not None
+            if sections:
+                return structured.parse_sections(text, schema, sections, exclude=example_items)
+            return structured.parse(text, schema)
+
         new: dict[str, Any] = {"k": key, "stage": stage}
         model_seconds: float | None = None
         try:
@@ -180,9 +191,10 @@ class Generator:
                            {"ok": False, "kind": "parse", "err": "empty reply"})
             else:
                 try:
-                    new.update(ok=True, v=structured.parse(reply.text, schema))
+                    new.update(ok=True, v=parse(reply.text))
                 except structured.SchemaError as exc:
-                    repair = self.prompts["repair"].render(error=str(exc), form=structured.example_form(schema))
+                    repair = self.prompts["repair"].render(error=str(exc),
+                                                           form=structured.example_form(schema, sections))
                     again = await self.backend.chat(messages + [{"role": "assistant", "content": reply.text},
                                                                 {"role": "user", "content": repair}], **kw)
                     usage["in"] += again.input_tokens
@@ -191,7 +203,7 @@ class Generator:
                     usage["repairs"] += 1
                     model_seconds += again.latency_s
                     try:
-                        new.update(ok=True, v=structured.parse(again.text, schema))
+                        new.update(ok=True, v=parse(again.text))
                     except structured.SchemaError as exc2:
                         new.update(ok=False, kind="parse", err=str(exc2), raw=again.text[:1000])
         except ChatBackendError as exc:
@@ -238,7 +250,8 @@ class Generator:
             rfb_task = self.step("response_feedback", step_key("response_feedback", fp, ref.id),
                                  p["response_feedback"].messages(instruction=ref.instruction,
                                                                  response=ref.response),
-                                 p["response_feedback"].schema, 0.0)
+                                 p["response_feedback"].schema, 0.0, p["response_feedback"].sections,
+                                      p["response_feedback"].example_items)
         ifb, rfb = await asyncio.gather(ifb_task, rfb_task if rfb_task else asyncio.sleep(0, None))
         if not ifb["ok"]:
             return []
@@ -294,7 +307,8 @@ class Generator:
                 sfb = await self.step("sample_feedback", step_key("sample_feedback", fp, cid, instruction),
                                       p["response_feedback"].messages(instruction=instruction,
                                                                       response=draft["v"]),
-                                      p["response_feedback"].schema, 0.0)
+                                      p["response_feedback"].schema, 0.0, p["response_feedback"].sections,
+                                      p["response_feedback"].example_items)
                 if not sfb["ok"]:
                     return None
                 feedback, source = sfb["v"], "this draft"

@@ -123,7 +123,7 @@ def check(obj: dict[str, Any], schema: dict[str, str]) -> dict[str, Any]:
                 value = [value]
             if not isinstance(value, list):
                 raise SchemaError(f"field {key!r} must be a list of strings")
-            items = [s for s in (_as_str(v) for v in value) if s]
+            items = list(dict.fromkeys(s for s in (_as_str(v) for v in value) if s))  # a looping model repeats
             if not items and not optional:
                 raise SchemaError(f"field {key!r} must be a non-empty list of strings")
             out[key] = items
@@ -147,6 +147,74 @@ def parse(text: str, schema: dict[str, str]) -> dict[str, Any]:
             raise first from None
 
 
-def example_form(schema: dict[str, str]) -> str:
-    """A JSON skeleton of ``schema``, shown to the model in the repair request."""
+def example_form(schema: dict[str, str], sections: dict[str, str] | None = None) -> str:
+    """A skeleton of ``schema`` (JSON, or headed bullet lists for a sections stage), shown to the model in the
+    repair request."""
+    if sections:
+        return "\n".join(f"{sections[k]}:\n- ..." for k in schema)
     return json.dumps({k: ["..."] if v.rstrip("?") == "list[str]" else "..." for k, v in schema.items()})
+
+
+_BULLET = re.compile(r"^\s*(?:[-*\u2022+]|\(?\d{1,2}[.)])\s+")
+_HEADING_DECOR = re.compile(r"^[#*_\s]+|[*_\s]+$")
+
+
+def parse_sections(text: str, schema: dict[str, str], sections: dict[str, str], *,
+                   exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A reply written as headed bullet lists (``Strengths:`` / ``- item`` lines) as the dict a JSON reply
+    would give, then :func:`check` against ``schema`` (only ``list[str]`` fields). A heading is a line that
+    is one of the ``sections`` headings (any case, markdown emphasis or ``#`` allowed) followed by a colon;
+    an item is a bulleted or numbered line under it (an unbulleted line continues the previous item; text
+    after the heading's colon is an item). Lines before the first heading or under an unknown heading
+    (``Minor suggestions:``) are ignored. Items in ``exclude`` (normalised: lower case, single spaces; the
+    prompt's own example items) are dropped, so a reply that copies the example fails the check."""
+    if any(v.rstrip("?") != "list[str]" for v in schema.values()):
+        raise ValueError("a sections stage has only list[str] fields")
+    by_heading = {h.strip().lower(): k for k, h in sections.items()}
+    out: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        head, colon, rest = line.partition(":")
+        name = _HEADING_DECOR.sub("", head).lower()
+        if colon and not _BULLET.match(line) and len(name) <= 40:
+            if name in by_heading:
+                current = out.setdefault(by_heading[name], [])
+                if rest.strip(" *_"):
+                    current.append(rest.strip(" *_"))
+                continue
+            if " " not in name.strip() or not rest.strip():  # another heading: stop collecting
+                current = None
+                continue
+        if current is None:
+            continue
+        bullet = _BULLET.match(line)
+        if bullet:
+            while bullet:  # "- 1) item"
+                line = line[bullet.end():]
+                bullet = _BULLET.match(line)
+            current.append(line.strip())
+        elif current:
+            current[-1] = f"{current[-1]} {line}"
+        else:
+            current.append(line)
+    if not out:
+        raise SchemaError("no " + " / ".join(f"'{sections[k]}:'" for k in schema) + " list found in the reply")
+    copied = 0
+    for key, items in out.items():
+        keep = [i for i in items if normalise_item(i) not in exclude]
+        copied += len(items) - len(keep)
+        out[key] = keep
+    try:
+        return check(out, schema)
+    except SchemaError as exc:
+        if copied:
+            raise SchemaError(f"{exc} (items copied from the example do not count)") from None
+        raise
+
+
+def normalise_item(text: str) -> str:
+    """Lower case, single spaces, no trailing punctuation: how copied example items are recognised."""
+    return " ".join(text.lower().split()).rstrip(" .;,")

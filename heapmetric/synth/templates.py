@@ -17,13 +17,27 @@ _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 @dataclass(frozen=True)
 class StagePrompt:
-    """One stage's prompt: ``kind`` (json | text), an optional JSON ``schema``, system and user templates."""
+    """One stage's prompt: ``kind`` (json | sections | text), an optional ``schema``, system and user templates.
+
+    A ``sections`` stage is answered as headed bullet lists (``Strengths:`` then ``- item`` lines), which small
+    models fill far more reliably than JSON; ``sections`` maps each schema field to its heading. Its reply is
+    parsed into the same dict as a JSON reply and checked against the same schema.
+    """
 
     stage: str
     kind: str
     user: str
     system: str | None = None
     schema: dict[str, str] | None = None
+    sections: dict[str, str] | None = None
+
+    @property
+    def example_items(self) -> frozenset[str]:
+        """The bulleted lines of the template itself (its worked example), normalised: a sections reply
+        that repeats them has copied the example."""
+        from heapmetric.synth.structured import normalise_item
+
+        return frozenset(normalise_item(m) for m in re.findall(r"(?m)^- (.+)$", self.user))
 
     def render(self, **values: Any) -> str:
         """The user message with every ``{{name}}`` replaced; a missing value is an error."""
@@ -72,13 +86,17 @@ def _parse(filename: str, text: str) -> PromptSet:
         if not isinstance(spec, dict) or not isinstance(spec.get("user"), str):
             raise InputError("missing stage or its 'user' template", field=f"stages.{stage}", **where)
         kind = spec.get("kind", "text")
-        if kind not in ("json", "text"):
-            raise InputError("kind must be json or text", field=f"stages.{stage}.kind", **where)
+        if kind not in ("json", "sections", "text"):
+            raise InputError("kind must be json, sections or text", field=f"stages.{stage}.kind", **where)
         schema = spec.get("schema")
-        if kind == "json" and not isinstance(schema, dict):
-            raise InputError("a json stage needs a schema", field=f"stages.{stage}.schema", **where)
+        if kind in ("json", "sections") and not isinstance(schema, dict):
+            raise InputError(f"a {kind} stage needs a schema", field=f"stages.{stage}.schema", **where)
+        sections = spec.get("sections")
+        if kind == "sections" and (not isinstance(sections, dict) or set(sections) != set(schema)):
+            raise InputError("a sections stage needs a heading for each schema field",
+                             field=f"stages.{stage}.sections", **where)
         stages[stage] = StagePrompt(stage=stage, kind=kind, user=spec["user"], system=spec.get("system"),
-                                    schema=schema)
+                                    schema=schema, sections=sections if kind == "sections" else None)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     return PromptSet(name=str(data["name"]), version=int(data["version"]), digest=digest, stages=stages)
 

@@ -60,9 +60,9 @@ def refed_reply(messages: list[dict[str, Any]], body: dict[str, Any], repairing:
         h = _h(instruction)[:6]
         areas = ["broken area", f"area {h}"] if "BROKEN" in instruction else [f"area {h}", f"field {h}"]
         return "```json\n" + json.dumps({"subject_areas": areas, "skills": [f"skill {h}", f"craft {h}"]}) + "\n```"
-    if '"strengths"' in last:
+    if "Strengths:" in last and "<response>" in last:  # response feedback: headed bullet lists
         h = _h(_tag(last, "response"))[:6]
-        return json.dumps({"strengths": [f"clear {h}", "concise"], "improvements": [f"add detail {h}"]})
+        return f"Strengths:\n- clear {h}\n- concise\nImprovements:\n- add detail {h}"
     if '"instructions"' in last:
         n = int(re.search(r"Write (\d+) new instructions", last).group(1))
         feature = re.search(r"that focus on this [a-z ]+:\n(.*?)\.\n", last).group(1)

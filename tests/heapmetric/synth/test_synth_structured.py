@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heapmetric.synth.structured import SchemaError, check, example_form, extract_json, parse
+from heapmetric.synth.structured import SchemaError, check, example_form, extract_json, parse, parse_sections
 from heapmetric.synth.templates import STAGES, load_prompts
 
 SCHEMA = {"skills": "list[str]", "response": "str", "notes": "list[str]?"}
@@ -49,6 +49,40 @@ def test_check_names_the_field(obj: dict, message: str) -> None:
 def test_parse_and_example_form() -> None:
     assert parse('```\n{"skills": ["x"], "response": "y"}\n```', SCHEMA)["response"] == "y"
     assert example_form(SCHEMA) == '{"skills": ["..."], "response": "...", "notes": ["..."]}'
+    assert example_form({"a": "list[str]", "b": "list[str]?"}, {"a": "Pros", "b": "Cons"}) == \
+        "Pros:\n- ...\nCons:\n- ..."
+
+
+FEEDBACK = {"strengths": "list[str]", "improvements": "list[str]?"}
+HEADINGS = {"strengths": "Strengths", "improvements": "Improvements"}
+
+
+def test_parse_sections_reads_headed_bullet_lists() -> None:
+    text = ("Sure.\n**Strengths:** clear\n* concise\n  and short\n- 1) concise and short\n"
+            "## Improvements:\n1. more examples\n2) cite sources\nMinor suggestions:\n- ignored")
+    assert parse_sections(text, FEEDBACK, HEADINGS) == \
+        {"strengths": ["clear", "concise and short"], "improvements": ["more examples", "cite sources"]}
+    assert parse_sections("Strengths:\n- ok", FEEDBACK, HEADINGS) == {"strengths": ["ok"], "improvements": []}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("no headings here", "no 'Strengths:' / 'Improvements:' list"),
+    ("Strengths:\n- ...\nImprovements:\n- ...", "'strengths' must be a non-empty list"),  # the repair form
+    ("Improvements:\n- more", "missing field 'strengths'"),
+    ("Strengths:\n- Gives clear step-by-step instructions.\nImprovements:\n- more", "copied from the example"),
+])
+def test_parse_sections_keeps_the_schema_check(text: str, message: str) -> None:
+    example = frozenset({"gives clear step-by-step instructions"})
+    with pytest.raises(SchemaError, match=message):
+        parse_sections(text, FEEDBACK, HEADINGS, exclude=example)
+
+
+def test_response_feedback_prompt_has_a_concrete_example() -> None:
+    stage = load_prompts()["response_feedback"]
+    assert stage.kind == "sections" and stage.sections == HEADINGS and stage.schema == FEEDBACK
+    assert "..." not in stage.user and "Strengths:\n- " in stage.user
+    assert "gives clear step-by-step instructions" in stage.example_items
+    assert load_prompts().version >= 2
 
 
 def test_prompt_set_is_versioned_and_renders() -> None:
@@ -61,7 +95,7 @@ def test_prompt_set_is_versioned_and_renders() -> None:
     with pytest.raises(KeyError, match="needs"):
         prompts["instructions"].render(instruction="Q?")
     for stage in STAGES:
-        if prompts[stage].kind == "json":
+        if prompts[stage].kind in ("json", "sections"):
             assert prompts[stage].schema
 
 
