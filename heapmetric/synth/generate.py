@@ -120,7 +120,7 @@ def json_prefill(schema: dict[str, str], sections: dict[str, str] | None = None)
     headed lists. A model that supports prefilled replies then writes content where content is wanted."""
     first, kind = next(iter(schema.items()))
     if sections:
-        return f"{sections[first]}:\n- "
+        return f"{sections[first]}:\n" + ("- " if kind.rstrip("?") == "list[str]" else "")
     return '{"' + first + '": ' + ('["' if kind.rstrip("?") == "list[str]" else '"')
 
 
@@ -318,7 +318,7 @@ class Generator:
                 p["refine"].messages(instruction=instruction, response=draft["v"], feedback_source=source,
                                      strengths=_bullets(feedback["strengths"]),
                                      improvements=_bullets(feedback["improvements"])),
-                p["refine"].schema, 0.0)
+                p["refine"].schema, 0.0, p["refine"].sections, p["refine"].example_items)
             if not refined["ok"]:
                 return None
             final, applied = refined["v"]["response"], refined["v"]["applicable_feedback"]

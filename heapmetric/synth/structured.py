@@ -151,7 +151,8 @@ def example_form(schema: dict[str, str], sections: dict[str, str] | None = None)
     """A skeleton of ``schema`` (JSON, or headed bullet lists for a sections stage), shown to the model in the
     repair request."""
     if sections:
-        return "\n".join(f"{sections[k]}:\n- ..." for k in schema)
+        return "\n".join(f"{sections[k]}:\n" + ("- ..." if v.rstrip("?") == "list[str]" else "...")
+                         for k, v in schema.items())
     return json.dumps({k: ["..."] if v.rstrip("?") == "list[str]" else "..." for k, v in schema.items()})
 
 
@@ -161,57 +162,77 @@ _HEADING_DECOR = re.compile(r"^[#*_\s]+|[*_\s]+$")
 
 def parse_sections(text: str, schema: dict[str, str], sections: dict[str, str], *,
                    exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A reply written as headed bullet lists (``Strengths:`` / ``- item`` lines) as the dict a JSON reply
-    would give, then :func:`check` against ``schema`` (only ``list[str]`` fields). A heading is a line that
-    is one of the ``sections`` headings (any case, markdown emphasis or ``#`` allowed) followed by a colon;
-    an item is a bulleted or numbered line under it (an unbulleted line continues the previous item; text
-    after the heading's colon is an item). Lines before the first heading or under an unknown heading
-    (``Minor suggestions:``) are ignored. Items in ``exclude`` (normalised: lower case, single spaces; the
-    prompt's own example items) are dropped, so a reply that copies the example fails the check."""
-    if any(v.rstrip("?") != "list[str]" for v in schema.values()):
-        raise ValueError("a sections stage has only list[str] fields")
+    """A reply written under headings (``Strengths:`` then ``- item`` lines; ``Improved response:`` then free
+    text) as the dict a JSON reply would give, then :func:`check` against ``schema``. A heading is a line that
+    is one of the ``sections`` headings (any case, markdown emphasis or ``#`` allowed) followed by a colon.
+    Under a ``list[str]`` heading an item is a bulleted or numbered line (an unbulleted line continues the
+    previous item; text after the colon is an item; numbering alone is not), and another ``Word:`` heading
+    (``Suggestions:``) ends the list; a ``str`` field is all the text up to the next known heading. Lines
+    before the first heading are ignored. Text in ``exclude`` (normalised with :func:`normalise_item`: the
+    prompt's own example) is dropped, so a reply that copies the example fails the check."""
     by_heading = {h.strip().lower(): k for k, h in sections.items()}
-    out: dict[str, list[str]] = {}
-    current: list[str] | None = None
+    lists: dict[str, list[str]] = {}
+    texts: dict[str, list[str]] = {}
+    key: str | None = None
     for raw in text.splitlines():
         line = raw.strip()
-        if not line:
-            continue
         head, colon, rest = line.partition(":")
         name = _HEADING_DECOR.sub("", head).lower()
-        if colon and not _BULLET.match(line) and len(name) <= 40:
-            if name in by_heading:
-                current = out.setdefault(by_heading[name], [])
-                if rest.strip(" *_"):
-                    current.append(rest.strip(" *_"))
-                continue
-            if " " not in name.strip() or not rest.strip():  # another heading: stop collecting
-                current = None
-                continue
-        if current is None:
+        is_list = key is not None and schema[key].rstrip("?") == "list[str]"
+        if colon and not _BULLET.match(line) and name in by_heading:
+            key = by_heading[name]
+            rest = rest.strip(" *_")
+            if schema[key].rstrip("?") == "list[str]":
+                lists.setdefault(key, [])
+                if rest:
+                    lists[key].append(rest)
+            else:
+                texts.setdefault(key, [])
+                if rest:
+                    texts[key].append(rest)
             continue
+        if key is None:
+            continue
+        if not is_list:
+            texts[key].append(raw.rstrip())
+            continue
+        if not line:
+            continue
+        if colon and not _BULLET.match(line) and (" " not in name.strip() or not rest.strip()):
+            key = None  # another heading ("Minor suggestions:"): the list ended
+            continue
+        current = lists[key]
         bullet = _BULLET.match(line)
         if bullet:
             while bullet:  # "- 1) item"
                 line = line[bullet.end():]
                 bullet = _BULLET.match(line)
-            current.append(line.strip())
+            if any(ch.isalpha() for ch in line):  # "- 1." alone is numbering, not an item
+                current.append(line.strip())
         elif current:
             current[-1] = f"{current[-1]} {line}"
-        else:
+        elif any(ch.isalpha() for ch in line):
             current.append(line)
-    if not out:
-        raise SchemaError("no " + " / ".join(f"'{sections[k]}:'" for k in schema) + " list found in the reply")
+    if not lists and not texts:
+        raise SchemaError("no " + " / ".join(f"'{sections[k]}:'" for k in schema) + " section found in the reply")
+    out: dict[str, Any] = {}
     copied = 0
-    for key, items in out.items():
+    for k, items in lists.items():
         keep = [i for i in items if normalise_item(i) not in exclude]
         copied += len(items) - len(keep)
-        out[key] = keep
+        out[k] = keep
+    for k, lines in texts.items():
+        value = "\n".join(lines).strip()
+        rows = [normalise_item(x) for x in value.splitlines() if x.strip()]
+        if rows and all(r in exclude or (len(r) >= 20 and any(r in e for e in exclude)) for r in rows):
+            copied += 1
+            value = ""
+        out[k] = value
     try:
         return check(out, schema)
     except SchemaError as exc:
         if copied:
-            raise SchemaError(f"{exc} (items copied from the example do not count)") from None
+            raise SchemaError(f"{exc} (text copied from the example does not count)") from None
         raise
 
 

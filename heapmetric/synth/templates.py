@@ -33,11 +33,13 @@ class StagePrompt:
 
     @property
     def example_items(self) -> frozenset[str]:
-        """The bulleted lines of the template itself (its worked example), normalised: a sections reply
-        that repeats them has copied the example."""
+        """The template's own lines (its worked example; bullets stripped), normalised: a sections reply that
+        repeats them has copied the example instead of answering."""
         from heapmetric.synth.structured import normalise_item
 
-        return frozenset(normalise_item(m) for m in re.findall(r"(?m)^- (.+)$", self.user))
+        lines = (re.sub(r"^- ", "", x.strip()) for x in self.user.splitlines())
+        return frozenset(n for n in (normalise_item(x) for x in lines) if n and not _PLACEHOLDER.search(n)
+                         and not n.endswith(":"))
 
     def render(self, **values: Any) -> str:
         """The user message with every ``{{name}}`` replaced; a missing value is an error."""

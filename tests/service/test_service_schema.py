@@ -44,7 +44,8 @@ def test_no_input_gives_a_server_error(live):
             assert set(response.json()) == {"error"}, response.text
 
     for op in operations:
-        run = settings(max_examples=25, deadline=None, database=None,
+        # derandomize: the same examples every run, so CI cannot flake on what the fuzzer happened to draw
+        run = settings(max_examples=25, deadline=None, database=None, derandomize=True,
                        suppress_health_check=list(HealthCheck))(given(case=op.as_strategy())(check))
         run()
     assert 200 in seen["/v1/score"] and 422 in seen["/v1/score"]

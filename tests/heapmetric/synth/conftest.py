@@ -69,10 +69,10 @@ def refed_reply(messages: list[dict[str, Any]], body: dict[str, Any], repairing:
         if feature == "broken area":
             return "I cannot produce JSON today."
         return json.dumps({"instructions": [f"Task {words_for(feature + str(i))}?" for i in range(n)]})
-    if '"applicable_feedback"' in last:
+    if "Applied feedback:" in last and "<draft>" in last:  # refinement: headed sections
         draft = _tag(last, "draft")
         kept = re.search(r"Strengths to keep:\n- (.*?)\n", last).group(1)
-        return "Here you go: " + json.dumps({"response": "Refined. " + draft, "applicable_feedback": [kept]})
+        return f"Here you go.\nImproved response:\nRefined. {draft}\nApplied feedback:\n- {kept}"
     return "Answer: " + words_for(last, 12)
 
 

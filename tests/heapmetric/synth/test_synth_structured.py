@@ -66,15 +66,28 @@ def test_parse_sections_reads_headed_bullet_lists() -> None:
 
 
 @pytest.mark.parametrize("text, message", [
-    ("no headings here", "no 'Strengths:' / 'Improvements:' list"),
+    ("no headings here", "no 'Strengths:' / 'Improvements:' section"),
     ("Strengths:\n- ...\nImprovements:\n- ...", "'strengths' must be a non-empty list"),  # the repair form
     ("Improvements:\n- more", "missing field 'strengths'"),
+    ("Strengths:\n- 1.\n- 2.\n3)", "'strengths' must be a non-empty list"),  # numbering alone
     ("Strengths:\n- Gives clear step-by-step instructions.\nImprovements:\n- more", "copied from the example"),
 ])
 def test_parse_sections_keeps_the_schema_check(text: str, message: str) -> None:
     example = frozenset({"gives clear step-by-step instructions"})
     with pytest.raises(SchemaError, match=message):
         parse_sections(text, FEEDBACK, HEADINGS, exclude=example)
+
+
+def test_refine_sections_take_free_text_and_reject_the_example() -> None:
+    refine = load_prompts()["refine"]
+    assert refine.kind == "sections" and "..." not in refine.user
+    reply = "Improved response:\nStep 1: mix.\n\n- then fold\nApplied feedback:\n- be concrete"
+    assert parse_sections(reply, refine.schema, refine.sections, exclude=refine.example_items) == \
+        {"response": "Step 1: mix.\n\n- then fold", "applicable_feedback": ["be concrete"]}
+    for copied in ("Improved response:\nMix 500 g of flour with 350 g of water and 100 g of active starter.",
+                   "Improved response:\n..."):
+        with pytest.raises(SchemaError, match="'response' must be a non-empty string"):
+            parse_sections(copied, refine.schema, refine.sections, exclude=refine.example_items)
 
 
 def test_response_feedback_prompt_has_a_concrete_example() -> None:
