@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Union
+from typing import Any
 
 from heapmetric.errors import InputError
 from heapmetric.io import iter_jsonl, write_jsonl
@@ -124,7 +124,7 @@ class Preference(_Base):
         return cls(**_known(cls, obj, file, line))
 
 
-Record = Union[Judgement, Preference]
+Record = Judgement | Preference
 
 
 def _known(cls: type, obj: dict[str, Any], file: str | None, line: int | None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "synthesize data.")
     parser.add_argument("--version", action="version", version=f"heapmetric {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb, module_name in VERBS.items():
+    for module_name in VERBS.values():
         try:
             module = importlib.import_module(f"heapmetric.cli.{module_name}")
         except ModuleNotFoundError as exc:

@@ -151,7 +151,7 @@ def system_means(scores: Sequence[float], systems: Sequence[str | None] | None) 
     if not systems:
         return {}
     groups: dict[str, list[float]] = {}
-    for s, name in zip(scores, systems):
+    for s, name in zip(scores, systems, strict=True):
         if name is not None:
             groups.setdefault(str(name), []).append(float(s))
     return {name: statistics.fmean(v) for name, v in sorted(groups.items())}

@@ -224,7 +224,7 @@ def parse_sections(text: str, schema: dict[str, str], sections: dict[str, str], 
     for k, lines in texts.items():
         value = "\n".join(lines).strip()
         rows = [normalise_item(x) for x in value.splitlines() if x.strip()]
-        if rows and all(r in exclude or (len(r) >= 20 and any(r in e for e in exclude)) for r in rows):
+        if rows and all(r in exclude or _shares_ngram(r, exclude) for r in rows):
             copied += 1
             value = ""
         out[k] = value
@@ -234,6 +234,20 @@ def parse_sections(text: str, schema: dict[str, str], sections: dict[str, str], 
         if copied:
             raise SchemaError(f"{exc} (text copied from the example does not count)") from None
         raise
+
+
+def _shares_ngram(row: str, exclude: frozenset[str], n: int = 6) -> bool:
+    """Whether ``row`` repeats ``n`` consecutive words of a line in ``exclude`` (a copied or lightly edited
+    example line)."""
+    words = row.split()
+    grams = {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    if not grams:
+        return False
+    for line in exclude:
+        w = line.split()
+        if any(tuple(w[i:i + n]) in grams for i in range(len(w) - n + 1)):
+            return True
+    return False
 
 
 def normalise_item(text: str) -> str:

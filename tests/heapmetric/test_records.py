@@ -5,7 +5,14 @@ import json
 import pytest
 
 from heapmetric.errors import InputError
-from heapmetric.records import Judgement, Preference, read_records, record_from_dict, to_dataset, write_records
+from heapmetric.records import (
+    Judgement,
+    Preference,
+    read_records,
+    record_from_dict,
+    to_dataset,
+    write_records,
+)
 
 JUDGEMENT = {"id": "d1-s1-coh", "dataset": "toy", "task": "summarization", "criterion": "coherence",
              "item_id": "d1", "source": "An article.", "output": "A summary.", "score": 3.5, "scale": [1, 5],

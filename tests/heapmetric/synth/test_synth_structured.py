@@ -78,38 +78,27 @@ def test_parse_sections_keeps_the_schema_check(text: str, message: str) -> None:
         parse_sections(text, FEEDBACK, HEADINGS, exclude=example)
 
 
-def test_refine_sections_take_free_text_and_reject_the_example() -> None:
+def test_refine_sections_take_free_text_and_reject_copies() -> None:
     refine = load_prompts()["refine"]
     assert refine.kind == "sections" and "..." not in refine.user
     reply = "Improved response:\nStep 1: mix.\n\n- then fold\nApplied feedback:\n- be concrete"
     assert parse_sections(reply, refine.schema, refine.sections, exclude=refine.example_items) == \
         {"response": "Step 1: mix.\n\n- then fold", "applicable_feedback": ["be concrete"]}
-    for copied in ("Improved response:\nMix 500 g of flour with 350 g of water and 100 g of active starter.",
+    example = frozenset({"mix 500 g of flour with 350 g of water and 100 g of active starter"})
+    for copied in ("Improved response:\nMix 500 g of flour with 350 g of water.",  # the example's line, edited
+                   "Improved response:\nSome of this feedback may not apply to this draft.",  # the prompt
                    "Improved response:\n..."):
         with pytest.raises(SchemaError, match="'response' must be a non-empty string"):
-            parse_sections(copied, refine.schema, refine.sections, exclude=refine.example_items)
+            parse_sections(copied, refine.schema, refine.sections, exclude=refine.example_items | example)
 
 
-def test_response_feedback_prompt_has_a_concrete_example() -> None:
-    stage = load_prompts()["response_feedback"]
-    assert stage.kind == "sections" and stage.sections == HEADINGS and stage.schema == FEEDBACK
-    assert "..." not in stage.user and "Strengths:\n- " in stage.user
-    assert "gives clear step-by-step instructions" in stage.example_items
-    assert load_prompts().version >= 2
-
-
-def test_prompt_set_is_versioned_and_renders() -> None:
+def test_feedback_prompts_have_no_placeholders_to_copy() -> None:
     prompts = load_prompts()
-    assert set(prompts.stages) == set(STAGES) and prompts.version >= 1
-    assert prompts.id.startswith(f"refed@{prompts.version}#")
-    msgs = prompts["instructions"].messages(instruction="Q?", n=3, feature="baking", feature_kind="subject area")
-    assert msgs[0]["role"] == "system" and "Write 3 new instructions" in msgs[-1]["content"]
-    assert "{{" not in msgs[-1]["content"] and '{"instructions": ["..."]}' in msgs[-1]["content"]
-    with pytest.raises(KeyError, match="needs"):
-        prompts["instructions"].render(instruction="Q?")
-    for stage in STAGES:
-        if prompts[stage].kind in ("json", "sections"):
-            assert prompts[stage].schema
+    assert prompts.version >= 2
+    stage = prompts["response_feedback"]
+    assert stage.kind == "sections" and stage.sections == HEADINGS and stage.schema == FEEDBACK
+    for name in ("response_feedback", "refine"):
+        assert "..." not in prompts[name].user and '["' not in prompts[name].user
 
 
 def test_truncated_reply_is_closed_at_its_last_complete_item() -> None:
