@@ -112,3 +112,12 @@ def test_truncated_reply_is_closed_at_its_last_complete_item() -> None:
     assert close_truncated('{"a": 1}') is None and close_truncated("no json") is None
     with pytest.raises(SchemaError, match="missing field"):  # salvage cannot invent a field
         parse(cut, {"subject_areas": "list[str]", "skills": "list[str]"})
+
+
+def test_prefill_starts_the_first_section() -> None:
+    from heapmetric.synth.generate import json_prefill
+
+    prompts = load_prompts()
+    assert json_prefill(FEEDBACK, HEADINGS) == "Strengths:\n- "
+    assert json_prefill(prompts["refine"].schema, prompts["refine"].sections) == "Improved response:\n"
+    assert json_prefill({"skills": "list[str]"}) == '{"skills": ["'
