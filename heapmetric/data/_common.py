@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,31 @@ def load_json(path: Path) -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", file=str(path)) from exc
+
+
+def json_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """``(index, record)`` for each object of a JSON list of records; anything else raises :class:`InputError`.
+
+    Lazy: the file is read, and each record checked, as the iteration reaches it.
+    """
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise InputError("expected a JSON list of records", file=str(path))
+    for i in range(len(data)):
+        yield i, get(data, i, dict, file=path, where="")
+
+
+def json_object(path: Path, shape: str) -> dict:
+    """A JSON document that must be an object; ``shape`` describes it in the error (``{doc_id: document}``)."""
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"expected a JSON object {shape}", file=str(path))
+    return data
+
+
+def numeric_order(keys: Iterable[str]) -> list[str]:
+    """Digit-string keys (``"0"`` … ``"99"``) in numeric order: shorter first, then by text."""
+    return sorted(keys, key=lambda k: (len(k), k))
 
 
 def get(
@@ -115,3 +141,17 @@ def in_scale(
             f"expected a value in [{lo:g}, {hi:g}], got {value!r}", file=str(file), line=line, field=where
         )
     return value
+
+
+def number_in(
+    obj: Any,
+    key: str | int,
+    scale: tuple[float, float],
+    *,
+    file: Path | str,
+    where: str,
+    line: int | None = None,
+) -> float:
+    """``obj[key]``, a finite number checked to lie in ``scale``; errors name ``where/key``."""
+    value = get(obj, key, float, file=file, where=where, line=line)
+    return in_scale(value, scale, file=file, where=f"{where}/{key}" if where else str(key), line=line)

@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import (
+    get,
+    json_object,
+    json_records,
+    number_in,
+    numeric_order,
+    require_file,
+    text,
+)
 from heapmetric.data.aggregation import check_aggregation
 from heapmetric.errors import InputError
 from heapmetric.records import Judgement, Record
@@ -41,12 +49,10 @@ def _system(subset: str, index: int) -> str:
 
 def _rows(subset: str, path: Path) -> list[tuple[int, str, list[str], str, dict, str]]:
     """(doc index, MR, references, output, scores, JSON path) per output, in file order."""
-    data = load_json(path)
     rows = []
     if subset == "bagel":
-        if not isinstance(data, dict):
-            raise InputError("expected a JSON object {index: output}", file=str(path))
-        for key in sorted(data, key=lambda k: (len(k), k)):
+        data = json_object(path, "{index: output}")
+        for key in numeric_order(data):
             if not key.isdigit():
                 raise InputError("expected an integer key", file=str(path), field=key)
             row = get(data, key, dict, file=path, where="")
@@ -67,10 +73,7 @@ def _rows(subset: str, path: Path) -> list[tuple[int, str, list[str], str, dict,
                 )
             )
     else:
-        if not isinstance(data, list):
-            raise InputError("expected a JSON list of records", file=str(path))
-        for i in range(len(data)):
-            row = get(data, i, dict, file=path, where="")
+        for i, row in json_records(path):
             w = str(i)
             doc_id = get(row, "doc_id", int, file=path, where=w)
             rows.append(
@@ -100,12 +103,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
         for index, mr, refs, output, scores, w in rows:
             item_id = f"{subset}-{first_of[mr]}"
             for native, criterion in criteria.items():
-                score = in_scale(
-                    get(scores, native, float, file=path, where=f"{w}/scores"),
-                    SCALE,
-                    file=path,
-                    where=f"{w}/scores/{native}",
-                )
+                score = number_in(scores, native, SCALE, file=path, where=f"{w}/scores")
                 meta = {"subset": subset, "doc_id": index, "aggregation": "median"}
                 if native != criterion:
                     meta["native_criterion"] = native

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import get, json_records, number_in, require_file, text
 from heapmetric.data.aggregation import aggregate, check_aggregation
 from heapmetric.errors import InputError
 from heapmetric.records import Judgement, Record
@@ -64,14 +64,10 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     """All FED judgements (375 turns × 9 qualities + 125 dialogues × 11, less all-N/A ones)."""
     check_aggregation(aggregation)
     path = require_file(Path(folder), FILE)
-    data = load_json(path)
-    if not isinstance(data, list):
-        raise InputError("expected a JSON list of records", file=str(path))
     records: list[Record] = []
     conv = 0
     turn = 0
-    for i in range(len(data)):
-        row = get(data, i, dict, file=path, where="")
+    for i, row in json_records(path):
         w = str(i)
         context = text(row, "context", file=path, where=w)
         system = text(row, "system", file=path, where=w)
@@ -103,14 +99,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
                 if isinstance(value, str):
                     dropped += 1
                     continue
-                ratings.append(
-                    in_scale(
-                        get(raw, k, float, file=path, where=f"{w}/annotations/{native}"),
-                        scale,
-                        file=path,
-                        where=f"{w}/annotations/{native}/{k}",
-                    )
-                )
+                ratings.append(number_in(raw, k, scale, file=path, where=f"{w}/annotations/{native}"))
             if not ratings:
                 continue
             criterion = criterion_name(native)

@@ -58,7 +58,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import get, in_scale, json_object, require_file, text
 from heapmetric.data.aggregation import aggregate, check_aggregation
 from heapmetric.errors import InputError
 from heapmetric.io import iter_jsonl
@@ -533,9 +533,7 @@ def read_counterspeech(paths: list[Path], *, aggregation: str = "mean") -> list[
     out: list[Judgement] = []
     hate: list[Judgement] = []
     for path in map(Path, paths):
-        data = load_json(path)
-        if not isinstance(data, dict):
-            raise InputError("expected a JSON object {post key: {post, GPT-2, GPT-Neo, GPT-3}}", file=str(path))
+        data = json_object(path, "{post key: {post, GPT-2, GPT-Neo, GPT-3}}")
         for key, entry in data.items():
             if not isinstance(entry, dict):
                 raise InputError("expected an object", file=str(path), field=key)

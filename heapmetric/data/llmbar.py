@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from heapmetric.data._common import get, load_json, require_file, text
+from heapmetric.data._common import get, json_records, require_file, text
 from heapmetric.data.aggregation import check_aggregation
 from heapmetric.errors import InputError
 from heapmetric.records import Preference, Record
@@ -52,11 +52,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     records: list[Record] = []
     for subset, (name, criterion) in FILES.items():
         path = require_file(Path(folder), name)
-        data = load_json(path)
-        if not isinstance(data, list):
-            raise InputError("expected a JSON list of records", file=str(path))
-        for i in range(len(data)):
-            row = get(data, i, dict, file=path, where="")
+        for i, row in json_records(path):
             w = str(i)
             label = get(row, "label", int, file=path, where=w)
             if label not in (1, 2):

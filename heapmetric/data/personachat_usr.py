@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import get, json_records, number_in, require_file, text
 from heapmetric.data._usr import SCALES, TASK, history
 from heapmetric.data.aggregation import aggregate, check_aggregation
 from heapmetric.errors import InputError
@@ -35,12 +35,8 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     """All 1,800 PersonaChat USR judgements (60 contexts × 5 responses × 6 qualities)."""
     check_aggregation(aggregation)
     path = require_file(Path(folder), FILE)
-    data = load_json(path)
-    if not isinstance(data, list):
-        raise InputError("expected a JSON list of records", file=str(path))
     records: list[Record] = []
-    for i in range(len(data)):
-        row = get(data, i, dict, file=path, where="")
+    for i, row in json_records(path):
         w = str(i)
         item_id = f"pc-{i}"
         context = history(text(row, "context", file=path, where=w).split("\n"))
@@ -58,12 +54,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
                         "expected a non-empty list of ratings", file=str(path), field=f"{rw}/{native}"
                     )
                 ratings = [
-                    in_scale(
-                        get(raw, k, float, file=path, where=f"{rw}/{native}"),
-                        SCALES[criterion],
-                        file=path,
-                        where=f"{rw}/{native}/{k}",
-                    )
+                    number_in(raw, k, SCALES[criterion], file=path, where=f"{rw}/{native}")
                     for k in range(len(raw))
                 ]
                 records.append(

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import get, json_records, number_in, require_file, text
 from heapmetric.data.aggregation import check_aggregation
-from heapmetric.errors import InputError
 from heapmetric.records import Judgement, Record
 
 NAME = "qags"
@@ -31,20 +30,11 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     records: list[Record] = []
     for subset, name in FILES.items():
         path = require_file(Path(folder), name)
-        data = load_json(path)
-        if not isinstance(data, list):
-            raise InputError("expected a JSON list of records", file=str(path))
-        for i in range(len(data)):
-            row = get(data, i, dict, file=path, where="")
+        for i, row in json_records(path):
             w = str(i)
             doc_id = get(row, "doc_id", int, file=path, where=w)
             scores = get(row, "scores", dict, file=path, where=w)
-            score = in_scale(
-                get(scores, CRITERION, float, file=path, where=f"{w}/scores"),
-                SCALE,
-                file=path,
-                where=f"{w}/scores/{CRITERION}",
-            )
+            score = number_in(scores, CRITERION, SCALE, file=path, where=f"{w}/scores")
             item_id = f"{subset}-{doc_id}"
             records.append(
                 Judgement(

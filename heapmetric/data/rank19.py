@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from heapmetric.data._common import get, load_json, require_file, text
+from heapmetric.data._common import get, json_object, numeric_order, require_file, text
 from heapmetric.data.aggregation import check_aggregation
 from heapmetric.errors import InputError
 from heapmetric.records import Preference, Record
@@ -34,11 +34,9 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     """All 373 Rank19 preferences."""
     check_aggregation(aggregation)
     path = require_file(Path(folder), FILE)
-    data = load_json(path)
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object {key: item}", file=str(path))
+    data = json_object(path, "{key: item}")
     records: list[Record] = []
-    for key in sorted(data, key=lambda k: (len(k), k)):
+    for key in numeric_order(data):
         item = get(data, key, dict, file=path, where="")
         src = text(item, "src", file=path, where=key)
         systems = get(item, "sys_summs", dict, file=path, where=key)

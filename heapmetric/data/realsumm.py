@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import get, json_object, number_in, numeric_order, require_file, text
 from heapmetric.data.aggregation import check_aggregation
-from heapmetric.errors import InputError
 from heapmetric.records import Judgement, Record
 
 NAME = "realsumm"
@@ -28,11 +27,9 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     """All 2,400 REALSumm judgements (100 documents × 24 systems)."""
     check_aggregation(aggregation)
     path = require_file(Path(folder), FILE)
-    data = load_json(path)
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object {doc_id: document}", file=str(path))
+    data = json_object(path, "{doc_id: document}")
     records: list[Record] = []
-    for doc_id in sorted(data, key=lambda k: (len(k), k)):
+    for doc_id in numeric_order(data):
         doc = get(data, doc_id, dict, file=path, where="")
         src = text(doc, "src", file=path, where=doc_id)
         ref = text(doc, "ref_summ", file=path, where=doc_id)
@@ -41,12 +38,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             w = f"{doc_id}/sys_summs/{system}"
             entry = get(systems, system, dict, file=path, where=f"{doc_id}/sys_summs")
             scores = get(entry, "scores", dict, file=path, where=w)
-            score = in_scale(
-                get(scores, "litepyramid_recall", float, file=path, where=f"{w}/scores"),
-                SCALE,
-                file=path,
-                where=f"{w}/scores/litepyramid_recall",
-            )
+            score = number_in(scores, "litepyramid_recall", SCALE, file=path, where=f"{w}/scores")
             records.append(
                 Judgement(
                     id=f"{NAME}/{doc_id}/{system}/{CRITERION}",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import get, json_object, number_in, require_file, text
 from heapmetric.data.aggregation import aggregate, aggregate_mean, check_aggregation
 from heapmetric.errors import InputError
 from heapmetric.io import iter_jsonl
@@ -48,26 +48,13 @@ def _read_annotations(path: Path) -> dict[tuple[str, str], dict[str, tuple[list[
             lists[kind] = [get(anns, i, dict, file=path, where=kind, line=line) for i in range(len(anns))]
         per_criterion = {}
         for c in CRITERIA:
-            expert = [
-                in_scale(
-                    get(a, c, float, file=path, where=f"expert_annotations/{i}", line=line),
-                    SCALE,
-                    file=path,
-                    where=f"expert_annotations/{i}/{c}",
-                    line=line,
-                )
-                for i, a in enumerate(lists["expert_annotations"])
-            ]
-            crowd = [
-                in_scale(
-                    get(a, c, float, file=path, where=f"turker_annotations/{i}", line=line),
-                    SCALE,
-                    file=path,
-                    where=f"turker_annotations/{i}/{c}",
-                    line=line,
-                )
-                for i, a in enumerate(lists["turker_annotations"])
-            ]
+            expert, crowd = (
+                [
+                    number_in(a, c, SCALE, file=path, where=f"{kind}/{i}", line=line)
+                    for i, a in enumerate(lists[kind])
+                ]
+                for kind in ("expert_annotations", "turker_annotations")
+            )
             per_criterion[c] = (expert, crowd)
         if (doc, model) in out:
             raise InputError(f"duplicate (doc_id, model_id) = ({doc}, {model})", file=str(path), line=line)
@@ -80,9 +67,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     check_aggregation(aggregation)
     folder = Path(folder)
     main = require_file(folder, MAIN_FILE)
-    data = load_json(main)
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object {doc_id: document}", file=str(main))
+    data = json_object(main, "{doc_id: document}")
     ann_path = folder / ANNOTATIONS_FILE
     annotations = _read_annotations(ann_path) if ann_path.is_file() else {}
 
@@ -102,12 +87,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             scores = get(entry, "scores", dict, file=main, where=w)
             ann = annotations.get((doc_id, system))
             for c in CRITERIA:
-                mean = in_scale(
-                    get(scores, c, float, file=main, where=f"{w}/scores"),
-                    SCALE,
-                    file=main,
-                    where=f"{w}/scores/{c}",
-                )
+                mean = number_in(scores, c, SCALE, file=main, where=f"{w}/scores")
                 meta: dict = {}
                 expert = None
                 if ann is not None:

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heapmetric.data._common import get, in_scale, load_json, require_file, text
+from heapmetric.data._common import get, json_records, number_in, require_file, text
 from heapmetric.data._usr import SCALES, TASK, history
 from heapmetric.data.aggregation import aggregate_mean, check_aggregation
-from heapmetric.errors import InputError
 from heapmetric.records import Judgement, Record
 
 NAME = "topicalchat_usr"
@@ -38,13 +37,9 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     """All 2,160 Topical-Chat USR judgements (60 contexts × 6 responses × 6 qualities)."""
     check_aggregation(aggregation)
     path = require_file(Path(folder), FILE)
-    data = load_json(path)
-    if not isinstance(data, list):
-        raise InputError("expected a JSON list of records", file=str(path))
     item_of: dict[str, str] = {}
     records: list[Record] = []
-    for i in range(len(data)):
-        row = get(data, i, dict, file=path, where="")
+    for i, row in json_records(path):
         w = str(i)
         raw_history = text(row, "source", file=path, where=w)
         item_id = item_of.setdefault(raw_history, f"tc-{len(item_of)}")
@@ -52,12 +47,7 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
         output = text(row, "system_output", file=path, where=w).strip()
         scores = get(row, "scores", dict, file=path, where=w)
         for native, criterion in NATIVE.items():
-            mean = in_scale(
-                get(scores, native, float, file=path, where=f"{w}/scores"),
-                SCALES[criterion],
-                file=path,
-                where=f"{w}/scores/{native}",
-            )
+            mean = number_in(scores, native, SCALES[criterion], file=path, where=f"{w}/scores")
             score, used = aggregate_mean(mean, aggregation)
             records.append(
                 Judgement(

@@ -376,6 +376,12 @@ def write_sources(root: Path, names: list[str] | None = None) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def source_names() -> tuple[str, ...]:
+    """The ten non-HEAP sources of this area (those with a tiny copy in ``WRITERS``), in registry order."""
+    return tuple(WRITERS)
+
+
 @pytest.fixture
 def tiny_sources(tmp_path: Path) -> Path:
     """A data folder with tiny copies of the ten non-HEAP sources."""

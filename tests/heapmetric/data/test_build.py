@@ -15,36 +15,22 @@ from heapmetric.errors import UnknownNameError
 from heapmetric.records import Preference, read_records
 from heapmetric.registry import get_criterion
 
-# the ten sources of this area; conftest.py writes a tiny copy of each
-WRITERS = (
-    "summeval",
-    "realsumm",
-    "qags",
-    "rank19",
-    "data2text",
-    "topicalchat_usr",
-    "personachat_usr",
-    "fed",
-    "wmt_mqm_ted",
-    "llmbar",
-)
-
 
 def _all_records(out: Path, name: str):
     return {s: read_records(out / name / f"{s}.jsonl") for s in SPLITS}
 
 
-def test_build_writes_every_dataset(tiny_sources, tmp_path):
+def test_build_writes_every_dataset(tiny_sources, source_names, tmp_path):
     out = tmp_path / "out"
     lines: list[str] = []
     results = builder.build(tiny_sources, out, report=lines.append)
     status = {r.name: r.status for r in results}
-    assert all(status[n] == "built" for n in WRITERS)
+    assert all(status[n] == "built" for n in source_names)
     assert status["heap_sources"] == "skipped"  # no tiny heap_sources folder here
     assert any(line.startswith("heap_sources: skipped") and "not found" in line for line in lines)
     stats = json.loads((out / "stats.json").read_text())
-    assert set(stats["datasets"]) == set(WRITERS) and "heap_sources" in stats["skipped"]
-    for name in WRITERS:
+    assert set(stats["datasets"]) == set(source_names) and "heap_sources" in stats["skipped"]
+    for name in source_names:
         per_split = _all_records(out, name)
         splits_of_item = defaultdict(set)
         for split, records in per_split.items():
@@ -233,10 +219,10 @@ def test_stats_of_an_empty_folder_is_an_error(tmp_path, capsys):
     assert "no <dataset>/{train,validation,test}.jsonl files" in capsys.readouterr().err
 
 
-def test_the_tiny_sources_cover_every_non_heap_converter():
+def test_the_tiny_sources_cover_every_non_heap_converter(source_names):
     from heapmetric.data import CONVERTERS
 
-    assert set(WRITERS) == set(CONVERTERS) - {"heap_sources"}
+    assert set(source_names) == set(CONVERTERS) - {"heap_sources"}
 
 
 def test_a_converter_module_missing_from_the_checkout_is_skipped(tiny_sources, tmp_path, monkeypatch):
