@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from heapmetric.data._common import get, json_records, number_in, require_file, text
-from heapmetric.data._usr import SCALES, TASK, history
+from heapmetric.data._usr import SCALES, history, judgement
 from heapmetric.data.aggregation import aggregate, check_aggregation
 from heapmetric.errors import InputError
-from heapmetric.records import Judgement, Record
+from heapmetric.records import Record
 
 NAME = "personachat_usr"
 FOLDER = "personachat_usr"
@@ -58,20 +58,18 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
                     for k in range(len(raw))
                 ]
                 records.append(
-                    Judgement(
-                        id=f"{NAME}/{item_id}/{system}/{criterion}",
-                        dataset=NAME,
-                        task=TASK,
-                        criterion=criterion,
-                        item_id=item_id,
+                    judgement(
+                        NAME,
+                        item_id,
+                        system,
+                        native,
+                        criterion,
                         context=context,
                         source=persona,
                         output=output,
-                        system=system,
                         score=aggregate(ratings, aggregation),
-                        scale=list(SCALES[criterion]),
+                        aggregation=aggregation,
                         annotator_scores=ratings,
-                        meta={"aggregation": aggregation, "native_criterion": native},
                     )
                 )
     return records

@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from heapmetric.data._common import get, json_records, number_in, require_file, text
-from heapmetric.data._usr import SCALES, TASK, history
+from heapmetric.data._usr import SCALES, history, judgement
 from heapmetric.data.aggregation import aggregate_mean, check_aggregation
-from heapmetric.records import Judgement, Record
+from heapmetric.records import Record
 
 NAME = "topicalchat_usr"
 FOLDER = "topicalchat_usr"
@@ -50,19 +50,17 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
             mean = number_in(scores, native, SCALES[criterion], file=path, where=f"{w}/scores")
             score, used = aggregate_mean(mean, aggregation)
             records.append(
-                Judgement(
-                    id=f"{NAME}/{item_id}/{system}/{criterion}",
-                    dataset=NAME,
-                    task=TASK,
-                    criterion=criterion,
-                    item_id=item_id,
+                judgement(
+                    NAME,
+                    item_id,
+                    system,
+                    native,
+                    criterion,
                     context=history(raw_history.split("\n")),
                     source=text(row, "context", file=path, where=w).strip(),
                     output=output,
-                    system=system,
                     score=score,
-                    scale=list(SCALES[criterion]),
-                    meta={"aggregation": used, "native_criterion": native},
+                    aggregation=used,
                 )
             )
     return records
