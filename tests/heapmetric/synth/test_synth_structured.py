@@ -101,6 +101,22 @@ def test_feedback_prompts_have_no_placeholders_to_copy() -> None:
         assert "..." not in prompts[name].user and '["' not in prompts[name].user
 
 
+def test_prompt_set_is_versioned_and_renders() -> None:
+    prompts = load_prompts()
+    assert set(prompts.stages) == set(STAGES) and prompts.version >= 2
+    assert prompts.id.startswith(f"refed@{prompts.version}#")
+    msgs = prompts["instructions"].messages(instruction="Q?", n=3, feature="baking", feature_kind="subject area")
+    assert msgs[0]["role"] == "system" and "Write 3 new instructions" in msgs[-1]["content"]
+    assert "{{" not in msgs[-1]["content"] and '{"instructions": ["..."]}' in msgs[-1]["content"]
+    with pytest.raises(KeyError, match="needs"):
+        prompts["instructions"].render(instruction="Q?")
+    for stage in STAGES:
+        if prompts[stage].kind in ("json", "sections"):
+            assert prompts[stage].schema
+        if prompts[stage].kind == "sections":
+            assert set(prompts[stage].sections) == set(prompts[stage].schema)
+
+
 def test_truncated_reply_is_closed_at_its_last_complete_item() -> None:
     from heapmetric.synth.structured import close_truncated
 
