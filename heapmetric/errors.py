@@ -17,8 +17,9 @@ class HeapmetricError(Exception):
 class InputError(HeapmetricError, ValueError):
     """Bad input data. Carries where it is (file, line, field) so the message can point at it."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, field: str | None = None
+    ) -> None:
         self.file, self.line, self.field, self.reason = file, line, field, message
         where = ""
         if file is not None:

@@ -32,8 +32,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     except OSError:
         pass
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding,
-                       newline=None if "b" in mode else "") as handle:
+        with os.fdopen(
+            fd, mode, encoding=None if "b" in mode else encoding, newline=None if "b" in mode else ""
+        ) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -55,8 +56,9 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})",
-                                 file=name, line=number) from exc
+                raise InputError(
+                    f"not valid JSON ({exc.msg} at column {exc.colno})", file=name, line=number
+                ) from exc
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=name, line=number)
             yield number, obj
@@ -124,8 +126,11 @@ def read_table(path: str | os.PathLike, fmt: str | None = None) -> list[tuple[in
         rows = []
         for row in reader:
             if None in row:
-                raise InputError(f"more fields than the header's {len(reader.fieldnames or [])}",
-                                 file=name, line=reader.line_num)
+                raise InputError(
+                    f"more fields than the header's {len(reader.fieldnames or [])}",
+                    file=name,
+                    line=reader.line_num,
+                )
             rows.append((reader.line_num, dict(row)))
     else:
         raise InputError(f"unknown format {fmt!r} (expected jsonl, json, csv or tsv)", file=name)

@@ -58,7 +58,7 @@ class _Base:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict without empty optional fields (what is written to JSONL)."""
-        return {k: v for k, v in asdict(self).items() if v is not None and v != {} }
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
 
     @property
     def all_references(self) -> list[str]:
@@ -88,12 +88,18 @@ class Judgement(_Base):
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
             raise InputError(f"expected a finite number, got {score!r}", field="score", **where)
         scale = obj.get("scale")
-        if (not isinstance(scale, list) or len(scale) != 2
-                or not all(isinstance(s, (int, float)) for s in scale) or scale[0] >= scale[1]):
+        if (
+            not isinstance(scale, list)
+            or len(scale) != 2
+            or not all(isinstance(s, (int, float)) for s in scale)
+            or scale[0] >= scale[1]
+        ):
             raise InputError(f"expected [low, high] with low < high, got {scale!r}", field="scale", **where)
         ann = obj.get("annotator_scores")
-        if ann is not None and (not isinstance(ann, list)
-                                or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in ann)):
+        if ann is not None and (
+            not isinstance(ann, list)
+            or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in ann)
+        ):
             raise InputError("expected a list of numbers", field="annotator_scores", **where)
         return cls(**_known(cls, obj, file, line))
 
@@ -110,7 +116,9 @@ class Preference(_Base):
     system_b: str | None = None
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any], *, file: str | None = None, line: int | None = None) -> Preference:
+    def from_dict(
+        cls, obj: dict[str, Any], *, file: str | None = None, line: int | None = None
+    ) -> Preference:
         """Validate and build; a bad record raises :class:`InputError` naming file, line and field."""
         where = {"file": file, "line": line}
         _check_common(obj, where)
@@ -131,8 +139,12 @@ def _known(cls: type, obj: dict[str, Any], file: str | None, line: int | None) -
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(obj) - names - {"kind"})
     if unknown:
-        raise InputError(f"unknown field(s) {', '.join(unknown)}; put extra data under 'meta'",
-                         field=unknown[0], file=file, line=line)
+        raise InputError(
+            f"unknown field(s) {', '.join(unknown)}; put extra data under 'meta'",
+            field=unknown[0],
+            file=file,
+            line=line,
+        )
     return {k: v for k, v in obj.items() if k in names}
 
 

@@ -56,16 +56,23 @@ class Criterion:
         return self.instructions[0]
 
 
-def free_text_criterion(instruction: str, *, fields: tuple[str, ...] | None = None,
-                        scale: tuple[float, float] | None = None) -> Criterion:
+def free_text_criterion(
+    instruction: str, *, fields: tuple[str, ...] | None = None, scale: tuple[float, float] | None = None
+) -> Criterion:
     """A criterion from a user's own instruction ("Rate how polite the reply is"), identified by its hash."""
     text = instruction.strip()
     if not text:
         raise InputError("the instruction is empty", field="instruction")
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return Criterion(task="custom", name=f"instruction-{digest}", definition=text, instructions=(text,),
-                     fields=tuple(fields) if fields is not None else ("source", "context", "reference"),
-                     scale=scale, custom=True)
+    return Criterion(
+        task="custom",
+        name=f"instruction-{digest}",
+        definition=text,
+        instructions=(text,),
+        fields=tuple(fields) if fields is not None else ("source", "context", "reference"),
+        scale=scale,
+        custom=True,
+    )
 
 
 def _parse(name: str, data: Any) -> tuple[str, dict[str, Criterion]]:
@@ -89,8 +96,9 @@ def _parse(name: str, data: Any) -> tuple[str, dict[str, Criterion]]:
             raise InputError("unknown key", field=f"{f}.{sorted(bad)[0]}", **where)
         instructions = spec.get("instructions") or []
         if len(instructions) < 3 or not all(isinstance(i, str) and i.strip() for i in instructions):
-            raise InputError("needs at least 3 non-empty instruction paraphrases", field=f"{f}.instructions",
-                             **where)
+            raise InputError(
+                "needs at least 3 non-empty instruction paraphrases", field=f"{f}.instructions", **where
+            )
         if not isinstance(spec.get("definition"), str):
             raise InputError("missing definition", field=f"{f}.definition", **where)
         fields_ = tuple(spec.get("fields") or ())
@@ -99,10 +107,16 @@ def _parse(name: str, data: Any) -> tuple[str, dict[str, Criterion]]:
         scale = spec.get("scale")
         if scale is not None and (len(scale) != 2 or not scale[0] < scale[1]):
             raise InputError("scale must be [low, high]", field=f"{f}.scale", **where)
-        out[cname] = Criterion(task=task, name=cname, definition=spec["definition"].strip(),
-                               instructions=tuple(i.strip() for i in instructions), fields=fields_,
-                               scale=tuple(scale) if scale else None, version=int(data["version"]),
-                               datasets=tuple(spec.get("datasets") or data.get("datasets") or ()))
+        out[cname] = Criterion(
+            task=task,
+            name=cname,
+            definition=spec["definition"].strip(),
+            instructions=tuple(i.strip() for i in instructions),
+            fields=fields_,
+            scale=tuple(scale) if scale else None,
+            version=int(data["version"]),
+            datasets=tuple(spec.get("datasets") or data.get("datasets") or ()),
+        )
     return task, out
 
 
@@ -122,9 +136,11 @@ def _load() -> tuple[dict[str, dict[str, Criterion]], str]:
             parsed = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            raise InputError(f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
-                             file=f"heapmetric/criteria/{entry.name}",
-                             line=mark.line + 1 if mark is not None else None) from exc
+            raise InputError(
+                f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
+                file=f"heapmetric/criteria/{entry.name}",
+                line=mark.line + 1 if mark is not None else None,
+            ) from exc
         task, criteria = _parse(entry.name, parsed)
         if task in tasks:
             raise InputError(f"task {task!r} defined twice", file=f"heapmetric/criteria/{entry.name}")
@@ -162,8 +178,9 @@ def get_criterion(task: str, criterion: str) -> Criterion:
     return registry[task][criterion]
 
 
-def resolve(task: str | None = None, criterion: str | None = None,
-            instruction: str | None = None) -> Criterion:
+def resolve(
+    task: str | None = None, criterion: str | None = None, instruction: str | None = None
+) -> Criterion:
     """The criterion a caller means: a free-text ``instruction`` wins, else ``task`` + ``criterion``.
 
     ``criterion`` may also be given as ``task/criterion``.

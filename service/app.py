@@ -56,8 +56,12 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "payload_too_large", f"request body larger than {self.max_bytes} bytes",
-                                  headers={"Connection": "close"})
+        response = error_response(
+            413,
+            "payload_too_large",
+            f"request body larger than {self.max_bytes} bytes",
+            headers={"Connection": "close"},
+        )
         await response(scope, receive, send)
 
 
@@ -98,21 +102,32 @@ def create_app(settings: Settings | None = None, judge: Judge | None = None, **s
 
     settings = settings or get_settings()
     metrics = ServiceMetrics()
-    app = FastAPI(title="heapmetric", version=__version__, lifespan=make_lifespan(judge),
-                  description="Learned NLG evaluation over HTTP: score outputs and compare pairs with a "
-                              "heapmetric judge. Errors always have the ErrorResponse shape.")
-    app.state.service = ServiceState(settings=settings, metrics=metrics,
-                                     key_digests=key_digests(settings.all_api_keys()), **state)
+    app = FastAPI(
+        title="heapmetric",
+        version=__version__,
+        lifespan=make_lifespan(judge),
+        description="Learned NLG evaluation over HTTP: score outputs and compare pairs with a "
+        "heapmetric judge. Errors always have the ErrorResponse shape.",
+    )
+    app.state.service = ServiceState(
+        settings=settings, metrics=metrics, key_digests=key_digests(settings.all_api_keys()), **state
+    )
     install_handlers(app)
     for module in (score, compare, models, criteria, health):
         app.include_router(module.router)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    routes = {getattr(r, "path", "") for m in (score, compare, models, criteria, health) for r in m.router.routes}
+    routes = {
+        getattr(r, "path", "") for m in (score, compare, models, criteria, health) for r in m.router.routes
+    }
     routes |= {"/openapi.json", "/docs", "/redoc"}
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics, routes=routes)
     return app

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 Kind = Literal["score", "compare"]
 
 #: Result metadata that describes a batch rather than a request; the service recomputes or drops them.
-BATCH_LEVEL_KEYS = frozenset({"n_items", "n_pairs", "truncated", "padding_fraction", "criterion", "criteria",
-                              "batches"})
+BATCH_LEVEL_KEYS = frozenset(
+    {"n_items", "n_pairs", "truncated", "padding_fraction", "criterion", "criteria", "batches"}
+)
 
 
 def approximate_tokens(text: str | None) -> int:
@@ -68,13 +69,24 @@ def make_token_counter(judge: Judge) -> Counter:
             def exact(items: Sequence[ScoreItem]) -> list[tuple[int, bool]]:
                 cache: dict = {}
                 rendered = [render(it, criterion_of(it, index=i, cache=cache)) for i, it in enumerate(items)]
-                return [(len(e.input_ids), bool(e.truncated)) for e in encode(tokenizer, rendered, max_length)]
+                return [
+                    (len(e.input_ids), bool(e.truncated)) for e in encode(tokenizer, rendered, max_length)
+                ]
 
             return exact
 
     def estimate(items: Sequence[ScoreItem]) -> list[tuple[int, bool]]:
-        return [(16 + sum(approximate_tokens(t) for t in (i.output, i.source, i.context, i.first_reference,
-                                                          i.instruction)), False) for i in items]
+        return [
+            (
+                16
+                + sum(
+                    approximate_tokens(t)
+                    for t in (i.output, i.source, i.context, i.first_reference, i.instruction)
+                ),
+                False,
+            )
+            for i in items
+        ]
 
     return estimate
 
@@ -114,9 +126,17 @@ class _Slice:
 class MicroBatcher:
     """Queue + worker around one judge. Use from one event loop: ``start()``, ``submit()``, ``stop()``."""
 
-    def __init__(self, judge: Judge, *, max_batch_tokens: int = 16384, max_batch_items: int = 64,
-                 max_wait_ms: float = 5.0, max_queue: int = 1024, request_timeout_s: float = 60.0,
-                 metrics: ServiceMetrics | None = None) -> None:
+    def __init__(
+        self,
+        judge: Judge,
+        *,
+        max_batch_tokens: int = 16384,
+        max_batch_items: int = 64,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 1024,
+        request_timeout_s: float = 60.0,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
         self.judge = judge
         self.max_batch_tokens, self.max_batch_items = max_batch_tokens, max_batch_items
         self.max_wait = max_wait_ms / 1000.0
@@ -180,13 +200,24 @@ class MicroBatcher:
             name = "items" if kind == "score" else "pairs"
             line, key = getattr(exc, "line", None), getattr(exc, "field", None)
             where = f"{name}[{line - 1}]" if line else name
-            raise ServiceError(422, "invalid_request", getattr(exc, "reason", str(exc)),
-                               field=f"{where}.{key}" if key else where) from exc
+            raise ServiceError(
+                422,
+                "invalid_request",
+                getattr(exc, "reason", str(exc)),
+                field=f"{where}.{key}" if key else where,
+            ) from exc
         loop = asyncio.get_running_loop()
         now = loop.time()
-        job = Job(kind=kind, items=list(items), costs=costs, future=loop.create_future(),
-                  deadline=now + self.request_timeout, enqueued=now, truncated=truncated,
-                  exact_truncation=self.exact)
+        job = Job(
+            kind=kind,
+            items=list(items),
+            costs=costs,
+            future=loop.create_future(),
+            deadline=now + self.request_timeout,
+            enqueued=now,
+            truncated=truncated,
+            exact_truncation=self.exact,
+        )
         self._queue.append(job)
         self._queued_items += n
         self._queued_tokens += sum(costs)
@@ -200,7 +231,7 @@ class MicroBatcher:
         if job in self._queue:
             self._queue.remove(job)
             self._queued_items -= job.waiting
-            self._queued_tokens -= sum(job.costs[job.taken:])
+            self._queued_tokens -= sum(job.costs[job.taken :])
             job.taken = len(job.items)
             self.metrics.queue_depth.set(self._queued_items)
         if not job.future.done():
@@ -223,8 +254,11 @@ class MicroBatcher:
                 continue
             # an idle batcher waits briefly so that concurrent requests share a batch
             first = self._queue[0].enqueued
-            while (not self._stopping and self._queued_tokens < self.max_batch_tokens
-                   and self._queued_items < self.max_batch_items):
+            while (
+                not self._stopping
+                and self._queued_tokens < self.max_batch_tokens
+                and self._queued_items < self.max_batch_items
+            ):
                 remaining = first + self.max_wait - loop.time()
                 if remaining <= 0:
                     break
@@ -246,7 +280,7 @@ class MicroBatcher:
         while self._queue and self._queue[0].deadline <= now:
             job = self._queue.popleft()
             self._queued_items -= job.waiting
-            self._queued_tokens -= sum(job.costs[job.taken:])
+            self._queued_tokens -= sum(job.costs[job.taken :])
             if not job.future.done():
                 job.future.set_exception(DeadlineExceeded(self.request_timeout))
         # candidates: queued items of the head's kind, in arrival order, up to max_batch_items
@@ -260,9 +294,13 @@ class MicroBatcher:
         if not candidates:
             return []
         # the first batch of an unsorted plan is the longest prefix within the padded-token budget
-        first = plan_batches([j.costs[i] for j, i in candidates], max_tokens=self.max_batch_tokens,
-                             max_batch_size=self.max_batch_items, sort=False)[0]
-        chosen = candidates[:len(first.indices)]
+        first = plan_batches(
+            [j.costs[i] for j, i in candidates],
+            max_tokens=self.max_batch_tokens,
+            max_batch_size=self.max_batch_items,
+            sort=False,
+        )[0]
+        chosen = candidates[: len(first.indices)]
         slices: list[_Slice] = []
         for job, index in chosen:
             if slices and slices[-1].job is job:
@@ -272,7 +310,7 @@ class MicroBatcher:
         for sl in slices:
             sl.job.taken = sl.stop
             self._queued_items -= sl.stop - sl.start
-            self._queued_tokens -= sum(sl.job.costs[sl.start:sl.stop])
+            self._queued_tokens -= sum(sl.job.costs[sl.start : sl.stop])
         while self._queue and not self._queue[0].waiting:
             self._queue.popleft()
         self.metrics.queue_depth.set(self._queued_items)
@@ -281,8 +319,8 @@ class MicroBatcher:
     async def _execute(self, slices: list[_Slice]) -> None:
         loop = asyncio.get_running_loop()
         kind = slices[0].job.kind
-        items = [it for s in slices for it in s.job.items[s.start:s.stop]]
-        tokens = sum(c for s in slices for c in s.job.costs[s.start:s.stop])
+        items = [it for s in slices for it in s.job.items[s.start : s.stop]]
+        tokens = sum(c for s in slices for c in s.job.costs[s.start : s.stop])
         t0 = time.perf_counter()
         try:
             result = await loop.run_in_executor(self._executor, self._call, kind, items)
@@ -292,12 +330,16 @@ class MicroBatcher:
                 for s in slices:
                     await self._execute([s])
                 return
-            self._fail(slices, ServiceError(422, "invalid_request", str(exc), field=getattr(exc, "field", None)))
+            self._fail(
+                slices, ServiceError(422, "invalid_request", str(exc), field=getattr(exc, "field", None))
+            )
             return
         except Exception:
             log.exception("the judge failed on a batch of %d items", len(items))
-            self._fail(slices, ServiceError(500, "internal_error", "the judge failed on this batch "
-                                                                   "(see the server log)"))
+            self._fail(
+                slices,
+                ServiceError(500, "internal_error", "the judge failed on this batch (see the server log)"),
+            )
             return
         self.metrics.observe_batch(len(items), tokens, time.perf_counter() - t0)
         self._distribute(slices, kind, result)
@@ -322,13 +364,15 @@ class MicroBatcher:
         else:
             assert isinstance(result, CompareResult)
             sa, sb = result.scores_a, result.scores_b
-            rows = [(p, None if sa is None else sa[i], None if sb is None else sb[i])
-                    for i, p in enumerate(result.probabilities)]
+            rows = [
+                (p, None if sa is None else sa[i], None if sb is None else sb[i])
+                for i, p in enumerate(result.probabilities)
+            ]
         single = len({id(s.job) for s in slices}) == 1
         offset = 0
         for s in slices:
             job, n = s.job, s.stop - s.start
-            job.results[s.start:s.stop] = rows[offset:offset + n]
+            job.results[s.start : s.stop] = rows[offset : offset + n]
             offset += n
             job.done += n
             if not job.metadata:

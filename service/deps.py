@@ -28,8 +28,9 @@ def key_digests(keys: list[str]) -> list[bytes]:
     return [_digest(k) for k in keys]
 
 
-async def require_api_key(request: Request,
-                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+async def require_api_key(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
     """401 unless the request carries ``Authorization: Bearer <key>`` with a configured key.
 
     A no-op when the server has no keys. Every key is compared (no early exit) in constant time.
@@ -43,5 +44,9 @@ async def require_api_key(request: Request,
         for d in digests:
             ok |= secrets.compare_digest(given, d)
     if not ok:
-        raise ServiceError(401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise ServiceError(
+            401,
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer <key>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

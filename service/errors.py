@@ -18,8 +18,15 @@ log = logging.getLogger(__name__)
 class ServiceError(Exception):
     """An answer other than 2xx, with its status, error type, message and optional field path."""
 
-    def __init__(self, status: int, type_: str, message: str, *, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.type, self.message, self.field = status, type_, message, field
         self.headers = headers or {}
@@ -28,14 +35,22 @@ class ServiceError(Exception):
 class QueueFull(ServiceError):
     def __init__(self, retry_after: float) -> None:
         seconds = max(1, math.ceil(retry_after))
-        super().__init__(429, "queue_full", f"the scoring queue is full; retry after {seconds} s",
-                         headers={"Retry-After": str(seconds)})
+        super().__init__(
+            429,
+            "queue_full",
+            f"the scoring queue is full; retry after {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
 
 
 class DeadlineExceeded(ServiceError):
     def __init__(self, timeout: float) -> None:
-        super().__init__(503, "timeout", f"not answered within the server's {timeout:g} s request timeout",
-                         headers={"Retry-After": "1"})
+        super().__init__(
+            503,
+            "timeout",
+            f"not answered within the server's {timeout:g} s request timeout",
+            headers={"Retry-After": "1"},
+        )
 
 
 class NotReady(ServiceError):
@@ -48,11 +63,15 @@ class Draining(ServiceError):
         super().__init__(503, "shutting_down", "the server is shutting down", headers={"Retry-After": "1"})
 
 
-def error_response(status: int, type_: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, type_: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The one error shape: ``{"error": {"code", "type", "message", "field"}}``."""
-    return JSONResponse({"error": {"code": status, "type": type_, "message": message, "field": field}},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {"code": status, "type": type_, "message": message, "field": field}},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
@@ -69,9 +88,18 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return out or None
 
 
-_STATUS_TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-                 422: "invalid_request", 429: "queue_full", 503: "unavailable"}
+_STATUS_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "queue_full",
+    503: "unavailable",
+}
 
 
 def install_handlers(app: FastAPI) -> None:

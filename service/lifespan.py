@@ -19,8 +19,9 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WARMUP_ITEM = ScoreItem(output="A short warm-up text.", source="Warm-up input.",
-                        instruction="Rate how fluent the text is.")
+WARMUP_ITEM = ScoreItem(
+    output="A short warm-up text.", source="Warm-up input.", instruction="Rate how fluent the text is."
+)
 
 
 @dataclass
@@ -42,8 +43,13 @@ def load_judge(settings: Settings) -> Judge:
     """The judge the settings name, loaded through :func:`heapmetric.load` (may take a while)."""
     import heapmetric
 
-    return heapmetric.load(settings.model, device=settings.device, dtype=settings.dtype,
-                           quantization=settings.quantization, max_length=settings.max_length)
+    return heapmetric.load(
+        settings.model,
+        device=settings.device,
+        dtype=settings.dtype,
+        quantization=settings.quantization,
+        max_length=settings.max_length,
+    )
 
 
 async def _prepare(state: ServiceState, judge: Judge | None) -> None:
@@ -60,9 +66,15 @@ async def _prepare(state: ServiceState, judge: Judge | None) -> None:
             state.on_fatal(str(exc))
         return
     s = state.settings
-    batcher = MicroBatcher(judge, max_batch_tokens=s.max_batch_tokens, max_batch_items=s.max_batch_items,
-                           max_wait_ms=s.max_wait_ms, max_queue=s.max_queue,
-                           request_timeout_s=s.request_timeout_s, metrics=state.metrics)
+    batcher = MicroBatcher(
+        judge,
+        max_batch_tokens=s.max_batch_tokens,
+        max_batch_items=s.max_batch_items,
+        max_wait_ms=s.max_wait_ms,
+        max_queue=s.max_queue,
+        request_timeout_s=s.request_timeout_s,
+        metrics=state.metrics,
+    )
     batcher.start()
     state.judge, state.batcher, state.status = judge, batcher, "ready"
     log.info("heapmetric serve: ready (%s)", judge.info.name)

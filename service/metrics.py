@@ -17,25 +17,37 @@ class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("heapmetric_requests", "HTTP requests answered", ["route", "status"],
-                                registry=r)
-        self.latency = Histogram("heapmetric_request_latency_seconds", "time to answer a request",
-                                 ["route"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.batch_items = Histogram("heapmetric_batch_items", "items per model batch",
-                                     buckets=_SIZE_BUCKETS, registry=r)
-        self.batch_tokens = Histogram("heapmetric_batch_tokens", "tokens per model batch",
-                                      buckets=_TOKEN_BUCKETS, registry=r)
-        self.batch_seconds = Histogram("heapmetric_batch_seconds", "model time per batch",
-                                       buckets=_LATENCY_BUCKETS, registry=r)
+        self.requests = Counter(
+            "heapmetric_requests", "HTTP requests answered", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "heapmetric_request_latency_seconds",
+            "time to answer a request",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_items = Histogram(
+            "heapmetric_batch_items", "items per model batch", buckets=_SIZE_BUCKETS, registry=r
+        )
+        self.batch_tokens = Histogram(
+            "heapmetric_batch_tokens", "tokens per model batch", buckets=_TOKEN_BUCKETS, registry=r
+        )
+        self.batch_seconds = Histogram(
+            "heapmetric_batch_seconds", "model time per batch", buckets=_LATENCY_BUCKETS, registry=r
+        )
         self.queue_depth = Gauge("heapmetric_queue_depth", "items waiting for the model", registry=r)
         self.items = Counter("heapmetric_items", "items scored (a compared pair counts once)", registry=r)
         self.tokens = Counter("heapmetric_tokens", "tokens scored", registry=r)
-        self.rejected = Counter("heapmetric_rejected_requests", "requests refused by the batcher", ["reason"],
-                                registry=r)
-        self.items_per_second = Gauge("heapmetric_items_per_second", "items/s over the last batches",
-                                      registry=r)
-        self.tokens_per_second = Gauge("heapmetric_tokens_per_second", "tokens/s over the last batches",
-                                       registry=r)
+        self.rejected = Counter(
+            "heapmetric_rejected_requests", "requests refused by the batcher", ["reason"], registry=r
+        )
+        self.items_per_second = Gauge(
+            "heapmetric_items_per_second", "items/s over the last batches", registry=r
+        )
+        self.tokens_per_second = Gauge(
+            "heapmetric_tokens_per_second", "tokens/s over the last batches", registry=r
+        )
         self._window: list[tuple[float, float, int, int]] = []
 
     def observe_batch(self, n_items: int, n_tokens: int, seconds: float) -> None:

@@ -44,12 +44,27 @@ class ScoreRequest(_Defaults):
 
     items: list[ScoreItemIn] = Field(..., min_length=1)
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "task": "summarization", "criterion": "coherence",
-        "items": [{"output": "The council approved the budget on Monday.",
-                   "source": "On Monday the city council voted 7-2 to approve next year's budget ..."},
-                  {"output": "Budget. Monday. Council.",
-                   "source": "On Monday the city council voted 7-2 to approve next year's budget ..."}]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "task": "summarization",
+                    "criterion": "coherence",
+                    "items": [
+                        {
+                            "output": "The council approved the budget on Monday.",
+                            "source": "On Monday the city council voted 7-2 to approve next year's budget ...",
+                        },
+                        {
+                            "output": "Budget. Monday. Council.",
+                            "source": "On Monday the city council voted 7-2 to approve next year's budget ...",
+                        },
+                    ],
+                }
+            ]
+        },
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -61,9 +76,19 @@ class ScoreResponse(BaseModel):
     truncated: int = Field(0, description="items whose input was cut to the model's maximum length")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "scores": [1.37, -0.82], "calibrated": None, "system_scores": {}, "truncated": 0,
-        "metadata": {"model": "heapmetric-default", "dtype": "float32", "quantization": None}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scores": [1.37, -0.82],
+                    "calibrated": None,
+                    "system_scores": {},
+                    "truncated": 0,
+                    "metadata": {"model": "heapmetric-default", "dtype": "float32", "quantization": None},
+                }
+            ]
+        }
+    )
 
 
 class PairIn(_Strict):
@@ -85,11 +110,24 @@ class CompareRequest(_Defaults):
 
     pairs: list[PairIn] = Field(..., min_length=1)
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "task": "summarization", "criterion": "coherence",
-        "pairs": [{"output_a": "The council approved the budget on Monday.",
-                   "output_b": "Budget. Monday. Council.",
-                   "source": "On Monday the city council voted 7-2 to approve next year's budget ..."}]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "task": "summarization",
+                    "criterion": "coherence",
+                    "pairs": [
+                        {
+                            "output_a": "The council approved the budget on Monday.",
+                            "output_b": "Budget. Monday. Council.",
+                            "source": "On Monday the city council voted 7-2 to approve next year's budget ...",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
 
 class CompareResponse(BaseModel):
@@ -100,8 +138,11 @@ class CompareResponse(BaseModel):
     scores_b: list[float | None] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "probabilities": [0.9], "scores_a": [1.37], "scores_b": [-0.82], "metadata": {}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"probabilities": [0.9], "scores_a": [1.37], "scores_b": [-0.82], "metadata": {}}]
+        }
+    )
 
 
 class Limits(BaseModel):
@@ -131,10 +172,31 @@ class ModelsResponse(BaseModel):
     data: list[ModelCard]
     limits: Limits
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "data": [{"id": "heapmetric-default", "kind": "reward", "device": "cuda:0", "dtype": "bfloat16",
-                  "quantization": "4bit", "max_length": 512, "order_free": True, "metadata": {}}],
-        "limits": {"max_items_per_request": 256, "max_chars_per_field": 32000, "max_body_bytes": 4194304}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": [
+                        {
+                            "id": "heapmetric-default",
+                            "kind": "reward",
+                            "device": "cuda:0",
+                            "dtype": "bfloat16",
+                            "quantization": "4bit",
+                            "max_length": 512,
+                            "order_free": True,
+                            "metadata": {},
+                        }
+                    ],
+                    "limits": {
+                        "max_items_per_request": 256,
+                        "max_chars_per_field": 32000,
+                        "max_body_bytes": 4194304,
+                    },
+                }
+            ]
+        }
+    )
 
 
 class CriterionOut(BaseModel):
@@ -176,6 +238,17 @@ class ErrorResponse(BaseModel):
 
     error: ErrorBody
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"error": {
-        "code": 422, "type": "invalid_request", "message": "longer than 32000 characters",
-        "field": "items[0].source"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": 422,
+                        "type": "invalid_request",
+                        "message": "longer than 32000 characters",
+                        "field": "items[0].source",
+                    }
+                }
+            ]
+        }
+    )

@@ -17,21 +17,39 @@ from service.errors import DeadlineExceeded, NotReady, ServiceError
 from service.lifespan import ServiceState
 from service.schemas import CompareRequest, ScoreRequest
 
-_TEXT_FIELDS = ("output", "output_a", "output_b", "source", "context", "reference", "instruction", "task",
-                "criterion", "system", "id")
+_TEXT_FIELDS = (
+    "output",
+    "output_a",
+    "output_b",
+    "source",
+    "context",
+    "reference",
+    "instruction",
+    "task",
+    "criterion",
+    "system",
+    "id",
+)
 
 
 def _check_chars(value: str | None, limit: int, path: str) -> None:
     if value is not None and len(value) > limit:
-        raise ServiceError(422, "field_too_long", f"longer than {limit} characters ({len(value)})", field=path)
+        raise ServiceError(
+            422, "field_too_long", f"longer than {limit} characters ({len(value)})", field=path
+        )
 
 
-def _check_limits(body: ScoreRequest | CompareRequest, rows: Sequence[Any], name: str,
-                  state: ServiceState) -> None:
+def _check_limits(
+    body: ScoreRequest | CompareRequest, rows: Sequence[Any], name: str, state: ServiceState
+) -> None:
     s = state.settings
     if len(rows) > s.max_items_per_request:
-        raise ServiceError(422, "too_many_items", f"{len(rows)} {name} in one request; at most "
-                           f"{s.max_items_per_request}", field=name)
+        raise ServiceError(
+            422,
+            "too_many_items",
+            f"{len(rows)} {name} in one request; at most {s.max_items_per_request}",
+            field=name,
+        )
     for key in ("task", "criterion", "instruction"):
         _check_chars(getattr(body, key), s.max_chars_per_field, key)
     for i, row in enumerate(rows):
@@ -41,15 +59,20 @@ def _check_limits(body: ScoreRequest | CompareRequest, rows: Sequence[Any], name
             _check_chars(ref, s.max_chars_per_field, f"{name}[{i}].references[{j}]")
 
 
-def _check_criterion(task: str | None, criterion: str | None, instruction: str | None, path: str,
-                     item_has: set[str]) -> None:
+def _check_criterion(
+    task: str | None, criterion: str | None, instruction: str | None, path: str, item_has: set[str]
+) -> None:
     """Unknown names answer 422 before anything is queued, naming the field that holds the name."""
     from heapmetric import registry
 
     if instruction is not None:
         if not instruction.strip():
-            raise ServiceError(422, "invalid_request", "the instruction is empty",
-                               field=f"{path}.instruction" if "instruction" in item_has else "instruction")
+            raise ServiceError(
+                422,
+                "invalid_request",
+                "the instruction is empty",
+                field=f"{path}.instruction" if "instruction" in item_has else "instruction",
+            )
         return
     if task is None and criterion is None:
         return  # the judge decides whether it needs one
@@ -64,8 +87,12 @@ def _check_criterion(task: str | None, criterion: str | None, instruction: str |
             key = "task"  # a bare criterion name without its task
         # name the item when the value is its own or missing altogether; else the request-level default
         value = task if key == "task" else criterion
-        raise ServiceError(422, "unknown_criterion", str(exc),
-                           field=f"{path}.{key}" if key in item_has or value is None else key) from exc
+        raise ServiceError(
+            422,
+            "unknown_criterion",
+            str(exc),
+            field=f"{path}.{key}" if key in item_has or value is None else key,
+        ) from exc
 
 
 def score_items(body: ScoreRequest, state: ServiceState) -> list[ScoreItem]:
@@ -79,10 +106,20 @@ def score_items(body: ScoreRequest, state: ServiceState) -> list[ScoreItem]:
         if (task, criterion, instruction) not in seen:
             _check_criterion(task, criterion, instruction, f"items[{i}]", it.model_fields_set)
             seen.add((task, criterion, instruction))
-        out.append(ScoreItem(output=it.output, source=it.source, context=it.context, reference=it.reference,
-                             references=tuple(it.references) if it.references else None,
-                             instruction=instruction, task=task, criterion=criterion, system=it.system,
-                             id=it.id))
+        out.append(
+            ScoreItem(
+                output=it.output,
+                source=it.source,
+                context=it.context,
+                reference=it.reference,
+                references=tuple(it.references) if it.references else None,
+                instruction=instruction,
+                task=task,
+                criterion=criterion,
+                system=it.system,
+                id=it.id,
+            )
+        )
     return out
 
 
@@ -97,9 +134,19 @@ def pair_items(body: CompareRequest, state: ServiceState) -> list[PairItem]:
         if (task, criterion, instruction) not in seen:
             _check_criterion(task, criterion, instruction, f"pairs[{i}]", p.model_fields_set)
             seen.add((task, criterion, instruction))
-        out.append(PairItem(output_a=p.output_a, output_b=p.output_b, source=p.source, context=p.context,
-                            reference=p.reference, instruction=instruction, task=task, criterion=criterion,
-                            id=p.id))
+        out.append(
+            PairItem(
+                output_a=p.output_a,
+                output_b=p.output_b,
+                source=p.source,
+                context=p.context,
+                reference=p.reference,
+                instruction=instruction,
+                task=task,
+                criterion=criterion,
+                id=p.id,
+            )
+        )
     return out
 
 
@@ -141,13 +188,16 @@ async def run_job(state: ServiceState, kind: Kind, items: Sequence[Any], request
     A client that disconnects has its queued items dropped; a request past the server's timeout gets 503.
     """
     if state.batcher is None:
-        raise NotReady("the model failed to load" if state.status == "failed" else "the model is still loading")
+        raise NotReady(
+            "the model failed to load" if state.status == "failed" else "the model is still loading"
+        )
     batcher = state.batcher
     job = batcher.submit(kind, items)
     watcher = asyncio.ensure_future(_disconnected(request))
     try:
-        done, _ = await asyncio.wait({job.future, watcher}, timeout=batcher.request_timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {job.future, watcher}, timeout=batcher.request_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if job.future in done:
             return job.future.result()
         batcher.cancel(job)

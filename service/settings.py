@@ -33,10 +33,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     # NoDecode: environment values are split on commas (or read as a JSON list) by _split_commas
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list,
-                                                         description="CORS is off when empty")
-    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list,
-                                                     description="bearer keys; auth is off when empty")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="CORS is off when empty"
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="bearer keys; auth is off when empty"
+    )
     api_key_file: Path | None = Field(None, description="file with one API key per line (# comments)")
 
     # micro-batching
@@ -78,8 +80,9 @@ class Settings(BaseSettings):
             try:
                 text = Path(self.api_key_file).read_text(encoding="utf-8")
             except OSError as exc:
-                raise InputError(f"cannot read the API key file: {exc.strerror}",
-                                 file=str(self.api_key_file)) from exc
+                raise InputError(
+                    f"cannot read the API key file: {exc.strerror}", file=str(self.api_key_file)
+                ) from exc
             keys += [s for s in (line.split("#", 1)[0].strip() for line in text.splitlines()) if s]
             if not keys:
                 raise InputError("the API key file holds no key", file=str(self.api_key_file))

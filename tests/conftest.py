@@ -20,14 +20,19 @@ from pathlib import Path
 
 import pytest
 
-for _name, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                      "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
-                      "TRANSFORMERS_VERBOSITY": "error",
-                      # One intra-op thread: on a shared 2-core machine, torch's OpenMP threads spin against
-                      # other processes and tiny-model forwards get ~50x slower (measured: 8.1 s -> 0.17 s for
-                      # 24 tiny-BERT forwards at load average 10; this file's scoring tests 96 s -> 32 s).
-                      # Export OMP_NUM_THREADS to override. Must be set before torch is imported.
-                      "OMP_NUM_THREADS": "1"}.items():
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+    # One intra-op thread: on a shared 2-core machine, torch's OpenMP threads spin against
+    # other processes and tiny-model forwards get ~50x slower (measured: 8.1 s -> 0.17 s for
+    # 24 tiny-BERT forwards at load average 10; this file's scoring tests 96 s -> 32 s).
+    # Export OMP_NUM_THREADS to override. Must be set before torch is imported.
+    "OMP_NUM_THREADS": "1",
+}.items():
     os.environ.setdefault(_name, _value)
 
 CHAT_TEMPLATE = (
@@ -60,12 +65,16 @@ def build_bpe_tokenizer(chat_template: bool = True):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, show_progress=False,
-                                  special_tokens=["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        show_progress=False,
+        special_tokens=["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(_CORPUS * 20, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   model_max_length=512)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", model_max_length=512
+    )
     if chat_template:
         fast.chat_template = CHAT_TEMPLATE
     return fast
@@ -80,8 +89,14 @@ def build_tiny_encoder_metric(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     model = RewardModel(BertModel(config), pooling="mean", max_length=256, tokenizer=tokenizer)
     return model.save_pretrained(path, layout="full")
 
@@ -95,10 +110,18 @@ def build_tiny_decoder_metric(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = build_bpe_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     model = RewardModel(LlamaModel(config), pooling="last", max_length=256, tokenizer=tokenizer)
     return model.save_pretrained(path, layout="full")
 
@@ -110,10 +133,19 @@ def build_tiny_generative(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = build_bpe_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=1024,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

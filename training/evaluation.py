@@ -38,14 +38,22 @@ def _corr():
 
         def pearson(x, y):
             return float(stats.pearsonr(x, y).statistic)
+
     return kendall, spearman, pearson
 
 
 def item_of(r: Any, output: str) -> ScoreItem:
     """The :class:`ScoreItem` a judge sees for one output of a record."""
     refs = r.all_references
-    return ScoreItem(output=output, source=r.source, context=r.context, reference=refs[0] if refs else None,
-                     instruction=r.instruction, task=r.task, criterion=r.criterion)
+    return ScoreItem(
+        output=output,
+        source=r.source,
+        context=r.context,
+        reference=refs[0] if refs else None,
+        instruction=r.instruction,
+        task=r.task,
+        criterion=r.criterion,
+    )
 
 
 def subsample(group: Group, max_per_group: int | None, seed: int = 0) -> Group:
@@ -79,8 +87,9 @@ def _safe(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def evaluate(groups: dict[str, Group], score_fn: ScoreFn, *, max_per_group: int | None = None,
-             seed: int = 0) -> dict[str, Any]:
+def evaluate(
+    groups: dict[str, Group], score_fn: ScoreFn, *, max_per_group: int | None = None, seed: int = 0
+) -> dict[str, Any]:
     """Score every output of every group once (one ``score_fn`` call) and compute the metrics.
 
     Returns ``{"groups": {name: {...}}, "mean_pairwise_accuracy", "mean_kendall", "mean_spearman", "mean"}``
@@ -93,13 +102,22 @@ def evaluate(groups: dict[str, Group], score_fn: ScoreFn, *, max_per_group: int 
     for name, g in chosen.items():
         graded = [(unique.setdefault(item_of(j, j.output), len(unique)), j.score) for j in g.judgements]
         if g.preferences and not g.judgements:
-            pairs = [(unique.setdefault(item_of(p, p.output_a if p.label == "a" else p.output_b), len(unique)),
-                      unique.setdefault(item_of(p, p.output_b if p.label == "a" else p.output_a), len(unique)))
-                     for p in g.preferences if p.label != "tie"]
+            pairs = [
+                (
+                    unique.setdefault(item_of(p, p.output_a if p.label == "a" else p.output_b), len(unique)),
+                    unique.setdefault(item_of(p, p.output_b if p.label == "a" else p.output_a), len(unique)),
+                )
+                for p in g.preferences
+                if p.label != "tie"
+            ]
         else:
-            pairs = [(unique.setdefault(item_of(b, b.output), len(unique)),
-                      unique.setdefault(item_of(w, w.output), len(unique)))
-                     for b, w in judgement_pairs(g.judgements)]
+            pairs = [
+                (
+                    unique.setdefault(item_of(b, b.output), len(unique)),
+                    unique.setdefault(item_of(w, w.output), len(unique)),
+                )
+                for b, w in judgement_pairs(g.judgements)
+            ]
         plan[name] = {"graded": graded, "pairs": pairs}
     items = list(unique)
     scores = list(score_fn(items)) if items else []
@@ -108,10 +126,18 @@ def evaluate(groups: dict[str, Group], score_fn: ScoreFn, *, max_per_group: int 
     results: dict[str, dict[str, Any]] = {}
     for name, p in plan.items():
         g = chosen[name]
-        row: dict[str, Any] = {"dataset": g.dataset, "task": g.task, "criterion": g.criterion,
-                               "n_graded": len(p["graded"]), "n_pairs": len(p["pairs"])}
+        row: dict[str, Any] = {
+            "dataset": g.dataset,
+            "task": g.task,
+            "criterion": g.criterion,
+            "n_graded": len(p["graded"]),
+            "n_pairs": len(p["pairs"]),
+        }
         if p["pairs"]:
-            hits = [1.0 if scores[b] > scores[w] else 0.5 if scores[b] == scores[w] else 0.0 for b, w in p["pairs"]]
+            hits = [
+                1.0 if scores[b] > scores[w] else 0.5 if scores[b] == scores[w] else 0.0
+                for b, w in p["pairs"]
+            ]
             row["pairwise_accuracy"] = statistics.fmean(hits)
         if len(p["graded"]) >= 3 and len({s for _, s in p["graded"]}) > 1:
             x = [scores[i] for i, _ in p["graded"]]
@@ -125,21 +151,25 @@ def evaluate(groups: dict[str, Group], score_fn: ScoreFn, *, max_per_group: int 
 
 def summarize(results: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     """Means over groups of pairwise accuracy, Kendall and Spearman, and ``mean`` of the first two."""
+
     def mean_of(key: str) -> float | None:
         vals = [r[key] for r in results.values() if r.get(key) is not None]
         return statistics.fmean(vals) if vals else None
 
     acc, tau, rho = mean_of("pairwise_accuracy"), mean_of("kendall"), mean_of("spearman")
     both = [v for v in (acc, tau) if v is not None]
-    return {"mean_pairwise_accuracy": acc, "mean_kendall": tau, "mean_spearman": rho,
-            "mean": statistics.fmean(both) if both else None}
+    return {
+        "mean_pairwise_accuracy": acc,
+        "mean_kendall": tau,
+        "mean_spearman": rho,
+        "mean": statistics.fmean(both) if both else None,
+    }
 
 
 def markdown_table(results: dict[str, dict[str, Any]], columns: Sequence[str] | None = None) -> str:
     """A markdown table, one row per group, of one result set (``evaluate(...)['groups']``)."""
     columns = list(columns or ("n_pairs", "pairwise_accuracy", "n_graded", "kendall", "spearman"))
-    lines = ["| dataset / task / criterion | " + " | ".join(columns) + " |",
-             "|---|" + "---:|" * len(columns)]
+    lines = ["| dataset / task / criterion | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for name, row in sorted(results.items()):
         cells = []
         for c in columns:

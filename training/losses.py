@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 
-def bradley_terry_loss(s_better: torch.Tensor, s_worse: torch.Tensor,
-                       weights: torch.Tensor | None = None) -> torch.Tensor:
+def bradley_terry_loss(
+    s_better: torch.Tensor, s_worse: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean of ``-log sigmoid(s_better - s_worse)``: the negative log-likelihood of the human preference
     under P(better > worse) = sigmoid(s_better - s_worse). ``weights`` (e.g. label margins) reweight pairs."""
     losses = -F.logsigmoid(s_better.float() - s_worse.float())

@@ -13,8 +13,9 @@ import numpy as np
 from heapmetric.errors import InputError
 
 
-def group_weights(sizes: Mapping[str, int], mode: str = "proportional", *, cap: int | None = None,
-                  temperature: float = 2.0) -> dict[str, float]:
+def group_weights(
+    sizes: Mapping[str, int], mode: str = "proportional", *, cap: int | None = None, temperature: float = 2.0
+) -> dict[str, float]:
     """Sampling probability of each group.
 
     - ``proportional``: ``min(n, cap)`` (examples-proportional mixing with a cap, as in T5);

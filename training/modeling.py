@@ -34,12 +34,16 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
     if cfg.quantization:
         from heapmetric.scoring.device import bnb_config
 
-        device = "cuda" if torch.cuda.is_available() and os.environ.get("HEAPMETRIC_TRAIN_DEVICE") != "cpu" \
+        device = (
+            "cuda"
+            if torch.cuda.is_available() and os.environ.get("HEAPMETRIC_TRAIN_DEVICE") != "cpu"
             else "cpu"
+        )
         kwargs["quantization_config"] = bnb_config(cfg.quantization, torch.float32, device)
         kwargs["device_map"] = {"": device}
-    model = RewardModel.from_backbone(path, pooling=cfg.pooling, max_length=cfg.max_length, seed=cfg.seed,
-                                      **kwargs)
+    model = RewardModel.from_backbone(
+        path, pooling=cfg.pooling, max_length=cfg.max_length, seed=cfg.seed, **kwargs
+    )
     tokenizer = model.tokenizer
     backbone = model.backbone
     if getattr(backbone.config, "pad_token_id", None) is None and tokenizer is not None:
@@ -57,10 +61,15 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
             from peft import prepare_model_for_kbit_training
 
             backbone = prepare_model_for_kbit_training(
-                backbone, use_gradient_checkpointing=cfg.gradient_checkpointing)
-        lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                          target_modules=cfg.lora.target_modules or _default_targets(backbone),
-                          task_type="FEATURE_EXTRACTION")
+                backbone, use_gradient_checkpointing=cfg.gradient_checkpointing
+            )
+        lcfg = LoraConfig(
+            r=cfg.lora.r,
+            lora_alpha=cfg.lora.alpha,
+            lora_dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.target_modules or _default_targets(backbone),
+            task_type="FEATURE_EXTRACTION",
+        )
         model.backbone = get_peft_model(backbone, lcfg)
     elif cfg.freeze_embeddings:
         for name, param in backbone.named_parameters():
@@ -72,8 +81,13 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
 def _default_targets(backbone: Any) -> list[str]:
     """Attention projections by the names common architectures use."""
     names = {n.rsplit(".", 1)[-1] for n, _ in backbone.named_modules()}
-    for group in (["q_proj", "k_proj", "v_proj", "o_proj"], ["query", "key", "value"], ["q", "k", "v", "o"],
-                  ["c_attn"], ["qkv_proj"]):
+    for group in (
+        ["q_proj", "k_proj", "v_proj", "o_proj"],
+        ["query", "key", "value"],
+        ["q", "k", "v", "o"],
+        ["c_attn"],
+        ["qkv_proj"],
+    ):
         found = [g for g in group if g in names]
         if found:
             return found
@@ -106,8 +120,17 @@ def forward(model: Any, tokenizer: Any, rendered: Sequence[Any], max_length: int
     return model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
 
 
-def score_items(model: Any, tokenizer: Any, items: Sequence[Any], criteria: dict[str, Any], *, max_length: int,
-                batch_size: int = 32, device: Any = "cpu", autocast: Any = None) -> list[float]:
+def score_items(
+    model: Any,
+    tokenizer: Any,
+    items: Sequence[Any],
+    criteria: dict[str, Any],
+    *,
+    max_length: int,
+    batch_size: int = 32,
+    device: Any = "cpu",
+    autocast: Any = None,
+) -> list[float]:
     """Scores of :class:`~heapmetric.judges.base.ScoreItem` s in input order, batched longest first.
 
     The canonical instruction of each criterion is used (as at inference).
@@ -121,7 +144,9 @@ def score_items(model: Any, tokenizer: Any, items: Sequence[Any], criteria: dict
 
     rendered = []
     for it in items:
-        crit = free_text_criterion(it.instruction) if it.instruction else criteria[f"{it.task}/{it.criterion}"]
+        crit = (
+            free_text_criterion(it.instruction) if it.instruction else criteria[f"{it.task}/{it.criterion}"]
+        )
         rendered.append(render(it, crit))
     encoded = encode(tokenizer, rendered, max_length)
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
@@ -134,10 +159,12 @@ def score_items(model: Any, tokenizer: Any, items: Sequence[Any], criteria: dict
     ctx = autocast if autocast is not None else contextlib.nullcontext
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             batch = collate([encoded[i].input_ids for i in idx], pad)
             with ctx():
-                s = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+                s = model(
+                    input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+                )
             for i, v in zip(idx, s.float().cpu().tolist(), strict=False):
                 out[i] = float(v)
     if was_training:
@@ -145,8 +172,9 @@ def score_items(model: Any, tokenizer: Any, items: Sequence[Any], criteria: dict
     return out
 
 
-def fit_calibration(groups: dict[str, Any], criteria: dict[str, Any], score_fn: Any, *,
-                    min_items: int = 20) -> dict[str, Any]:
+def fit_calibration(
+    groups: dict[str, Any], criteria: dict[str, Any], score_fn: Any, *, min_items: int = 20
+) -> dict[str, Any]:
     """Isotonic maps from raw score to each criterion's human scale, fitted on graded judgements whose scale
     is the registered one (at least ``min_items`` of them). Criteria without such data stay uncalibrated.
 
@@ -175,9 +203,16 @@ def fit_calibration(groups: dict[str, Any], criteria: dict[str, Any], score_fn: 
     return out
 
 
-def save_model(model: Any, tokenizer: Any, directory: str | Path, cfg: TrainConfig, *,
-               calibration: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-               layout: str | None = None) -> Path:
+def save_model(
+    model: Any,
+    tokenizer: Any,
+    directory: str | Path,
+    cfg: TrainConfig,
+    *,
+    calibration: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    layout: str | None = None,
+) -> Path:
     """Save a checkpoint folder atomically (written beside, then renamed over ``directory``).
 
     Layout: ``adapter`` for LoRA; ``partial`` (fp16 weights, embeddings from the base) when embeddings are
@@ -200,9 +235,16 @@ def save_model(model: Any, tokenizer: Any, directory: str | Path, cfg: TrainConf
     kw: dict[str, Any] = {}
     if layout == "partial":
         kw["weights_dtype"] = torch.float16
-    model.save_pretrained(tmp, layout=layout, base=None if layout == "full" else base, tokenizer=tokenizer,
-                          max_length=cfg.max_length, calibration=calibration or None,
-                          training=_jsonable(training), **kw)
+    model.save_pretrained(
+        tmp,
+        layout=layout,
+        base=None if layout == "full" else base,
+        tokenizer=tokenizer,
+        max_length=cfg.max_length,
+        calibration=calibration or None,
+        training=_jsonable(training),
+        **kw,
+    )
     old = directory.parent / f".old-{directory.name}"
     shutil.rmtree(old, ignore_errors=True)
     if directory.exists():

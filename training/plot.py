@@ -16,7 +16,9 @@ def plot_metrics(metrics: str | Path, png: str | Path, *, smooth: int = 20) -> P
 
     from heapmetric.io import atomic_write
 
-    rows = [json.loads(line) for line in Path(metrics).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in Path(metrics).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     train = [r for r in rows if not r.get("eval")]
     evals = [r for r in rows if r.get("eval")]
 
@@ -38,8 +40,10 @@ def plot_metrics(metrics: str | Path, png: str | Path, *, smooth: int = 20) -> P
     ax2.plot(steps, moving([r["train_pair_accuracy"] for r in train]), label="train pair accuracy")
     if evals:
         es = [r["step"] for r in evals]
-        for key, label in (("val_mean_pairwise_accuracy", "val pairwise accuracy"),
-                           ("val_mean_kendall", "val Kendall tau")):
+        for key, label in (
+            ("val_mean_pairwise_accuracy", "val pairwise accuracy"),
+            ("val_mean_kendall", "val Kendall tau"),
+        ):
             vals = [r.get(key) for r in evals]
             if any(v is not None for v in vals):
                 ax2.plot(es, [float("nan") if v is None else v for v in vals], marker="o", label=label)

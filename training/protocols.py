@@ -50,8 +50,15 @@ def model_score_fn(model_dir: str | Path, *, device: str = "auto", batch_size: i
     criteria = _Criteria()
 
     def score(items: Sequence[Any]) -> list[float]:
-        return modeling.score_items(model, model.tokenizer, list(items), criteria, max_length=model.max_length,
-                                    batch_size=batch_size, device=dev)
+        return modeling.score_items(
+            model,
+            model.tokenizer,
+            list(items),
+            criteria,
+            max_length=model.max_length,
+            batch_size=batch_size,
+            device=dev,
+        )
 
     return score
 
@@ -68,9 +75,16 @@ def judge_score_fn(spec: str, *, batch_size: int = 32) -> ScoreFn:
     return score
 
 
-def evaluate_on_split(score_fn: ScoreFn, data_dir: str | Path, split: str = "test", *,
-                      datasets: Iterable[str] | None = None, tasks: Iterable[str] | None = None,
-                      exclude_datasets: Iterable[str] = (), max_per_group: int | None = None) -> dict[str, Any]:
+def evaluate_on_split(
+    score_fn: ScoreFn,
+    data_dir: str | Path,
+    split: str = "test",
+    *,
+    datasets: Iterable[str] | None = None,
+    tasks: Iterable[str] | None = None,
+    exclude_datasets: Iterable[str] = (),
+    max_per_group: int | None = None,
+) -> dict[str, Any]:
     """:func:`training.evaluation.evaluate` on one split of the converted data."""
     groups = load_groups(data_dir, split, datasets=datasets, tasks=tasks, exclude_datasets=exclude_datasets)
     if not groups:
@@ -80,14 +94,29 @@ def evaluate_on_split(score_fn: ScoreFn, data_dir: str | Path, split: str = "tes
 
 def available_tasks(cfg: TrainConfig) -> list[str]:
     """Tasks present in the training split under the config's dataset filters."""
-    groups = load_groups(cfg.data_dir, "train", datasets=cfg.datasets, exclude_datasets=cfg.exclude_datasets,
-                         tasks=cfg.tasks, exclude_tasks=cfg.exclude_tasks, criteria=cfg.criteria)
+    groups = load_groups(
+        cfg.data_dir,
+        "train",
+        datasets=cfg.datasets,
+        exclude_datasets=cfg.exclude_datasets,
+        tasks=cfg.tasks,
+        exclude_tasks=cfg.exclude_tasks,
+        criteria=cfg.criteria,
+    )
     return sorted({g.task for g in groups.values()})
 
 
-def run_protocol(protocol: str, cfg: TrainConfig, out: str | Path, *, tasks: Sequence[str] | None = None,
-                 split: str = "test", progress: bool = False, eval_max_per_group: int | None = None,
-                 device: str = "auto") -> dict[str, Any]:
+def run_protocol(
+    protocol: str,
+    cfg: TrainConfig,
+    out: str | Path,
+    *,
+    tasks: Sequence[str] | None = None,
+    split: str = "test",
+    progress: bool = False,
+    eval_max_per_group: int | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Train and test per ``protocol``; write ``<out>/<protocol>.json`` and ``.md``; return the results."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r} (expected {', '.join(PROTOCOLS)})", field="protocol")
@@ -98,8 +127,9 @@ def run_protocol(protocol: str, cfg: TrainConfig, out: str | Path, *, tasks: Seq
     tasks = list(tasks) if tasks else all_tasks
     unknown = sorted(set(tasks) - set(all_tasks))
     if unknown:
-        raise InputError(f"task {unknown[0]!r} has no training data (have: {', '.join(all_tasks)})",
-                         field="tasks")
+        raise InputError(
+            f"task {unknown[0]!r} has no training data (have: {', '.join(all_tasks)})", field="tasks"
+        )
     if protocol == "held-out" and len(all_tasks) < 2:
         raise InputError("the held-out protocol needs at least two tasks in the data", field="tasks")
     if protocol == "multi-task":
@@ -107,8 +137,10 @@ def run_protocol(protocol: str, cfg: TrainConfig, out: str | Path, *, tasks: Seq
     elif protocol == "single-task":
         plan = [(t, dataclasses.replace(cfg, tasks=[t]), [t]) for t in tasks]
     else:
-        plan = [(t, dataclasses.replace(cfg, tasks=[x for x in all_tasks if x != t], exclude_tasks=[]), [t])
-                for t in tasks]
+        plan = [
+            (t, dataclasses.replace(cfg, tasks=[x for x in all_tasks if x != t], exclude_tasks=[]), [t])
+            for t in tasks
+        ]
     rows: dict[str, dict[str, Any]] = {}
     per_task: dict[str, dict[str, Any]] = {}
     runs: dict[str, Any] = {}
@@ -118,18 +150,37 @@ def run_protocol(protocol: str, cfg: TrainConfig, out: str | Path, *, tasks: Seq
         if not (run_dir / "model" / "heapmetric.json").exists():
             log.info("%s: training %s", protocol, name)
             result = train(run_cfg, resume=latest_checkpoint(run_dir) is not None, progress=progress)
-            runs[name] = {"steps": result.steps, "stopped": result.stopped, "elapsed_s": round(result.elapsed_s, 1)}
+            runs[name] = {
+                "steps": result.steps,
+                "stopped": result.stopped,
+                "elapsed_s": round(result.elapsed_s, 1),
+            }
         else:
             runs[name] = {"reused": True}
         score_fn = model_score_fn(run_dir / "model", device=device, batch_size=cfg.eval_batch_size)
         for task in test_tasks:
-            res = evaluate_on_split(score_fn, cfg.data_dir, split, tasks=[task], datasets=cfg.datasets,
-                                    exclude_datasets=cfg.exclude_datasets, max_per_group=eval_max_per_group)
+            res = evaluate_on_split(
+                score_fn,
+                cfg.data_dir,
+                split,
+                tasks=[task],
+                datasets=cfg.datasets,
+                exclude_datasets=cfg.exclude_datasets,
+                max_per_group=eval_max_per_group,
+            )
             for gname, row in res["groups"].items():
                 rows[gname] = {**row, "trained_on": name}
             per_task[task] = {k: res[k] for k in ("mean_pairwise_accuracy", "mean_kendall", "mean_spearman")}
-    result = {"protocol": protocol, "split": split, "tasks": tasks, "runs": runs, "per_task": per_task,
-              "groups": rows, "config": cfg.to_dict(), **_means(per_task)}
+    result = {
+        "protocol": protocol,
+        "split": split,
+        "tasks": tasks,
+        "runs": runs,
+        "per_task": per_task,
+        "groups": rows,
+        "config": cfg.to_dict(),
+        **_means(per_task),
+    }
     write_json(out / f"{protocol}.json", result)
     with atomic_write(out / f"{protocol}.md") as handle:
         handle.write(protocol_markdown(result))
@@ -146,18 +197,28 @@ def _means(per_task: dict[str, dict[str, Any]]) -> dict[str, float | None]:
 
 def protocol_markdown(result: dict[str, Any]) -> str:
     """The protocol's results as markdown: per task, then per group."""
+
     def f(v: Any) -> str:
         return "–" if v is None else f"{v:.3f}"
 
-    lines = [f"# Protocol {result['protocol']} ({result['split']} split)", "",
-             "| tested task | trained on | mean pairwise accuracy | mean Kendall tau | mean Spearman |",
-             "|---|---|---:|---:|---:|"]
+    lines = [
+        f"# Protocol {result['protocol']} ({result['split']} split)",
+        "",
+        "| tested task | trained on | mean pairwise accuracy | mean Kendall tau | mean Spearman |",
+        "|---|---|---:|---:|---:|",
+    ]
     for task, m in sorted(result["per_task"].items()):
-        trained = "all tasks" if result["protocol"] == "multi-task" else (
-            task if result["protocol"] == "single-task" else f"all tasks but {task}")
-        lines.append(f"| {task} | {trained} | {f(m['mean_pairwise_accuracy'])} | {f(m['mean_kendall'])} | "
-                     f"{f(m['mean_spearman'])} |")
-    lines.append(f"| **mean over tasks** | | {f(result['mean_pairwise_accuracy'])} | "
-                 f"{f(result['mean_kendall'])} | |")
+        trained = (
+            "all tasks"
+            if result["protocol"] == "multi-task"
+            else (task if result["protocol"] == "single-task" else f"all tasks but {task}")
+        )
+        lines.append(
+            f"| {task} | {trained} | {f(m['mean_pairwise_accuracy'])} | {f(m['mean_kendall'])} | "
+            f"{f(m['mean_spearman'])} |"
+        )
+    lines.append(
+        f"| **mean over tasks** | | {f(result['mean_pairwise_accuracy'])} | {f(result['mean_kendall'])} | |"
+    )
     lines += ["", "Per dataset / task / criterion:", "", markdown_table(result["groups"]), ""]
     return "\n".join(lines)

@@ -63,14 +63,23 @@ def prepare_data(cfg: TrainConfig) -> tuple[TrainingData, dict[str, Group], dict
     """
     from heapmetric import registry
 
-    kw = dict(datasets=cfg.datasets, exclude_datasets=cfg.exclude_datasets, tasks=cfg.tasks,
-              exclude_tasks=cfg.exclude_tasks, criteria=cfg.criteria)
+    kw = dict(
+        datasets=cfg.datasets,
+        exclude_datasets=cfg.exclude_datasets,
+        tasks=cfg.tasks,
+        exclude_tasks=cfg.exclude_tasks,
+        criteria=cfg.criteria,
+    )
     train_groups = load_groups(cfg.data_dir, "train", **kw)
     if not train_groups:
         raise InputError("no training records match the config's datasets/tasks/criteria", field="datasets")
-    data = build_training_data(train_groups, judgement_pairs_enabled=cfg.judgement_pairs,
-                               min_gap=cfg.min_score_gap, max_pairs_per_item=cfg.max_pairs_per_item,
-                               seed=cfg.seed)
+    data = build_training_data(
+        train_groups,
+        judgement_pairs_enabled=cfg.judgement_pairs,
+        min_gap=cfg.min_score_gap,
+        max_pairs_per_item=cfg.max_pairs_per_item,
+        seed=cfg.seed,
+    )
     if not data.pairs and not (cfg.pointwise_weight > 0 and data.graded):
         raise InputError("no training pairs in any group: " + "; ".join(data.warnings), field="datasets")
     criteria: dict[str, Any] = {}
@@ -78,8 +87,9 @@ def prepare_data(cfg: TrainConfig) -> tuple[TrainingData, dict[str, Group], dict
         try:
             criteria[f"{g.task}/{g.criterion}"] = registry.get_criterion(g.task, g.criterion)
         except Exception as exc:
-            raise InputError(f"group {name}: {exc}; add it to heapmetric/criteria/ or filter it out",
-                             field="criteria") from exc
+            raise InputError(
+                f"group {name}: {exc}; add it to heapmetric/criteria/ or filter it out", field="criteria"
+            ) from exc
     try:
         val_groups = load_groups(cfg.data_dir, "validation", **kw)
     except InputError:
@@ -103,8 +113,14 @@ def render_side(fields: Fields, output: str, criteria: dict[str, Any], paraphras
     from heapmetric.scoring.render import render
 
     crit = criterion_for(fields, criteria)
-    item = ScoreItem(output=output, source=fields.source, context=fields.context, reference=fields.reference,
-                     task=fields.task, criterion=fields.criterion)
+    item = ScoreItem(
+        output=output,
+        source=fields.source,
+        context=fields.context,
+        reference=fields.reference,
+        task=fields.task,
+        criterion=fields.criterion,
+    )
     instruction = None
     if paraphrase is not None and not fields.instruction:
         instruction = crit.instructions[paraphrase % len(crit.instructions)]
@@ -174,8 +190,9 @@ def _truncate_metrics(path: Path, step: int) -> None:
 # ------------------------------------------------------------------------------------------------ train
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
-          stop_after: int | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop_after: int | None = None
+) -> TrainResult:
     """Train per ``cfg``; with ``resume``, continue from the newest checkpoint in ``cfg.output_dir``.
 
     ``stop_after`` stops (with a checkpoint) after that many optimizer steps in this call, leaving the run
@@ -193,14 +210,18 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     out = Path(cfg.output_dir)
     existing = latest_checkpoint(out)
     if existing is not None and not resume:
-        raise InputError(f"{out} already holds checkpoints ({existing.name}); pass --resume to continue or "
-                         "--output for a new run", field="output_dir")
+        raise InputError(
+            f"{out} already holds checkpoints ({existing.name}); pass --resume to continue or "
+            "--output for a new run",
+            field="output_dir",
+        )
     if resume and existing is None and (out / "model").exists():
         raise InputError(f"{out} holds a finished run and no checkpoint to resume", field="output_dir")
     data, val_groups, criteria = prepare_data(cfg)
 
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision,
-                              cpu=os.environ.get("HEAPMETRIC_TRAIN_DEVICE") == "cpu")
+    accelerator = Accelerator(
+        mixed_precision=cfg.mixed_precision, cpu=os.environ.get("HEAPMETRIC_TRAIN_DEVICE") == "cpu"
+    )
     set_seed(cfg.seed)
     main = accelerator.is_main_process
     if main:
@@ -209,29 +230,46 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
 
         with atomic_write(out / "config.yaml") as handle:
             yaml.safe_dump(cfg.to_dict(), handle, sort_keys=False)
-        write_json(out / "data_summary.json", {"groups": data.summary, "warnings": data.warnings,
-                                               "validation_groups": sorted(val_groups)})
+        write_json(
+            out / "data_summary.json",
+            {"groups": data.summary, "warnings": data.warnings, "validation_groups": sorted(val_groups)},
+        )
     model, tokenizer = modeling.build_model(cfg)
     optimizer = modeling.build_optimizer(model, cfg)
     # ``plan`` holds the number of steps the schedule decays over: max_steps, or, under a time budget, the
     # steps that fit in it (estimated once, early in the run, and checkpointed with the trainer state).
     plan = {"planned_steps": cfg.max_steps}
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s, plan["planned_steps"]))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(cfg, s, plan["planned_steps"])
+    )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     device = accelerator.device
 
     sizes = {k: len(v) for k, v in data.pairs.items()}
-    weights = group_weights(sizes, cfg.mixing, cap=cfg.mixing_cap, temperature=cfg.mixing_temperature) \
-        if sizes else {}
+    weights = (
+        group_weights(sizes, cfg.mixing, cap=cfg.mixing_cap, temperature=cfg.mixing_temperature)
+        if sizes
+        else {}
+    )
     sampler = MixtureSampler(sizes, weights, cfg.seed) if sizes else None
     graded_sampler = None
     if cfg.pointwise_weight > 0 and data.graded:
         gsizes = {k: len(v) for k, v in data.graded.items()}
-        graded_sampler = MixtureSampler(gsizes, group_weights(gsizes, cfg.mixing, cap=cfg.mixing_cap,
-                                                              temperature=cfg.mixing_temperature), cfg.seed + 1)
+        graded_sampler = MixtureSampler(
+            gsizes,
+            group_weights(gsizes, cfg.mixing, cap=cfg.mixing_cap, temperature=cfg.mixing_temperature),
+            cfg.seed + 1,
+        )
 
-    state: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "best": None, "best_step": None, "bad_evals": 0,
-                             "pairs_seen": 0, "stopped": None}
+    state: dict[str, Any] = {
+        "step": 0,
+        "elapsed_s": 0.0,
+        "best": None,
+        "best_step": None,
+        "bad_evals": 0,
+        "pairs_seen": 0,
+        "stopped": None,
+    }
     metrics_path = out / "metrics.jsonl"
     if resume and existing is not None:
         accelerator.load_state(str(existing))
@@ -247,9 +285,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     accelerator.wait_for_everyone()
 
     def score_items(items):
-        return modeling.score_items(accelerator.unwrap_model(model), tokenizer, items, criteria,
-                                    max_length=cfg.max_length, batch_size=cfg.eval_batch_size, device=device,
-                                    autocast=accelerator.autocast)
+        return modeling.score_items(
+            accelerator.unwrap_model(model),
+            tokenizer,
+            items,
+            criteria,
+            max_length=cfg.max_length,
+            batch_size=cfg.eval_batch_size,
+            device=device,
+            autocast=accelerator.autocast,
+        )
 
     def log_line(row: dict[str, Any]) -> None:
         if main:
@@ -274,22 +319,34 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         out: dict[str, Any] = {}
         if sampler is not None:
             picks = shard(sampler.draw(micro, cfg.batch_size * n_proc), rank, n_proc)
-            para = sampler.rng(micro).integers(0, 1 << 30, size=len(picks)) if cfg.paraphrase == "random" \
+            para = (
+                sampler.rng(micro).integers(0, 1 << 30, size=len(picks))
+                if cfg.paraphrase == "random"
                 else [None] * len(picks)
+            )
             pairs = [data.pairs[g][i] for g, i in picks]
-            rendered = [render_side(p.fields, p.better, criteria, q) for p, q in zip(pairs, para, strict=True)] + \
-                       [render_side(p.fields, p.worse, criteria, q) for p, q in zip(pairs, para, strict=True)]
+            rendered = [
+                render_side(p.fields, p.better, criteria, q) for p, q in zip(pairs, para, strict=True)
+            ] + [render_side(p.fields, p.worse, criteria, q) for p, q in zip(pairs, para, strict=True)]
             margins = torch.tensor([p.margin for p in pairs]) if cfg.margin_weighting else None
             out["pairs"] = (encode_batch(tokenizer, rendered, cfg.max_length)[0], len(pairs), margins)
         if graded_sampler is not None:
-            gp = shard(graded_sampler.draw(micro, (cfg.pointwise_batch_size or cfg.batch_size) * n_proc),
-                       rank, n_proc)
-            gpara = graded_sampler.rng(micro).integers(0, 1 << 30, size=len(gp)) \
-                if cfg.paraphrase == "random" else [None] * len(gp)
+            gp = shard(
+                graded_sampler.draw(micro, (cfg.pointwise_batch_size or cfg.batch_size) * n_proc),
+                rank,
+                n_proc,
+            )
+            gpara = (
+                graded_sampler.rng(micro).integers(0, 1 << 30, size=len(gp))
+                if cfg.paraphrase == "random"
+                else [None] * len(gp)
+            )
             ex = [data.graded[g][i] for g, i in gp]
             rendered = [render_side(e.fields, e.output, criteria, q) for e, q in zip(ex, gpara, strict=True)]
-            out["graded"] = (encode_batch(tokenizer, rendered, cfg.max_length)[0],
-                             torch.tensor([e.target for e in ex]))
+            out["graded"] = (
+                encode_batch(tokenizer, rendered, cfg.max_length)[0],
+                torch.tensor([e.target for e in ex]),
+            )
         return out
 
     # One micro-step ahead on a thread: tokenizing (Rust, outside the GIL) overlaps the model's step.
@@ -328,8 +385,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
             if "pairs" in mb:
                 batch, n, margins = mb["pairs"]
                 with accelerator.autocast():
-                    scores = model(input_ids=batch["input_ids"].to(device, non_blocking=True),
-                                   attention_mask=batch["attention_mask"].to(device, non_blocking=True))
+                    scores = model(
+                        input_ids=batch["input_ids"].to(device, non_blocking=True),
+                        attention_mask=batch["attention_mask"].to(device, non_blocking=True),
+                    )
                 s_b, s_w = scores[:n], scores[n:]
                 bt = bradley_terry_loss(s_b, s_w, margins.to(device) if margins is not None else None)
                 loss = loss + bt
@@ -338,8 +397,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
             if "graded" in mb:
                 batch, targets = mb["graded"]
                 with accelerator.autocast():
-                    s = model(input_ids=batch["input_ids"].to(device, non_blocking=True),
-                              attention_mask=batch["attention_mask"].to(device, non_blocking=True))
+                    s = model(
+                        input_ids=batch["input_ids"].to(device, non_blocking=True),
+                        attention_mask=batch["attention_mask"].to(device, non_blocking=True),
+                    )
                 pw = pointwise_loss(s, targets.to(device))
                 loss = loss + cfg.pointwise_weight * pw
                 pw_sum += float(pw.detach())
@@ -361,10 +422,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         state["elapsed_s"] = elapsed
         if step == 1:
             state["first_step_s"] = elapsed
-        row = {"step": step, "loss": loss_sum / cfg.grad_accum_steps, "train_pair_accuracy":
-               acc_sum / cfg.grad_accum_steps, "lr": scheduler.get_last_lr()[0],
-               "pairs_per_s": cfg.batch_size * n_proc * cfg.grad_accum_steps / max(time.monotonic() - t0, 1e-9),
-               "elapsed_s": round(elapsed, 2)}
+        row = {
+            "step": step,
+            "loss": loss_sum / cfg.grad_accum_steps,
+            "train_pair_accuracy": acc_sum / cfg.grad_accum_steps,
+            "lr": scheduler.get_last_lr()[0],
+            "pairs_per_s": cfg.batch_size * n_proc * cfg.grad_accum_steps / max(time.monotonic() - t0, 1e-9),
+            "elapsed_s": round(elapsed, 2),
+        }
         if graded_sampler is not None:
             row["pointwise_loss"] = pw_sum / cfg.grad_accum_steps
         log_line(row)
@@ -372,34 +437,62 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_pair_accuracy']:.2f}")
 
-        if cfg.max_minutes is not None and step == PLAN_AT and "planned_steps" not in state \
-                and "first_step_s" in state:
+        if (
+            cfg.max_minutes is not None
+            and step == PLAN_AT
+            and "planned_steps" not in state
+            and "first_step_s" in state
+        ):
             # pace of the steps after the first (which pays for warm-up); 10% of the budget is left for the
             # evaluations, the final calibration and saving
             per_step = (elapsed - state["first_step_s"]) / (step - 1)
             fit = int((cfg.max_minutes * 60 * 0.9 - state["first_step_s"]) / per_step) + 1
             plan["planned_steps"] = max(step + 1, min(cfg.max_steps, fit))
             state["planned_steps"] = plan["planned_steps"]
-            log.info("time budget %.1f min: %.3f s/step, schedule planned over %d steps", cfg.max_minutes,
-                     per_step, plan["planned_steps"])
-        out_of_time = (cfg.max_minutes is not None and elapsed >= cfg.max_minutes * 60) or \
-            (plan["planned_steps"] < cfg.max_steps and step >= plan["planned_steps"])
+            log.info(
+                "time budget %.1f min: %.3f s/step, schedule planned over %d steps",
+                cfg.max_minutes,
+                per_step,
+                plan["planned_steps"],
+            )
+        out_of_time = (cfg.max_minutes is not None and elapsed >= cfg.max_minutes * 60) or (
+            plan["planned_steps"] < cfg.max_steps and step >= plan["planned_steps"]
+        )
         if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
             res = run_eval()
             if res is not None and main:
-                metric = {"mean": res["mean"], "pairwise_accuracy": res["mean_pairwise_accuracy"],
-                          "kendall": res["mean_kendall"]}[cfg.early_stopping_metric]
-                log_line({"step": step, "eval": True, "val_mean_pairwise_accuracy": res["mean_pairwise_accuracy"],
-                          "val_mean_kendall": res["mean_kendall"], "val_mean_spearman": res["mean_spearman"],
-                          "val_mean": res["mean"]})
-                log.info("step %d validation: pairwise acc %s, kendall %s", step,
-                         _fmt(res["mean_pairwise_accuracy"]), _fmt(res["mean_kendall"]))
+                metric = {
+                    "mean": res["mean"],
+                    "pairwise_accuracy": res["mean_pairwise_accuracy"],
+                    "kendall": res["mean_kendall"],
+                }[cfg.early_stopping_metric]
+                log_line(
+                    {
+                        "step": step,
+                        "eval": True,
+                        "val_mean_pairwise_accuracy": res["mean_pairwise_accuracy"],
+                        "val_mean_kendall": res["mean_kendall"],
+                        "val_mean_spearman": res["mean_spearman"],
+                        "val_mean": res["mean"],
+                    }
+                )
+                log.info(
+                    "step %d validation: pairwise acc %s, kendall %s",
+                    step,
+                    _fmt(res["mean_pairwise_accuracy"]),
+                    _fmt(res["mean_kendall"]),
+                )
                 if metric is not None and (state["best"] is None or metric > state["best"]):
                     state.update(best=metric, best_step=step, bad_evals=0)
                     # full (or adapter) layout: loadable without the base package, wherever this runs
-                    modeling.save_model(accelerator.unwrap_model(model), tokenizer, out / "best", cfg,
-                                        extra={"step": step, "validation": res},
-                                        layout="adapter" if cfg.lora is not None else "full")
+                    modeling.save_model(
+                        accelerator.unwrap_model(model),
+                        tokenizer,
+                        out / "best",
+                        cfg,
+                        extra={"step": step, "validation": res},
+                        layout="adapter" if cfg.lora is not None else "full",
+                    )
                 else:
                     state["bad_evals"] += 1
                     if cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience:
@@ -410,8 +503,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
             stopped = "time_budget"
         if stopped:
             state["stopped"] = stopped
-        if step % cfg.save_every == 0 or stopped or step == cfg.max_steps or \
-                (stop_after is not None and steps_this_call >= stop_after):
+        if (
+            step % cfg.save_every == 0
+            or stopped
+            or step == cfg.max_steps
+            or (stop_after is not None and steps_this_call >= stop_after)
+        ):
             _save_checkpoint(accelerator, out, state, cfg.keep_checkpoints)
         if stop_after is not None and steps_this_call >= stop_after and step < cfg.max_steps and not stopped:
             pool.shutdown(cancel_futures=True)
@@ -436,23 +533,53 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         def final_scores(items):  # calibration and validation score the same outputs: score them once
             todo = [it for it in dict.fromkeys(items) if it not in memo]
             if todo:
-                memo.update(zip(todo, modeling.score_items(
-                    final_model, tokenizer, todo, criteria, max_length=cfg.max_length,
-                    batch_size=cfg.eval_batch_size, device=device, autocast=accelerator.autocast), strict=False))
+                memo.update(
+                    zip(
+                        todo,
+                        modeling.score_items(
+                            final_model,
+                            tokenizer,
+                            todo,
+                            criteria,
+                            max_length=cfg.max_length,
+                            batch_size=cfg.eval_batch_size,
+                            device=device,
+                            autocast=accelerator.autocast,
+                        ),
+                        strict=False,
+                    )
+                )
             return [memo[it] for it in items]
 
         with torch.no_grad():
             validation = evaluate(val_groups, final_scores) if val_groups else None
-            calibration = modeling.fit_calibration(val_groups or {}, criteria, final_scores) \
-                if cfg.calibrate else {}
-        modeling.save_model(final_model, tokenizer, out / "model", cfg, calibration=calibration,
-                            extra={"step": state["step"], "best_step": state.get("best_step"),
-                                   "validation": validation})
-        write_json(out / "summary.json", {
-            "steps": state["step"], "best_step": state.get("best_step"), "stopped": stopped,
-            "elapsed_s": round(state["elapsed_s"], 1), "pairs_seen": state["pairs_seen"],
-            "num_processes": n_proc, "device": str(device), "groups": data.summary,
-            "mixing_weights": weights, "validation": validation, "warnings": data.warnings})
+            calibration = (
+                modeling.fit_calibration(val_groups or {}, criteria, final_scores) if cfg.calibrate else {}
+            )
+        modeling.save_model(
+            final_model,
+            tokenizer,
+            out / "model",
+            cfg,
+            calibration=calibration,
+            extra={"step": state["step"], "best_step": state.get("best_step"), "validation": validation},
+        )
+        write_json(
+            out / "summary.json",
+            {
+                "steps": state["step"],
+                "best_step": state.get("best_step"),
+                "stopped": stopped,
+                "elapsed_s": round(state["elapsed_s"], 1),
+                "pairs_seen": state["pairs_seen"],
+                "num_processes": n_proc,
+                "device": str(device),
+                "groups": data.summary,
+                "mixing_weights": weights,
+                "validation": validation,
+                "warnings": data.warnings,
+            },
+        )
         try:
             from training.plot import plot_metrics
 
@@ -471,7 +598,9 @@ def lr_factor(cfg: TrainConfig, step: int, planned: int) -> float:
     """Learning-rate multiplier at ``step``: linear warm-up over ``warmup_ratio`` of the planned steps (over the
     first :data:`PLAN_AT` steps under a time budget, while the pace is measured), then linear or cosine decay to
     0 at ``planned`` (or constant)."""
-    warmup = PLAN_AT if cfg.max_minutes is not None and cfg.warmup_ratio > 0 else int(cfg.warmup_ratio * planned)
+    warmup = (
+        PLAN_AT if cfg.max_minutes is not None and cfg.warmup_ratio > 0 else int(cfg.warmup_ratio * planned)
+    )
     if step < warmup:
         return (step + 1) / (warmup + 1)
     if cfg.scheduler == "constant":

@@ -34,17 +34,30 @@ def pack_data(data_dir: Path, out: Path) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for ds in sorted(p for p in data_dir.iterdir() if p.is_dir()):
         for split_file in sorted(ds.glob("*.jsonl")):
-            rows = [json.loads(line) for line in split_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-            graded = {(r["dataset"], r["task"], r["criterion"]) for r in rows if "output" in r and "score" in r}
-            kept = [r for r in rows if not ("output_a" in r and (r["dataset"], r["task"], r["criterion"]) in graded)]
+            rows = [
+                json.loads(line)
+                for line in split_file.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            ]
+            graded = {
+                (r["dataset"], r["task"], r["criterion"]) for r in rows if "output" in r and "score" in r
+            }
+            kept = [
+                r
+                for r in rows
+                if not ("output_a" in r and (r["dataset"], r["task"], r["criterion"]) in graded)
+            ]
             target = out / ds.name / (split_file.name + ".gz")
             target.parent.mkdir(parents=True, exist_ok=True)
             with gzip.open(target, "wt", encoding="utf-8", compresslevel=9) as handle:
                 for r in kept:
                     handle.write(json.dumps(r, ensure_ascii=False) + "\n")
             sizes[f"{ds.name}/{split_file.name}"] = target.stat().st_size
-            print(f"{ds.name}/{split_file.name}: {len(rows)} -> {len(kept)} records, "
-                  f"{target.stat().st_size / 2**20:.2f} MiB", file=sys.stderr)
+            print(
+                f"{ds.name}/{split_file.name}: {len(rows)} -> {len(kept)} records, "
+                f"{target.stat().st_size / 2**20:.2f} MiB",
+                file=sys.stderr,
+            )
     return sizes
 
 

@@ -32,14 +32,39 @@ import torch
 from torch import nn
 
 # Llama-3.1-8B, as published in its config.json
-LLAMA_31_8B = dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-                   intermediate_size=14336, vocab_size=128256, max_position_embeddings=131072,
-                   rms_norm_eps=1e-5, rope_theta=500000.0, hidden_act="silu", tie_word_embeddings=False,
-                   rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-                                 "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
-TINY = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            intermediate_size=128, vocab_size=1000, max_position_embeddings=1024, rms_norm_eps=1e-5,
-            rope_theta=500000.0, hidden_act="silu", tie_word_embeddings=False)
+LLAMA_31_8B = dict(
+    hidden_size=4096,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    intermediate_size=14336,
+    vocab_size=128256,
+    max_position_embeddings=131072,
+    rms_norm_eps=1e-5,
+    rope_theta=500000.0,
+    hidden_act="silu",
+    tie_word_embeddings=False,
+    rope_scaling={
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+    },
+)
+TINY = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    intermediate_size=128,
+    vocab_size=1000,
+    max_position_embeddings=1024,
+    rms_norm_eps=1e-5,
+    rope_theta=500000.0,
+    hidden_act="silu",
+    tie_word_embeddings=False,
+)
 
 
 class RewardLM(nn.Module):
@@ -98,15 +123,26 @@ def quantize(model: RewardLM, mode: str, device: str) -> int:
                     continue
                 weight = old.weight.data.to("cpu")  # bnb quantizes when a CPU parameter moves to the device
                 if mode == "8bit":
-                    new = bnb.nn.Linear8bitLt(old.in_features, old.out_features, bias=old.bias is not None,
-                                              has_fp16_weights=False, threshold=6.0)
+                    new = bnb.nn.Linear8bitLt(
+                        old.in_features,
+                        old.out_features,
+                        bias=old.bias is not None,
+                        has_fp16_weights=False,
+                        threshold=6.0,
+                    )
                     new.weight = bnb.nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False)
                 else:
-                    new = bnb.nn.Linear4bit(old.in_features, old.out_features, bias=old.bias is not None,
-                                            compute_dtype=torch.bfloat16, compress_statistics=True,
-                                            quant_type="nf4")
-                    new.weight = bnb.nn.Params4bit(weight, requires_grad=False, compress_statistics=True,
-                                                   quant_type="nf4", module=new)
+                    new = bnb.nn.Linear4bit(
+                        old.in_features,
+                        old.out_features,
+                        bias=old.bias is not None,
+                        compute_dtype=torch.bfloat16,
+                        compress_statistics=True,
+                        quant_type="nf4",
+                    )
+                    new.weight = bnb.nn.Params4bit(
+                        weight, requires_grad=False, compress_statistics=True, quant_type="nf4", module=new
+                    )
                 if old.bias is not None:
                     new.bias = nn.Parameter(old.bias.data.to("cpu"), requires_grad=False)
                 setattr(parent, name, new.to(device))
@@ -133,12 +169,13 @@ def score_all(model: RewardLM, ids: torch.Tensor, mask: torch.Tensor, batch: int
     out: list[float] = []
     with torch.inference_mode():
         for i in range(0, len(ids), batch):
-            out += model(ids[i:i + batch].to(device), mask[i:i + batch].to(device)).cpu().tolist()
+            out += model(ids[i : i + batch].to(device), mask[i : i + batch].to(device)).cpu().tolist()
     return out
 
 
-def run_mode(mode: str, args: argparse.Namespace, config_kw: dict, ids: torch.Tensor,
-             mask: torch.Tensor) -> tuple[dict[str, Any], list[float]]:
+def run_mode(
+    mode: str, args: argparse.Namespace, config_kw: dict, ids: torch.Tensor, mask: torch.Tensor
+) -> tuple[dict[str, Any], list[float]]:
     cuda = args.device.startswith("cuda")
     if cuda:
         torch.cuda.empty_cache()
@@ -153,7 +190,7 @@ def run_mode(mode: str, args: argparse.Namespace, config_kw: dict, ids: torch.Te
     model_bytes = torch.cuda.memory_allocated() if cuda else None
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    score_all(model, ids[:args.batch], mask[:args.batch], args.batch, args.device)  # warm-up
+    score_all(model, ids[: args.batch], mask[: args.batch], args.batch, args.device)  # warm-up
     sync(args.device)
     times, scores = [], []
     for _ in range(args.repeats):
@@ -163,12 +200,17 @@ def run_mode(mode: str, args: argparse.Namespace, config_kw: dict, ids: torch.Te
         times.append(time.perf_counter() - t)
     tokens = int(mask.sum())
     result = {
-        "mode": mode, "linear_layers_quantized": replaced, "parameters_reported": params,
-        "build_s": round(built, 2), "prepare_s": round(prepared, 2),
+        "mode": mode,
+        "linear_layers_quantized": replaced,
+        "parameters_reported": params,
+        "build_s": round(built, 2),
+        "prepare_s": round(prepared, 2),
         "model_memory_gib": None if model_bytes is None else round(model_bytes / 2**30, 3),
         "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
-        "tokens_per_s": tokens / min(times), "tokens_per_s_mean": tokens * len(times) / sum(times),
-        "items_per_s": len(ids) / min(times), "seconds_per_pass": [round(t, 3) for t in times],
+        "tokens_per_s": tokens / min(times),
+        "tokens_per_s_mean": tokens * len(times) / sum(times),
+        "items_per_s": len(ids) / min(times),
+        "seconds_per_pass": [round(t, 3) for t in times],
     }
     del model
     gc.collect()
@@ -192,8 +234,11 @@ def main() -> int:
         args.seq_len = min(args.seq_len, 64)
     started = time.perf_counter()
     ids, mask = make_inputs(args.items, args.seq_len, config_kw["vocab_size"], args.seed + 1)
-    env: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
-                           "device": args.device}
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": args.device,
+    }
     import transformers
 
     env["transformers"] = transformers.__version__
@@ -207,8 +252,10 @@ def main() -> int:
         env["bitsandbytes"] = None
         missing = [m for m in args.modes if m != "bf16"]
         if missing:
-            print(f"bitsandbytes is not importable ({exc}); measuring bf16 only, skipping {missing}",
-                  file=sys.stderr)
+            print(
+                f"bitsandbytes is not importable ({exc}); measuring bf16 only, skipping {missing}",
+                file=sys.stderr,
+            )
             args.modes = [m for m in args.modes if m == "bf16"]
 
     results: dict[str, Any] = {}
@@ -217,8 +264,11 @@ def main() -> int:
         try:
             results[mode], scores[mode] = run_mode(mode, args, config_kw, ids, mask)
             r = results[mode]
-            print(f"{mode:>5}: {r['tokens_per_s']:10.0f} tokens/s  model {r['model_memory_gib']} GiB  "
-                  f"peak {r['peak_memory_gib']} GiB  prepare {r['prepare_s']} s", flush=True)
+            print(
+                f"{mode:>5}: {r['tokens_per_s']:10.0f} tokens/s  model {r['model_memory_gib']} GiB  "
+                f"peak {r['peak_memory_gib']} GiB  prepare {r['prepare_s']} s",
+                flush=True,
+            )
         except Exception as exc:  # record and go on: one mode failing must not lose the others
             results[mode] = {"mode": mode, "error": f"{type(exc).__name__}: {exc}"}
             print(f"{mode}: failed: {exc}", file=sys.stderr, flush=True)
@@ -232,17 +282,33 @@ def main() -> int:
                 results[mode]["pearson_vs_bf16"] = float(pearsonr(ref, s).statistic)
                 results[mode]["max_abs_diff_vs_bf16"] = max(abs(a - b) for a, b in zip(ref, s, strict=True))
         results["bf16"]["score_std"] = float(torch.tensor(ref).std())
-    report = {"benchmark": "quant_8b", "config": "tiny" if args.tiny else "Llama-3.1-8B (random weights)",
-              "model_config": config_kw, "items": args.items, "seq_len_max": args.seq_len,
-              "tokens_per_pass": int(mask.sum()), "batch": args.batch, "repeats": args.repeats,
-              "environment": env, "results": results, "wall_s": round(time.perf_counter() - started, 1)}
+    report = {
+        "benchmark": "quant_8b",
+        "config": "tiny" if args.tiny else "Llama-3.1-8B (random weights)",
+        "model_config": config_kw,
+        "items": args.items,
+        "seq_len_max": args.seq_len,
+        "tokens_per_pass": int(mask.sum()),
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "environment": env,
+        "results": results,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:  # written whole, then renamed: a killed run leaves no half file
         json.dump(report, f, indent=2)
     os.replace(tmp, args.out)
-    print(json.dumps({m: {k: r.get(k) for k in ("tokens_per_s", "peak_memory_gib", "spearman_vs_bf16", "error")}
-                      for m, r in results.items()}, indent=1))
+    print(
+        json.dumps(
+            {
+                m: {k: r.get(k) for k in ("tokens_per_s", "peak_memory_gib", "spearman_vs_bf16", "error")}
+                for m, r in results.items()
+            },
+            indent=1,
+        )
+    )
     return 0 if all("error" not in r for r in results.values()) else 1
 
 

@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--steps", type=int, help="max_steps override (for a dry run)")
     parser.add_argument("--minutes", type=float, help="max_minutes override")
-    parser.add_argument("--heldout-minutes", type=float, default=0.0,
-                        help="time budget per held-out-task run (0: skip the protocol)")
+    parser.add_argument(
+        "--heldout-minutes",
+        type=float,
+        default=0.0,
+        help="time budget per held-out-task run (0: skip the protocol)",
+    )
     parser.add_argument("--heldout-steps", type=int, help="max_steps per held-out-task run")
     parser.add_argument("--heldout-tasks", nargs="*", help="tasks to hold out in turn (default: every task)")
     parser.add_argument("--eval-max-per-group", type=int, help="subsample test groups (dry runs)")
@@ -62,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     log_file = work / "train.log"
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
-                        handlers=[logging.FileHandler(log_file), logging.StreamHandler(sys.stderr)])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        handlers=[logging.FileHandler(log_file), logging.StreamHandler(sys.stderr)],
+    )
     log = logging.getLogger("train_default")
     t_start = time.time()
 
@@ -78,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     elif not torch.cuda.is_available():
         log.error("no CUDA device; use --device cpu for a dry run")
         return 1
-    log.info("torch %s, cuda %s, device %s", torch.__version__, torch.version.cuda,
-             torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu")
+    log.info(
+        "torch %s, cuda %s, device %s",
+        torch.__version__,
+        torch.version.cuda,
+        torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
+    )
     overrides: dict = {"data_dir": str(Path(args.carry) / "data"), "output_dir": str(work / "run")}
     if args.steps:
         overrides["max_steps"] = args.steps
@@ -89,18 +100,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.minutes:
         overrides["max_minutes"] = args.minutes
     if args.device == "cpu":
-        overrides.update(mixed_precision="no", batch_size=4, pointwise_batch_size=2, eval_batch_size=32,
-                         max_length=128, eval_max_per_group=20)
+        overrides.update(
+            mixed_precision="no",
+            batch_size=4,
+            pointwise_batch_size=2,
+            eval_batch_size=32,
+            max_length=128,
+            eval_max_per_group=20,
+        )
     cfg = load_config(args.config, **overrides)
     result = train(cfg, progress=False)
     log.info("trained %d steps (%s) in %.1f s", result.steps, result.stopped, result.elapsed_s)
 
     score_fn = model_score_fn(result.model_dir, device=args.device, batch_size=cfg.eval_batch_size)
     t0 = time.time()
-    test = evaluate_on_split(score_fn, cfg.data_dir, "test", datasets=cfg.datasets,
-                             max_per_group=args.eval_max_per_group)
-    log.info("test: mean pairwise accuracy %s, mean Kendall %s (%.1f s)", test["mean_pairwise_accuracy"],
-             test["mean_kendall"], time.time() - t0)
+    test = evaluate_on_split(
+        score_fn, cfg.data_dir, "test", datasets=cfg.datasets, max_per_group=args.eval_max_per_group
+    )
+    log.info(
+        "test: mean pairwise accuracy %s, mean Kendall %s (%.1f s)",
+        test["mean_pairwise_accuracy"],
+        test["mean_kendall"],
+        time.time() - t0,
+    )
     from heapmetric.io import write_json
     from training.evaluation import markdown_table
 
@@ -118,8 +140,14 @@ def main(argv: list[str] | None = None) -> int:
 
         ho_cfg = replace(cfg, **ho, calibrate=False)
         try:
-            res = run_protocol("held-out", ho_cfg, work / "protocols", device=args.device,
-                               tasks=args.heldout_tasks or None, eval_max_per_group=args.eval_max_per_group)
+            res = run_protocol(
+                "held-out",
+                ho_cfg,
+                work / "protocols",
+                device=args.device,
+                tasks=args.heldout_tasks or None,
+                eval_max_per_group=args.eval_max_per_group,
+            )
             (results / "heldout.md").write_text(protocol_markdown(res))
             write_json(results / "heldout.json", res)
         except Exception as exc:  # the default model matters more than the protocol: keep going
@@ -136,10 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     with tarfile.open(out / "model.tar.gz", "w:gz") as tar:
         tar.add(result.model_dir, arcname="model")
     parts = split_file(out / "model.tar.gz")
-    print(json.dumps({"out": sorted(p.name for p in out.iterdir()), "model_parts": len(parts),
-                      "test_mean_pairwise_accuracy": test["mean_pairwise_accuracy"],
-                      "test_mean_kendall": test["mean_kendall"], "steps": result.steps,
-                      "train_s": round(result.elapsed_s, 1), "total_s": round(time.time() - t_start, 1)}))
+    print(
+        json.dumps(
+            {
+                "out": sorted(p.name for p in out.iterdir()),
+                "model_parts": len(parts),
+                "test_mean_pairwise_accuracy": test["mean_pairwise_accuracy"],
+                "test_mean_kendall": test["mean_kendall"],
+                "steps": result.steps,
+                "train_s": round(result.elapsed_s, 1),
+                "total_s": round(time.time() - t_start, 1),
+            }
+        )
+    )
     return 0
 
 

@@ -16,10 +16,14 @@ def main() -> None:
     model.backbone.half()
     model.save_pretrained(".gpu/minilm_ckpt", layout="full", max_length=256)
     docs = json.loads((data_dir() / "summeval" / "summeval_bartscore.json").read_text())
-    items = [{"output": s["sys_summ"], "source": doc["src"], "system": sid} for doc in list(docs.values())[:13]
-             for sid, s in doc["sys_summs"].items()][:200]
+    items = [
+        {"output": s["sys_summ"], "source": doc["src"], "system": sid}
+        for doc in list(docs.values())[:13]
+        for sid, s in doc["sys_summs"].items()
+    ][:200]
     ref = heapmetric.load(".gpu/minilm_ckpt", device="cpu", dtype="fp32").score(
-        items, task="summarization", criterion="coherence")
+        items, task="summarization", criterion="coherence"
+    )
     with open(".gpu/items.json", "w") as handle:
         json.dump({"items": items, "cpu_fp32": ref.scores}, handle)
     print("ok", len(items))

@@ -28,8 +28,17 @@ from heapmetric.judges.base import Judge, PairItem
 log = logging.getLogger(__name__)
 
 #: alpaca_eval's leaderboard columns (the model name is the unnamed first column), then ours.
-LEADERBOARD_COLUMNS = ("win_rate", "standard_error", "n_wins", "n_wins_base", "n_draws", "n_total",
-                       "discrete_win_rate", "avg_length", "length_controlled_winrate")
+LEADERBOARD_COLUMNS = (
+    "win_rate",
+    "standard_error",
+    "n_wins",
+    "n_wins_base",
+    "n_draws",
+    "n_total",
+    "discrete_win_rate",
+    "avg_length",
+    "length_controlled_winrate",
+)
 EXTRA_COLUMNS = ("lc_standard_error", "n_unparsed", "n_unparsed_orders", "judge")
 
 
@@ -69,8 +78,11 @@ def read_gamed_file(path: str | os.PathLike) -> GamedFile:
                 idx, d = int(float(row["index"])), float(row["instruction_difficulty"])
                 p, s = float(row["preference"]), float(row["std_delta_len"])
             except (KeyError, TypeError, ValueError) as exc:
-                raise InputError(f"expected numeric index, instruction_difficulty, preference, std_delta_len "
-                                 f"({exc})", file=str(path), line=number) from exc
+                raise InputError(
+                    f"expected numeric index, instruction_difficulty, preference, std_delta_len ({exc})",
+                    file=str(path),
+                    line=number,
+                ) from exc
             difficulty.setdefault(idx, d)
             pref.append(p)
             sdl.append(s)
@@ -88,10 +100,18 @@ class AlpacaEvalResult:
     lc: dict[str, Any] = field(default_factory=dict)
 
 
-def evaluate_model(judge: Judge, model: ModelOutputs, reference: ModelOutputs, *,
-                   cache: AnnotationCache | None = None, task: str | None = None, criterion: str | None = None,
-                   gamed: GamedFile | None = None, batch_size: int = 64,
-                   show_progress: bool = False) -> AlpacaEvalResult:
+def evaluate_model(
+    judge: Judge,
+    model: ModelOutputs,
+    reference: ModelOutputs,
+    *,
+    cache: AnnotationCache | None = None,
+    task: str | None = None,
+    criterion: str | None = None,
+    gamed: GamedFile | None = None,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> AlpacaEvalResult:
     """Judge one model's outputs against the reference outputs and compute its leaderboard row."""
     from heapmetric.stats.glm import GamedAnnotations, length_controlled_winrate
     from heapmetric.stats.winrate import avg_length, preference_from_probability, win_rate
@@ -99,9 +119,17 @@ def evaluate_model(judge: Judge, model: ModelOutputs, reference: ModelOutputs, *
     aligned = align_to_reference(model, reference)
     ref_position = {r["instruction"]: i for i, r in enumerate(reference.records)}
     asked = [i for i, (m, r) in enumerate(aligned) if m["output"] != r["output"]]
-    pairs = [PairItem(output_a=aligned[i][0]["output"], output_b=aligned[i][1]["output"],
-                      source=aligned[i][0]["instruction"], task=task, criterion=criterion,
-                      id=f"{model.generator}/{ref_position[aligned[i][0]['instruction']]}") for i in asked]
+    pairs = [
+        PairItem(
+            output_a=aligned[i][0]["output"],
+            output_b=aligned[i][1]["output"],
+            source=aligned[i][0]["instruction"],
+            task=task,
+            criterion=criterion,
+            id=f"{model.generator}/{ref_position[aligned[i][0]['instruction']]}",
+        )
+        for i in asked
+    ]
     ab, ba = judge_both_orders(judge, pairs, cache=cache, batch_size=batch_size, show_progress=show_progress)
     p_model = [0.5] * len(aligned)
     n_unparsed_orders = 0
@@ -113,8 +141,13 @@ def evaluate_model(judge: Judge, model: ModelOutputs, reference: ModelOutputs, *
     preferences = [preference_from_probability(p) for p in p_model]
     n_unparsed = sum(1 for p in preferences if not math.isfinite(p))
     if n_unparsed:
-        log.warning("%s: %d of %d pairs got no usable verdict from %s in any order; they are left out",
-                    model.generator, n_unparsed, len(aligned), judge.info.name)
+        log.warning(
+            "%s: %d of %d pairs got no usable verdict from %s in any order; they are left out",
+            model.generator,
+            n_unparsed,
+            len(aligned),
+            judge.info.name,
+        )
     wr = win_rate(preferences)
     model_lengths = [len(m["output"]) for m, _ in aligned]
     base_lengths = [len(r["output"]) for _, r in aligned]
@@ -125,26 +158,46 @@ def evaluate_model(judge: Judge, model: ModelOutputs, reference: ModelOutputs, *
         kwargs: dict[str, Any] = {}
         if gamed is not None:
             try:
-                kwargs["instruction_difficulty"] = [gamed.difficulty[ref_position[m["instruction"]]]
-                                                    for m, _ in aligned]
+                kwargs["instruction_difficulty"] = [
+                    gamed.difficulty[ref_position[m["instruction"]]] for m, _ in aligned
+                ]
             except KeyError as exc:
-                raise InputError(f"the gamed-annotations file has no difficulty for reference item {exc}",
-                                 field="index") from exc
-            kwargs["gamed"] = GamedAnnotations(gamed.preference, gamed.std_delta_len, gamed.instruction_difficulty)
+                raise InputError(
+                    f"the gamed-annotations file has no difficulty for reference item {exc}", field="index"
+                ) from exc
+            kwargs["gamed"] = GamedAnnotations(
+                gamed.preference, gamed.std_delta_len, gamed.instruction_difficulty
+            )
         lc = length_controlled_winrate(preferences, model_lengths, base_lengths, **kwargs)
         lc_value, lc_se, lc_info = lc.length_controlled_winrate, lc.lc_standard_error, lc.to_dict()
-    row = {"win_rate": wr.win_rate, "standard_error": wr.standard_error, "n_wins": wr.n_wins,
-           "n_wins_base": wr.n_wins_base, "n_draws": wr.n_draws, "n_total": wr.n_total,
-           "discrete_win_rate": wr.discrete_win_rate, "avg_length": avg_length([m["output"] for m in model.records]),
-           "length_controlled_winrate": lc_value, "lc_standard_error": lc_se, "n_unparsed": n_unparsed,
-           "n_unparsed_orders": n_unparsed_orders, "judge": judge.info.name}
+    row = {
+        "win_rate": wr.win_rate,
+        "standard_error": wr.standard_error,
+        "n_wins": wr.n_wins,
+        "n_wins_base": wr.n_wins_base,
+        "n_draws": wr.n_draws,
+        "n_total": wr.n_total,
+        "discrete_win_rate": wr.discrete_win_rate,
+        "avg_length": avg_length([m["output"] for m in model.records]),
+        "length_controlled_winrate": lc_value,
+        "lc_standard_error": lc_se,
+        "n_unparsed": n_unparsed,
+        "n_unparsed_orders": n_unparsed_orders,
+        "judge": judge.info.name,
+    }
     annotations = []
     for i, (m, r) in enumerate(aligned):
         pref = preferences[i]
-        ann = {"instruction": m["instruction"], "output_1": r["output"], "generator_1": reference.generator,
-               "dataset": r.get("dataset", m.get("dataset")), "output_2": m["output"],
-               "generator_2": model.generator, "annotator": judge.info.name,
-               "preference": pref if math.isfinite(pref) else None}
+        ann = {
+            "instruction": m["instruction"],
+            "output_1": r["output"],
+            "generator_1": reference.generator,
+            "dataset": r.get("dataset", m.get("dataset")),
+            "output_2": m["output"],
+            "generator_2": model.generator,
+            "annotator": judge.info.name,
+            "preference": pref if math.isfinite(pref) else None,
+        }
         if i in details:
             first, second = details[i]
             ann["p_model_first"] = first.p if first.parsed else None
@@ -152,7 +205,9 @@ def evaluate_model(judge: Judge, model: ModelOutputs, reference: ModelOutputs, *
             raw = {k: v for k, v in (("model_first", first.raw), ("reference_first", second.raw)) if v}
             if raw and not judge.info.order_free:
                 ann["raw_completion"] = raw
-            verdicts = {k: v for k, v in (("model_first", first.verdict), ("reference_first", second.verdict)) if v}
+            verdicts = {
+                k: v for k, v in (("model_first", first.verdict), ("reference_first", second.verdict)) if v
+            }
             if verdicts:
                 ann["verdicts"] = verdicts
         else:
@@ -161,8 +216,9 @@ def evaluate_model(judge: Judge, model: ModelOutputs, reference: ModelOutputs, *
     return AlpacaEvalResult(model.generator, row, annotations, lc_info)
 
 
-def evaluate(judge: Judge, models: Sequence[ModelOutputs], reference: ModelOutputs, **kwargs: Any
-             ) -> list[AlpacaEvalResult]:
+def evaluate(
+    judge: Judge, models: Sequence[ModelOutputs], reference: ModelOutputs, **kwargs: Any
+) -> list[AlpacaEvalResult]:
     """:func:`evaluate_model` for each model, in order (names must be unique)."""
     names = [m.generator for m in models]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -193,4 +249,9 @@ def read_published_leaderboard(path: str | os.PathLike) -> dict[str, dict[str, f
 def default_published_path() -> Path:
     from heapmetric.env import data_dir
 
-    return data_dir() / "alpacaeval" / "leaderboards" / "alpacaeval2_weighted_alpaca_eval_gpt4_turbo_leaderboard.csv"
+    return (
+        data_dir()
+        / "alpacaeval"
+        / "leaderboards"
+        / "alpacaeval2_weighted_alpaca_eval_gpt4_turbo_leaderboard.csv"
+    )

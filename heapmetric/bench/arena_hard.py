@@ -28,8 +28,19 @@ from heapmetric.judges.base import Judge, PairItem
 
 log = logging.getLogger(__name__)
 
-LEADERBOARD_COLUMNS = ("model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "n_battles",
-                       "n_unparsed_games", "elo", "elo_q025", "elo_q975")
+LEADERBOARD_COLUMNS = (
+    "model",
+    "score",
+    "rating_q025",
+    "rating_q975",
+    "CI",
+    "avg_tokens",
+    "n_battles",
+    "n_unparsed_games",
+    "elo",
+    "elo_q025",
+    "elo_q975",
+)
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _CODE_BLOCK = re.compile(r"```[^`]*```")
 
@@ -40,8 +51,11 @@ def default_paths(version: str = "v0.1") -> dict[str, Any]:
 
     root = data_dir() / "arena_hard" / version
     baseline = root / "model_answer" / "gpt-4-0314.jsonl"
-    return {"questions": root / "question.jsonl", "baseline": baseline,
-            "answers": sorted(p for p in (root / "model_answer").glob("*.jsonl") if p != baseline)}
+    return {
+        "questions": root / "question.jsonl",
+        "baseline": baseline,
+        "answers": sorted(p for p in (root / "model_answer").glob("*.jsonl") if p != baseline),
+    }
 
 
 def count_tokens(text: str) -> int:
@@ -54,7 +68,9 @@ def style_counts(text: str) -> list[int]:
     (the element definitions of arena-hard-auto's ``add_markdown_info``)."""
     body = _CODE_BLOCK.sub("", text)
     headers = len(re.findall(r"^#{1,6}\s", body, re.MULTILINE))
-    lists = len(re.findall(r"^\s*\d+\.\s", body, re.MULTILINE)) + len(re.findall(r"^\s*[-*+]\s", body, re.MULTILINE))
+    lists = len(re.findall(r"^\s*\d+\.\s", body, re.MULTILINE)) + len(
+        re.findall(r"^\s*[-*+]\s", body, re.MULTILINE)
+    )
     bold = len(re.findall(r"\*\*[^*\n]+\*\*", body)) + len(re.findall(r"__[^_\n]+__", body))
     return [count_tokens(text), headers, lists, bold]
 
@@ -79,10 +95,21 @@ def _game_battles(v: Verdict, model_position: str) -> list[float]:
     return [v.p if model_position == "A" else 1.0 - v.p]
 
 
-def evaluate(judge: Judge, questions: Sequence[Question], baseline: Answers, models: Sequence[Answers], *,
-             cache: AnnotationCache | None = None, rng: np.random.Generator | None = None, rounds: int = 100,
-             style_control: bool = False, task: str | None = None, criterion: str | None = None,
-             batch_size: int = 64, show_progress: bool = False) -> ArenaHardResult:
+def evaluate(
+    judge: Judge,
+    questions: Sequence[Question],
+    baseline: Answers,
+    models: Sequence[Answers],
+    *,
+    cache: AnnotationCache | None = None,
+    rng: np.random.Generator | None = None,
+    rounds: int = 100,
+    style_control: bool = False,
+    task: str | None = None,
+    criterion: str | None = None,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> ArenaHardResult:
     """Judge every model against ``baseline`` on ``questions`` and fit the Bradley–Terry leaderboard."""
     from heapmetric.stats.bradley_terry import bootstrap_bradley_terry, style_features
 
@@ -101,10 +128,20 @@ def evaluate(judge: Judge, questions: Sequence[Question], baseline: Answers, mod
     judgments: dict[str, list[dict[str, Any]]] = {}
     unparsed: dict[str, int] = {}
     for m in models:
-        pairs = [PairItem(output_a=baseline.answers[q.uid], output_b=m.answers[q.uid], source=q.prompt, task=task,
-                          criterion=criterion, id=q.uid) for q in questions]
-        game1, game2 = judge_both_orders(judge, pairs, cache=cache, batch_size=batch_size,
-                                         show_progress=show_progress)
+        pairs = [
+            PairItem(
+                output_a=baseline.answers[q.uid],
+                output_b=m.answers[q.uid],
+                source=q.prompt,
+                task=task,
+                criterion=criterion,
+                id=q.uid,
+            )
+            for q in questions
+        ]
+        game1, game2 = judge_both_orders(
+            judge, pairs, cache=cache, batch_size=batch_size, show_progress=show_progress
+        )
         rows = []
         unparsed[m.model] = 0
         for q, g1, g2 in zip(questions, game1, game2, strict=True):
@@ -119,19 +156,46 @@ def evaluate(judge: Judge, questions: Sequence[Question], baseline: Answers, mod
                     sm, sb = style_counts(m.answers[q.uid]), style_counts(baseline.answers[q.uid])
                     style_m.extend([sm] * len(outcomes))
                     style_b.extend([sb] * len(outcomes))
-                games.append({"score": v.verdict, "p_a_better": v.p if v.parsed else None, "judgment": v.raw,
-                              "model_position": model_pos})
-            rows.append({"uid": q.uid, "question_id": q.uid, "category": q.category, "model": m.model,
-                         "baseline": baseline.model, "judge": judge.info.name, "games": games})
+                games.append(
+                    {
+                        "score": v.verdict,
+                        "p_a_better": v.p if v.parsed else None,
+                        "judgment": v.raw,
+                        "model_position": model_pos,
+                    }
+                )
+            rows.append(
+                {
+                    "uid": q.uid,
+                    "question_id": q.uid,
+                    "category": q.category,
+                    "model": m.model,
+                    "baseline": baseline.model,
+                    "judge": judge.info.name,
+                    "games": games,
+                }
+            )
         judgments[m.model] = rows
         if unparsed[m.model]:
-            log.warning("%s: %d of %d games got no usable verdict from %s; they are left out",
-                        m.model, unparsed[m.model], 2 * len(questions), judge.info.name)
+            log.warning(
+                "%s: %d of %d games got no usable verdict from %s; they are left out",
+                m.model,
+                unparsed[m.model],
+                2 * len(questions),
+                judge.info.name,
+            )
     if not battle_y:
         raise InputError("no usable verdicts: every game was unparsed")
     features = style_features(np.array(style_m), np.array(style_b)) if style_control else None
-    board = bootstrap_bradley_terry(battle_a, [baseline.model] * len(battle_a), battle_y, anchor=baseline.model,
-                                    rng=rng, rounds=rounds, features=features)
+    board = bootstrap_bradley_terry(
+        battle_a,
+        [baseline.model] * len(battle_a),
+        battle_y,
+        anchor=baseline.model,
+        rng=rng,
+        rounds=rounds,
+        features=features,
+    )
     all_answers = {baseline.model: baseline, **{m.model: m for m in models}}
     rows_out = []
     for r in board.rows:

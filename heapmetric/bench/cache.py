@@ -28,7 +28,9 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS annotations (key TEXT PRIMARY KEY, judge TE
 def cache_key(judge: str, prompt: str | None, output_a: str, output_b: str, **extra: Any) -> str:
     """sha256 over the judge id (name + config version), the prompt (instruction or rendered judge prompt) and
     both outputs, in order; ``extra`` (JSON-serialisable) joins the key when a judge has more settings."""
-    payload = json.dumps([judge, prompt, output_a, output_b, extra or None], ensure_ascii=False, sort_keys=True)
+    payload = json.dumps(
+        [judge, prompt, output_a, output_b, extra or None], ensure_ascii=False, sort_keys=True
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -49,7 +51,9 @@ class AnnotationCache:
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
         with self._lock, self._conn:
-            self._conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+            self._conn.execute(
+                "PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY"
+            )
             self._conn.execute(SCHEMA)
         self.hits = self.misses = 0
 
@@ -59,10 +63,11 @@ class AnnotationCache:
         found: dict[str, Any] = {}
         with self._lock:
             for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
+                chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for key, value in self._conn.execute(
-                        f"SELECT key, value FROM annotations WHERE key IN ({marks})", chunk):
+                    f"SELECT key, value FROM annotations WHERE key IN ({marks})", chunk
+                ):
                     found[key] = json.loads(value)
         self.hits += len(found)
         self.misses += len(keys) - len(found)
@@ -72,7 +77,9 @@ class AnnotationCache:
         """Store (or replace) values, committed at once."""
         rows = [(k, judge, json.dumps(v, ensure_ascii=False)) for k, v in values.items()]
         with self._lock, self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO annotations (key, judge, value) VALUES (?, ?, ?)", rows)
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO annotations (key, judge, value) VALUES (?, ?, ?)", rows
+            )
 
     def __len__(self) -> int:
         with self._lock:

@@ -30,8 +30,18 @@ from heapmetric.judges.base import Judge, PairItem
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("dataset", "n", "agreement", "agreement_first", "position_bias", "swap_consistency",
-           "judge_prefers_longer", "human_prefers_longer", "length_bias", "unparsed")
+COLUMNS = (
+    "dataset",
+    "n",
+    "agreement",
+    "agreement_first",
+    "position_bias",
+    "swap_consistency",
+    "judge_prefers_longer",
+    "human_prefers_longer",
+    "length_bias",
+    "unparsed",
+)
 
 
 @dataclass(frozen=True)
@@ -64,10 +74,19 @@ def read_llmbar(folder: str | os.PathLike) -> dict[str, list[LabelledPair]]:
                 if not isinstance(row.get(key), str):
                     raise InputError("expected a string", file=str(path), line=number, field=key)
             if row.get("label") not in (1, 2):
-                raise InputError(f"expected 1 or 2, got {row.get('label')!r}", file=str(path), line=number,
-                                 field="label")
-            pairs.append(LabelledPair(row["input"], row["output_1"], row["output_2"],
-                                      "a" if row["label"] == 1 else "b", path.stem, f"{path.stem}/{number}"))
+                raise InputError(
+                    f"expected 1 or 2, got {row.get('label')!r}", file=str(path), line=number, field="label"
+                )
+            pairs.append(
+                LabelledPair(
+                    row["input"],
+                    row["output_1"],
+                    row["output_2"],
+                    "a" if row["label"] == 1 else "b",
+                    path.stem,
+                    f"{path.stem}/{number}",
+                )
+            )
         out[path.stem] = pairs
     return out
 
@@ -81,8 +100,11 @@ def read_preference_file(path: str | os.PathLike) -> dict[str, list[LabelledPair
         if not isinstance(rec, Preference):
             continue
         source = rec.source or rec.context or rec.instruction or ""
-        out.setdefault(rec.dataset, []).append(LabelledPair(source, rec.output_a, rec.output_b, rec.label,
-                                                            rec.dataset, rec.id, rec.task, rec.criterion))
+        out.setdefault(rec.dataset, []).append(
+            LabelledPair(
+                source, rec.output_a, rec.output_b, rec.label, rec.dataset, rec.id, rec.task, rec.criterion
+            )
+        )
     if not out:
         raise InputError("no preference records (output_a, output_b, label)", file=str(path))
     return out
@@ -113,8 +135,9 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def summarize(dataset: str, pairs: Sequence[LabelledPair], p_ab: Sequence[float], p_ba: Sequence[float]
-              ) -> DiagnosticsRow:
+def summarize(
+    dataset: str, pairs: Sequence[LabelledPair], p_ab: Sequence[float], p_ba: Sequence[float]
+) -> DiagnosticsRow:
     """The diagnostics row from P(a better) in order (a, b) and P(b better) in order (b, a)."""
     agree, agree_first, pos, consistent, judge_long, human_long = [], [], [], [], [], []
     unparsed = 0
@@ -139,8 +162,18 @@ def summarize(dataset: str, pairs: Sequence[LabelledPair], p_ab: Sequence[float]
             if pair.label in ("a", "b"):
                 human_long.append(1.0 if (pair.label == "a") == a_longer else 0.0)
     jl, hl = _mean(judge_long), _mean(human_long)
-    return DiagnosticsRow(dataset, len(pairs), 100 * _mean(agree), 100 * _mean(agree_first), 100 * _mean(pos),
-                          100 * _mean(consistent), 100 * jl, 100 * hl, 100 * (jl - hl), unparsed)
+    return DiagnosticsRow(
+        dataset,
+        len(pairs),
+        100 * _mean(agree),
+        100 * _mean(agree_first),
+        100 * _mean(pos),
+        100 * _mean(consistent),
+        100 * jl,
+        100 * hl,
+        100 * (jl - hl),
+        unparsed,
+    )
 
 
 def combine_orders_values(ab: float, ba: float) -> float:
@@ -149,17 +182,36 @@ def combine_orders_values(ab: float, ba: float) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def diagnose(judge: Judge, sets: dict[str, list[LabelledPair]], *, cache: AnnotationCache | None = None,
-             limit: int | None = None, task: str | None = None, criterion: str | None = None, batch_size: int = 64,
-             show_progress: bool = False) -> list[DiagnosticsRow]:
+def diagnose(
+    judge: Judge,
+    sets: dict[str, list[LabelledPair]],
+    *,
+    cache: AnnotationCache | None = None,
+    limit: int | None = None,
+    task: str | None = None,
+    criterion: str | None = None,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> list[DiagnosticsRow]:
     """One row per set plus an ``all`` row pooling every pair. ``limit`` keeps the first N pairs of each set;
     ``task``/``criterion`` apply to pairs that carry none (LLMBar's)."""
     rows, pooled = [], ([], [], [])
     for name, pairs in sets.items():
         pairs = list(pairs[:limit] if limit else pairs)
-        items = [PairItem(output_a=p.output_a, output_b=p.output_b, source=p.source, id=p.id,
-                          task=p.task or task, criterion=p.criterion or criterion) for p in pairs]
-        ab, ba = judge_both_orders(judge, items, cache=cache, batch_size=batch_size, show_progress=show_progress)
+        items = [
+            PairItem(
+                output_a=p.output_a,
+                output_b=p.output_b,
+                source=p.source,
+                id=p.id,
+                task=p.task or task,
+                criterion=p.criterion or criterion,
+            )
+            for p in pairs
+        ]
+        ab, ba = judge_both_orders(
+            judge, items, cache=cache, batch_size=batch_size, show_progress=show_progress
+        )
         p_ab, p_ba = [v.p for v in ab], [v.p for v in ba]
         rows.append(summarize(name, pairs, p_ab, p_ba))
         pooled[0].extend(pairs)

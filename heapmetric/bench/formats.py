@@ -45,7 +45,9 @@ def read_json_records(path: str | os.PathLike) -> list[tuple[int, dict[str, Any]
         rows = []
         for i, row in enumerate(data, start=1):
             if not isinstance(row, dict):
-                raise InputError(f"record {i} is a {type(row).__name__}, expected an object", file=name, line=i)
+                raise InputError(
+                    f"record {i} is a {type(row).__name__}, expected an object", file=name, line=i
+                )
             rows.append((i, row))
     else:
         rows = list(iter_jsonl(name))
@@ -77,8 +79,13 @@ def read_model_outputs(path: str | os.PathLike, name: str | None = None) -> Mode
                 got = "missing" if key not in row else f"a {type(row[key]).__name__}"
                 raise InputError(f"expected a string, got {got}", file=str(path), line=number, field=key)
         if row["instruction"] in seen:
-            raise InputError(f"duplicate instruction (also record {seen[row['instruction']]}): "
-                             f"{_shorten(row['instruction'])!r}", file=str(path), line=number, field="instruction")
+            raise InputError(
+                f"duplicate instruction (also record {seen[row['instruction']]}): "
+                f"{_shorten(row['instruction'])!r}",
+                file=str(path),
+                line=number,
+                field="instruction",
+            )
         seen[row["instruction"]] = number
         if row.get("generator"):
             generators.add(str(row["generator"]))
@@ -87,7 +94,9 @@ def read_model_outputs(path: str | os.PathLike, name: str | None = None) -> Mode
     return ModelOutputs(generator, tuple(records), str(path))
 
 
-def align_to_reference(model: ModelOutputs, reference: ModelOutputs) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def align_to_reference(
+    model: ModelOutputs, reference: ModelOutputs
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Pair each model record with the reference record of the same instruction, in the reference's order.
 
     A model instruction absent from the reference is an error naming the first one (file, record, text); reference
@@ -98,15 +107,26 @@ def align_to_reference(model: ModelOutputs, reference: ModelOutputs) -> list[tup
     by_instruction = {}
     for number, rec in enumerate(model.records, start=1):
         if rec["instruction"] not in index:
-            raise InputError(f"instruction not in the reference outputs {reference.path}: "
-                             f"{_shorten(rec['instruction'])!r} (outputs must answer the reference instructions)",
-                             file=model.path, line=number, field="instruction")
+            raise InputError(
+                f"instruction not in the reference outputs {reference.path}: "
+                f"{_shorten(rec['instruction'])!r} (outputs must answer the reference instructions)",
+                file=model.path,
+                line=number,
+                field="instruction",
+            )
         by_instruction[rec["instruction"]] = rec
     missing = [r["instruction"] for r in reference.records if r["instruction"] not in by_instruction]
     if missing:
-        log.warning("%s: %d of %d reference instructions have no output (first: %r); they are left out",
-                    model.path, len(missing), len(reference.records), _shorten(missing[0]))
-    return [(by_instruction[r["instruction"]], r) for r in reference.records if r["instruction"] in by_instruction]
+        log.warning(
+            "%s: %d of %d reference instructions have no output (first: %r); they are left out",
+            model.path,
+            len(missing),
+            len(reference.records),
+            _shorten(missing[0]),
+        )
+    return [
+        (by_instruction[r["instruction"]], r) for r in reference.records if r["instruction"] in by_instruction
+    ]
 
 
 @dataclass(frozen=True)
@@ -132,8 +152,12 @@ def read_questions(path: str | os.PathLike) -> list[Question]:
             first = row["turns"][0]
             prompt = first.get("content") if isinstance(first, dict) else first
         if not isinstance(prompt, str):
-            raise InputError("no prompt text (expected 'prompt' or 'turns[0].content')", file=str(path),
-                             line=number, field="prompt")
+            raise InputError(
+                "no prompt text (expected 'prompt' or 'turns[0].content')",
+                file=str(path),
+                line=number,
+                field="prompt",
+            )
         out.append(Question(uid, prompt, row.get("category")))
     return out
 
@@ -173,10 +197,16 @@ def read_answers(path: str | os.PathLike, name: str | None = None) -> Answers:
             raise InputError("missing question id", file=str(path), line=number, field="uid")
         text = _answer_text(row)
         if text is None:
-            raise InputError("no answer text (expected messages[-1].content.answer or choices[0].turns[0].content)",
-                             file=str(path), line=number, field="messages")
+            raise InputError(
+                "no answer text (expected messages[-1].content.answer or choices[0].turns[0].content)",
+                file=str(path),
+                line=number,
+                field="messages",
+            )
         if str(uid) in answers:
-            raise InputError(f"duplicate answer for question {uid!r}", file=str(path), line=number, field="uid")
+            raise InputError(
+                f"duplicate answer for question {uid!r}", file=str(path), line=number, field="uid"
+            )
         answers[str(uid)] = text
         model = row.get("model", row.get("model_id"))
         if model:
@@ -191,9 +221,15 @@ def check_answers(questions: Sequence[Question], answers: Answers) -> None:
     for q in questions:
         if q.uid not in answers.answers:
             missing = sum(1 for x in questions if x.uid not in answers.answers)
-            raise InputError(f"no answer for question {q.uid!r} ({missing} of {len(questions)} questions "
-                             f"unanswered)", file=answers.path, field="uid")
+            raise InputError(
+                f"no answer for question {q.uid!r} ({missing} of {len(questions)} questions unanswered)",
+                file=answers.path,
+                field="uid",
+            )
     for uid in answers.answers:
         if uid not in uids:
-            raise InputError(f"answer to unknown question {uid!r} (not in the questions file)",
-                             file=answers.path, field="uid")
+            raise InputError(
+                f"answer to unknown question {uid!r} (not in the questions file)",
+                file=answers.path,
+                field="uid",
+            )

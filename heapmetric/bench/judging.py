@@ -54,9 +54,17 @@ def judge_id(judge: Judge) -> str:
 
 
 def _pair_key(jid: str, pair: PairItem) -> str:
-    return cache_key(jid, pair.source, pair.output_a, pair.output_b, context=pair.context,
-                     reference=pair.reference, instruction=pair.instruction, task=pair.task,
-                     criterion=pair.criterion)
+    return cache_key(
+        jid,
+        pair.source,
+        pair.output_a,
+        pair.output_b,
+        context=pair.context,
+        reference=pair.reference,
+        instruction=pair.instruction,
+        task=pair.task,
+        criterion=pair.criterion,
+    )
 
 
 def _meta_list(meta: dict[str, Any], key: str, n: int) -> list[Any]:
@@ -68,8 +76,14 @@ class UnavailableJudgeError(HeapmetricError):
     """The judge failed part-way (e.g. an unreachable endpoint); everything judged so far is in the cache."""
 
 
-def judge_pairs(judge: Judge, pairs: Sequence[PairItem], *, cache: AnnotationCache | None = None,
-                batch_size: int = 64, show_progress: bool = False) -> list[Verdict]:
+def judge_pairs(
+    judge: Judge,
+    pairs: Sequence[PairItem],
+    *,
+    cache: AnnotationCache | None = None,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> list[Verdict]:
     """Verdicts for ``pairs`` in order, reading and filling ``cache``. Parsed verdicts are cached after each
     batch; unparsed ones are not, so that a re-run asks again. A failing judge raises
     :class:`UnavailableJudgeError` saying how much is cached."""
@@ -82,8 +96,12 @@ def judge_pairs(judge: Judge, pairs: Sequence[PairItem], *, cache: AnnotationCac
     for i, k in enumerate(keys):
         if k in found:
             v = found[k]
-            out[i] = Verdict(float("nan") if v.get("p") is None else float(v["p"]), v.get("verdict"), v.get("raw"),
-                             cached=True)
+            out[i] = Verdict(
+                float("nan") if v.get("p") is None else float(v["p"]),
+                v.get("verdict"),
+                v.get("raw"),
+                cached=True,
+            )
         else:
             todo.append(i)
     if todo:
@@ -96,7 +114,7 @@ def judge_pairs(judge: Judge, pairs: Sequence[PairItem], *, cache: AnnotationCac
     done = 0
     try:
         for start in range(0, len(todo), batch_size):
-            idx = todo[start:start + batch_size]
+            idx = todo[start : start + batch_size]
             try:
                 result = judge.compare([pairs[i] for i in idx], batch_size=None)
             except InputError:
@@ -104,11 +122,17 @@ def judge_pairs(judge: Judge, pairs: Sequence[PairItem], *, cache: AnnotationCac
             except HeapmetricError as exc:
                 raise UnavailableJudgeError(
                     f"judge {judge.info.name} failed after {done} of {len(todo)} new pairs: {exc}"
-                    + (f" ({len(cache)} annotations kept in the cache {cache.path}; re-run to resume)"
-                       if cache is not None else "")) from exc
+                    + (
+                        f" ({len(cache)} annotations kept in the cache {cache.path}; re-run to resume)"
+                        if cache is not None
+                        else ""
+                    )
+                ) from exc
             probs = list(result.probabilities)
             if len(probs) != len(idx):
-                raise HeapmetricError(f"judge {judge.info.name} returned {len(probs)} results for {len(idx)} pairs")
+                raise HeapmetricError(
+                    f"judge {judge.info.name} returned {len(probs)} results for {len(idx)} pairs"
+                )
             meta = dict(result.metadata or {})
             verdicts = _meta_list(meta, "verdicts", len(idx))
             raws = _meta_list(meta, "raw", len(idx))
@@ -134,17 +158,28 @@ def swapped(pair: PairItem) -> PairItem:
     return replace(pair, output_a=pair.output_b, output_b=pair.output_a)
 
 
-def judge_both_orders(judge: Judge, pairs: Sequence[PairItem], *, cache: AnnotationCache | None = None,
-                      batch_size: int = 64, show_progress: bool = False) -> tuple[list[Verdict], list[Verdict]]:
+def judge_both_orders(
+    judge: Judge,
+    pairs: Sequence[PairItem],
+    *,
+    cache: AnnotationCache | None = None,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> tuple[list[Verdict], list[Verdict]]:
     """Verdicts on ``pairs`` as given and with positions swapped (``p`` of the swapped list is still P(its a
     better), i.e. about the original b). An order-free judge is asked once; the swapped verdict is derived."""
     pairs = list(pairs)
     if judge.info.order_free:
         first = judge_pairs(judge, pairs, cache=cache, batch_size=batch_size, show_progress=show_progress)
         return first, [Verdict(1.0 - v.p, None, v.raw, v.cached) for v in first]
-    both = judge_pairs(judge, pairs + [swapped(p) for p in pairs], cache=cache, batch_size=batch_size,
-                       show_progress=show_progress)
-    return both[:len(pairs)], both[len(pairs):]
+    both = judge_pairs(
+        judge,
+        pairs + [swapped(p) for p in pairs],
+        cache=cache,
+        batch_size=batch_size,
+        show_progress=show_progress,
+    )
+    return both[: len(pairs)], both[len(pairs) :]
 
 
 def combine_orders(ab: Verdict, ba: Verdict) -> float:

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="heapmetric",
         description="Learned NLG evaluation: score outputs, train metrics, meta-evaluate, benchmark, serve, "
-                    "synthesize data.")
+        "synthesize data.",
+    )
     parser.add_argument("--version", action="version", version=f"heapmetric {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for module_name in VERBS.values():
@@ -65,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     quiet, debug = getattr(args, "quiet", False), getattr(args, "debug", False)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
     try:
         return int(args.func(args) or 0)
     except HeapmetricError as exc:

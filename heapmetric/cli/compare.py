@@ -30,8 +30,12 @@ from heapmetric.cli.score import (
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from heapmetric.cli import add_common
 
-    p = sub.add_parser("compare", help="P(a better than b) for pairs of outputs in a file",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "compare",
+        help="P(a better than b) for pairs of outputs in a file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_model_options(p)
     add_common(p)
     p.set_defaults(func=run)
@@ -51,10 +55,15 @@ def run(args: argparse.Namespace) -> int:
         values = field_values(row, mapping, PAIR_FIELDS)
         for side in ("output_a", "output_b"):
             if side not in values:
-                raise InputError("missing required field", file=args.input, line=line,
-                                 field=mapping.get(side, side))
-        if "instruction" not in values and "task" not in values and "criterion" not in values \
-                and args.instruction:
+                raise InputError(
+                    "missing required field", file=args.input, line=line, field=mapping.get(side, side)
+                )
+        if (
+            "instruction" not in values
+            and "task" not in values
+            and "criterion" not in values
+            and args.instruction
+        ):
             values["instruction"] = args.instruction
         if "instruction" not in values:
             values.setdefault("task", args.task)
@@ -67,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append(line)
     resolve_criteria(pairs, lines, args)
     judge = load_judge(args)
-    result = judge.compare(pairs, batch_size=args.batch_size,
-                           show_progress=not args.quiet and len(pairs) >= PROGRESS_MIN_ITEMS)
+    result = judge.compare(
+        pairs, batch_size=args.batch_size, show_progress=not args.quiet and len(pairs) >= PROGRESS_MIN_ITEMS
+    )
     out = []
     for i, (_, row) in enumerate(rows):
         new = dict(row)
@@ -80,13 +90,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         probs = result.probabilities
         wins = sum(p > 0.5 for p in probs)
-        print(f"mean P(a better) {statistics.fmean(probs):.4f}; a preferred in {wins} of {len(probs)} pairs",
-              file=sys.stderr)
+        print(
+            f"mean P(a better) {statistics.fmean(probs):.4f}; a preferred in {wins} of {len(probs)} pairs",
+            file=sys.stderr,
+        )
         by_pair: dict[tuple[str, str], list[float]] = {}
         for (sa, sb), p in zip(sides, probs, strict=True):
             if sa is not None and sb is not None:
                 by_pair.setdefault((sa, sb), []).append(p)
         for (sa, sb), ps in sorted(by_pair.items()):
-            print(f"{sa} vs {sb}: mean P(a better) {statistics.fmean(ps):.4f} over {len(ps)} pairs",
-                  file=sys.stderr)
+            print(
+                f"{sa} vs {sb}: mean P(a better) {statistics.fmean(ps):.4f} over {len(ps)} pairs",
+                file=sys.stderr,
+            )
     return 0

@@ -12,9 +12,12 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from heapmetric.cli import add_common
 
-    p = sub.add_parser("evaluate-model", help="test-split results of a trained metric per dataset x criterion",
-                       description="Evaluate a metric checkpoint (--model) or any judge spec (--judge) on a split of "
-                                   "converted data: pairwise accuracy, Kendall tau-b and Spearman per group.")
+    p = sub.add_parser(
+        "evaluate-model",
+        help="test-split results of a trained metric per dataset x criterion",
+        description="Evaluate a metric checkpoint (--model) or any judge spec (--judge) on a split of "
+        "converted data: pairwise accuracy, Kendall tau-b and Spearman per group.",
+    )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--model", help="checkpoint folder (heapmetric.json), e.g. heapmetric/models/default")
     who.add_argument("--judge", help="a judge spec (length, rougeL, embed-ref, heapmetric:DIR, ...)")
@@ -22,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["train", "validation", "test"])
     p.add_argument("--datasets", nargs="+", help="only these datasets")
     p.add_argument("--tasks", nargs="+", help="only these tasks")
-    p.add_argument("--max-per-group", type=int, help="subsample each group (whole inputs) to at most N outputs")
+    p.add_argument(
+        "--max-per-group", type=int, help="subsample each group (whole inputs) to at most N outputs"
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--out", help="write the results JSON here (a .md beside it gets the table)")
@@ -39,15 +44,26 @@ def run(args: argparse.Namespace) -> int:
     from training.protocols import evaluate_on_split, judge_score_fn, model_score_fn
 
     if args.model:
-        score_fn, name = model_score_fn(args.model, device=args.device, batch_size=args.batch_size), args.model
+        score_fn, name = (
+            model_score_fn(args.model, device=args.device, batch_size=args.batch_size),
+            args.model,
+        )
     else:
         score_fn, name = judge_score_fn(args.judge, batch_size=args.batch_size), args.judge
-    result = evaluate_on_split(score_fn, args.data, args.split, datasets=args.datasets, tasks=args.tasks,
-                               max_per_group=args.max_per_group)
+    result = evaluate_on_split(
+        score_fn,
+        args.data,
+        args.split,
+        datasets=args.datasets,
+        tasks=args.tasks,
+        max_per_group=args.max_per_group,
+    )
     result = {"judge": name, "split": args.split, "data": str(args.data), **result}
     table = markdown_table(result["groups"])
-    summary = (f"mean pairwise accuracy {_f(result['mean_pairwise_accuracy'])}, mean Kendall "
-               f"{_f(result['mean_kendall'])}, mean Spearman {_f(result['mean_spearman'])}")
+    summary = (
+        f"mean pairwise accuracy {_f(result['mean_pairwise_accuracy'])}, mean Kendall "
+        f"{_f(result['mean_kendall'])}, mean Spearman {_f(result['mean_spearman'])}"
+    )
     if args.out:
         write_json(args.out, result)
         with atomic_write(Path(args.out).with_suffix(".md")) as handle:

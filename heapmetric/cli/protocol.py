@@ -14,17 +14,26 @@ PROTOCOLS = ("single-task", "multi-task", "held-out")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from heapmetric.cli import add_common
 
-    p = sub.add_parser("protocol", help="run a HEAP training protocol (single-task, multi-task, held-out)",
-                       description="Train and test per protocol: single-task (train and test on each task), "
-                                   "multi-task (train on all, test on each), held-out (train on all tasks but "
-                                   "one, test on it). Writes a results table (markdown + JSON).")
+    p = sub.add_parser(
+        "protocol",
+        help="run a HEAP training protocol (single-task, multi-task, held-out)",
+        description="Train and test per protocol: single-task (train and test on each task), "
+        "multi-task (train on all, test on each), held-out (train on all tasks but "
+        "one, test on it). Writes a results table (markdown + JSON).",
+    )
     p.add_argument("protocol", choices=PROTOCOLS)
     p.add_argument("--config", required=True, help="training config (training/configs/*.yaml)")
     p.add_argument("--out", required=True, help="folder for the runs and the results table")
     p.add_argument("--tasks", nargs="+", help="only these tasks (default: every task in the data)")
     p.add_argument("--split", default="test", choices=["validation", "test"], help="split to test on")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (value parsed as YAML); repeatable")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (value parsed as YAML); repeatable",
+    )
     p.add_argument("--max-per-group", type=int, help="subsample each tested group to at most N outputs")
     p.add_argument("--device", default="auto", help="device for testing: auto | cpu | cuda")
     add_common(p)
@@ -37,8 +46,16 @@ def run(args: argparse.Namespace) -> int:
     from training.protocols import protocol_markdown, run_protocol
 
     cfg = load_config(args.config, **parse_overrides(args.overrides))
-    result = run_protocol(args.protocol, cfg, args.out, tasks=args.tasks, split=args.split,
-                          progress=not args.quiet, eval_max_per_group=args.max_per_group, device=args.device)
+    result = run_protocol(
+        args.protocol,
+        cfg,
+        args.out,
+        tasks=args.tasks,
+        split=args.split,
+        progress=not args.quiet,
+        eval_max_per_group=args.max_per_group,
+        device=args.device,
+    )
     if not args.quiet:
         print(protocol_markdown(result))
     return 0

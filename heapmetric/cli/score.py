@@ -18,27 +18,67 @@ import argparse
 import sys
 from typing import Any
 
-FIELDS = ("output", "source", "context", "reference", "references", "instruction", "task", "criterion",
-          "system", "id")
-PAIR_FIELDS = ("output_a", "output_b", "source", "context", "reference", "references", "instruction", "task",
-               "criterion", "system_a", "system_b", "id")
+FIELDS = (
+    "output",
+    "source",
+    "context",
+    "reference",
+    "references",
+    "instruction",
+    "task",
+    "criterion",
+    "system",
+    "id",
+)
+PAIR_FIELDS = (
+    "output_a",
+    "output_b",
+    "source",
+    "context",
+    "reference",
+    "references",
+    "instruction",
+    "task",
+    "criterion",
+    "system_a",
+    "system_b",
+    "id",
+)
 PROGRESS_MIN_ITEMS = 100
 RESUME_CHUNK = 1024
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``score`` and ``compare``: input/output, criterion, model and runtime."""
-    p.add_argument("-i", "--input", required=True, metavar="FILE", help="JSONL, JSON, CSV or TSV file; - for stdin")
-    p.add_argument("-o", "--output", default="-", metavar="FILE",
-                   help="where to write the rows with scores (.jsonl, .csv, .tsv; default: stdout as JSONL)")
-    p.add_argument("--input-format", choices=["jsonl", "json", "csv", "tsv"],
-                   help="input format (default: from the suffix; stdin: jsonl)")
-    p.add_argument("--output-format", choices=["jsonl", "csv", "tsv"], help="output format (default: from suffix)")
+    p.add_argument(
+        "-i", "--input", required=True, metavar="FILE", help="JSONL, JSON, CSV or TSV file; - for stdin"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="where to write the rows with scores (.jsonl, .csv, .tsv; default: stdout as JSONL)",
+    )
+    p.add_argument(
+        "--input-format",
+        choices=["jsonl", "json", "csv", "tsv"],
+        help="input format (default: from the suffix; stdin: jsonl)",
+    )
+    p.add_argument(
+        "--output-format", choices=["jsonl", "csv", "tsv"], help="output format (default: from suffix)"
+    )
     p.add_argument("--task", help="task of every row without a 'task' column (see `heapmetric criteria`)")
-    p.add_argument("--criterion", help="criterion of every row without a 'criterion' column (or task/criterion)")
+    p.add_argument(
+        "--criterion", help="criterion of every row without a 'criterion' column (or task/criterion)"
+    )
     p.add_argument("--instruction", help="a free-text evaluation instruction instead of --task/--criterion")
-    p.add_argument("--model", "-m", help="checkpoint folder, cached hub id, or generative:MODEL "
-                                         "(default: $HEAPMETRIC_MODEL, else the embedded model)")
+    p.add_argument(
+        "--model",
+        "-m",
+        help="checkpoint folder, cached hub id, or generative:MODEL "
+        "(default: $HEAPMETRIC_MODEL, else the embedded model)",
+    )
     p.add_argument("--server", metavar="URL", help="score through a running heapmetric service instead")
     p.add_argument("--api-key", help="bearer token for --server")
     p.add_argument("--batch-size", type=int, help="largest batch in items (default: by token budget, max 64)")
@@ -46,18 +86,29 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="default: auto")
     p.add_argument("--quantize", choices=["8bit", "4bit"], help="bitsandbytes quantization (4bit = nf4)")
-    p.add_argument("--map", dest="mapping", metavar="FIELD=COLUMN,...",
-                   help="read fields from other column names, e.g. output=hyp,source=src,reference=ref")
+    p.add_argument(
+        "--map",
+        dest="mapping",
+        metavar="FIELD=COLUMN,...",
+        help="read fields from other column names, e.g. output=hyp,source=src,reference=ref",
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from heapmetric.cli import add_common
 
-    p = sub.add_parser("score", help="score outputs in a JSONL/CSV/TSV file with a metric or judge",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "score",
+        help="score outputs in a JSONL/CSV/TSV file with a metric or judge",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_model_options(p)
-    p.add_argument("--only-system", action="store_true",
-                   help="output only per-system mean scores (rows need a 'system' column)")
+    p.add_argument(
+        "--only-system",
+        action="store_true",
+        help="output only per-system mean scores (rows need a 'system' column)",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -122,8 +173,11 @@ def resolve_criteria(items: list[Any], lines: list[int], args: argparse.Namespac
         try:
             ids.append(criterion_of(it, cache=cache).id)
         except InputError as exc:
-            hint = (f"; rows mix tasks ({', '.join(tasks)}): give a criterion per row or one --instruction"
-                    if len(tasks) > 1 else "")
+            hint = (
+                f"; rows mix tasks ({', '.join(tasks)}): give a criterion per row or one --instruction"
+                if len(tasks) > 1
+                else ""
+            )
             raise InputError(exc.reason + hint, file=args.input, line=line, field=exc.field) from exc
         except HeapmetricError as exc:
             raise InputError(str(exc), file=args.input, line=line, field="criterion") from exc
@@ -141,8 +195,13 @@ def load_judge(args: argparse.Namespace) -> Any:
     from heapmetric.scoring.metric import load
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a scoring run
-    return load(args.model, device=args.device, dtype=args.dtype, quantization=args.quantize,
-                max_length=args.max_length)
+    return load(
+        args.model,
+        device=args.device,
+        dtype=args.dtype,
+        quantization=args.quantize,
+        max_length=args.max_length,
+    )
 
 
 def write_rows(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
@@ -171,8 +230,9 @@ def run(args: argparse.Namespace) -> int:
     for line, row in rows:
         values = field_values(row, mapping, FIELDS)
         if "output" not in values:
-            raise InputError("missing required field", file=args.input, line=line, field=mapping.get("output",
-                                                                                                    "output"))
+            raise InputError(
+                "missing required field", file=args.input, line=line, field=mapping.get("output", "output")
+            )
         if "instruction" not in values and "task" not in values and "criterion" not in values:
             if args.instruction:
                 values["instruction"] = args.instruction
@@ -248,9 +308,12 @@ def score_resumable(judge: Any, items: list[Any], args: argparse.Namespace, show
             if isinstance(e, dict) and 0 <= e.get("i", -1) < len(items) and hashes[e["i"]] == e.get("h"):
                 done[e["i"]] = e
         if not args.quiet:
-            print(f"resuming: {len(done)} of {len(items)} rows already scored in {journal}"
-                  if same else f"ignoring {journal}: it was written for other rows or another judge",
-                  file=sys.stderr)
+            print(
+                f"resuming: {len(done)} of {len(items)} rows already scored in {journal}"
+                if same
+                else f"ignoring {journal}: it was written for other rows or another judge",
+                file=sys.stderr,
+            )
     if not done:
         journal.parent.mkdir(parents=True, exist_ok=True)
         journal.write_text(json.dumps(header) + "\n", encoding="utf-8")
@@ -259,7 +322,7 @@ def score_resumable(judge: Any, items: list[Any], args: argparse.Namespace, show
     truncated = 0
     with open(journal, "a", encoding="utf-8") as handle:
         for start in range(0, len(todo), RESUME_CHUNK):
-            chunk = todo[start:start + RESUME_CHUNK]
+            chunk = todo[start : start + RESUME_CHUNK]
             part = judge.score([items[i] for i in chunk], batch_size=args.batch_size, show_progress=show)
             meta, truncated = dict(part.metadata or {}), truncated + part.truncated
             for k, i in enumerate(chunk):
@@ -271,8 +334,12 @@ def score_resumable(judge: Any, items: list[Any], args: argparse.Namespace, show
     scores = [float(done[i]["score"]) for i in range(len(items))]
     calibrated = [done[i].get("calibrated") for i in range(len(items))]
     meta["truncated"] = truncated
-    result = ScoreResult(scores=scores, calibrated=calibrated if any(c is not None for c in calibrated) else None,
-                         metadata=meta, truncated=truncated)
+    result = ScoreResult(
+        scores=scores,
+        calibrated=calibrated if any(c is not None for c in calibrated) else None,
+        metadata=meta,
+        truncated=truncated,
+    )
     return result, journal
 
 
@@ -289,5 +356,8 @@ def print_summary(result: Any, means: dict[str, float], counts: dict[str, int], 
     elif result.scores:
         print(f"mean score {statistics.fmean(result.scores):.4f} over {n} items", file=sys.stderr)
     if result.truncated:
-        print(f"{result.truncated} of {n} inputs were truncated to fit the model's maximum length "
-              f"({meta.get('max_length', '?')} tokens)", file=sys.stderr)
+        print(
+            f"{result.truncated} of {n} inputs were truncated to fit the model's maximum length "
+            f"({meta.get('max_length', '?')} tokens)",
+            file=sys.stderr,
+        )

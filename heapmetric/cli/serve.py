@@ -9,39 +9,75 @@ from __future__ import annotations
 import argparse
 
 # flag dest -> Settings field, for flags whose value is passed through when given
-_PASS = ("model", "device", "dtype", "host", "port", "max_batch_tokens", "max_batch_items", "max_wait_ms",
-         "max_queue", "max_items_per_request", "max_chars_per_field", "max_body_bytes", "request_timeout_s",
-         "max_length", "api_key_file")
+_PASS = (
+    "model",
+    "device",
+    "dtype",
+    "host",
+    "port",
+    "max_batch_tokens",
+    "max_batch_items",
+    "max_wait_ms",
+    "max_queue",
+    "max_items_per_request",
+    "max_chars_per_field",
+    "max_body_bytes",
+    "request_timeout_s",
+    "max_length",
+    "api_key_file",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from heapmetric.cli import add_common
 
-    p = sub.add_parser("serve", help="run the HTTP scoring service",
-                       description="Serve a heapmetric judge over HTTP (POST /v1/score, /v1/compare; "
-                                   "GET /v1/models, /v1/criteria, /healthz, /readyz, /metrics).")
-    p.add_argument("--model", help="checkpoint folder or hub id (default: $HEAPMETRIC_MODEL or the embedded "
-                                   "default model)")
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTP scoring service",
+        description="Serve a heapmetric judge over HTTP (POST /v1/score, /v1/compare; "
+        "GET /v1/models, /v1/criteria, /healthz, /readyz, /metrics).",
+    )
+    p.add_argument(
+        "--model",
+        help="checkpoint folder or hub id (default: $HEAPMETRIC_MODEL or the embedded default model)",
+    )
     p.add_argument("--host", help="bind address (default 127.0.0.1; use 0.0.0.0 in a container)")
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--dtype", help="auto | float32 | bfloat16 | float16 (default auto)")
     p.add_argument("--quantize", choices=["4bit", "8bit"], help="bitsandbytes quantization (CUDA)")
     p.add_argument("--max-length", type=int, help="truncate model inputs to this many tokens")
-    p.add_argument("--max-batch-tokens", type=int, help="padded-token budget (items x longest) of one model batch (default 16384)")
+    p.add_argument(
+        "--max-batch-tokens",
+        type=int,
+        help="padded-token budget (items x longest) of one model batch (default 16384)",
+    )
     p.add_argument("--max-batch-items", type=int, help="items in one model batch at most (default 64)")
-    p.add_argument("--max-wait-ms", type=float, help="how long an idle batcher waits to fill a batch (default 5)")
+    p.add_argument(
+        "--max-wait-ms", type=float, help="how long an idle batcher waits to fill a batch (default 5)"
+    )
     p.add_argument("--max-queue", type=int, help="queued items at most before 429 (default 1024)")
     p.add_argument("--max-items-per-request", type=int, help="items per request at most (default 256)")
-    p.add_argument("--max-chars-per-field", type=int, help="characters per text field at most (default 32000)")
+    p.add_argument(
+        "--max-chars-per-field", type=int, help="characters per text field at most (default 32000)"
+    )
     p.add_argument("--max-body-bytes", type=int, help="request body size limit (default 4 MiB)")
     p.add_argument("--request-timeout-s", type=float, help="answer 503 after this many seconds (default 60)")
-    p.add_argument("--api-key-file", help="file with one API key per line; requests then need "
-                                          "'Authorization: Bearer <key>'")
-    p.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
-                   help="allow this browser origin (repeatable; CORS is off by default)")
+    p.add_argument(
+        "--api-key-file",
+        help="file with one API key per line; requests then need 'Authorization: Bearer <key>'",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="allow this browser origin (repeatable; CORS is off by default)",
+    )
     p.add_argument("--no-warmup", action="store_true", help="report ready without scoring a warm-up item")
-    p.add_argument("--log-level", default=None, help="uvicorn log level (default: info, warning with --quiet)")
+    p.add_argument(
+        "--log-level", default=None, help="uvicorn log level (default: info, warning with --quiet)"
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -89,12 +125,19 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app(settings, on_fatal=on_fatal)
     level = args.log_level or ("warning" if args.quiet else "info")
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=level,
-                            timeout_graceful_shutdown=settings.request_timeout_s + 5, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=level,
+        timeout_graceful_shutdown=settings.request_timeout_s + 5,
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.all_api_keys():
-        log.warning("serving on %s without API keys: anyone who can reach the port can use the model",
-                    settings.host)
+        log.warning(
+            "serving on %s without API keys: anyone who can reach the port can use the model", settings.host
+        )
     server.run()
     if fatal:
         from heapmetric.errors import ModelLoadError

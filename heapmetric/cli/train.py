@@ -12,15 +12,26 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from heapmetric.cli import add_common
 
-    p = sub.add_parser("train", help="train a metric on HEAP-format data from a config file",
-                       description="Train a reward-model metric (Bradley-Terry on pairs, optional pointwise loss) "
-                                   "from a YAML config; writes metrics.jsonl, metrics.png, checkpoints and the "
-                                   "final model folder under the output directory.")
+    p = sub.add_parser(
+        "train",
+        help="train a metric on HEAP-format data from a config file",
+        description="Train a reward-model metric (Bradley-Terry on pairs, optional pointwise loss) "
+        "from a YAML config; writes metrics.jsonl, metrics.png, checkpoints and the "
+        "final model folder under the output directory.",
+    )
     p.add_argument("--config", required=True, help="YAML config (see training/configs/)")
     p.add_argument("--output", help="run folder (overrides output_dir of the config)")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run folder")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (value parsed as YAML), e.g. --set max_steps=100; repeatable")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint in the run folder"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (value parsed as YAML), e.g. --set max_steps=100; repeatable",
+    )
     p.add_argument("--check", action="store_true", help="validate the config and the data, then stop")
     add_common(p)
     p.set_defaults(func=run)
@@ -55,8 +66,12 @@ def run(args: argparse.Namespace) -> int:
         from training.trainer import prepare_data
 
         data, val_groups, _ = prepare_data(cfg)
-        print(json.dumps({"groups": data.summary, "warnings": data.warnings,
-                          "validation_groups": sorted(val_groups)}, indent=2))
+        print(
+            json.dumps(
+                {"groups": data.summary, "warnings": data.warnings, "validation_groups": sorted(val_groups)},
+                indent=2,
+            )
+        )
         return 0
     from training.trainer import train
 
@@ -64,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         v = result.validation or {}
         acc, tau = v.get("mean_pairwise_accuracy"), v.get("mean_kendall")
-        print(f"done: {result.steps} steps ({result.stopped}) in {result.elapsed_s / 60:.1f} min; "
-              f"validation mean pairwise accuracy {acc if acc is None else round(acc, 4)}, "
-              f"mean Kendall {tau if tau is None else round(tau, 4)}; model in {result.model_dir}",
-              file=sys.stderr)
+        print(
+            f"done: {result.steps} steps ({result.stopped}) in {result.elapsed_s / 60:.1f} min; "
+            f"validation mean pairwise accuracy {acc if acc is None else round(acc, 4)}, "
+            f"mean Kendall {tau if tau is None else round(tau, 4)}; model in {result.model_dir}",
+            file=sys.stderr,
+        )
     return 0

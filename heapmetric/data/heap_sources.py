@@ -107,12 +107,14 @@ def convert(folder: Path, *, aggregation: str = "mean") -> list[Record]:
     records += read_commongen(commongen_sheets(folder))
     records += read_timetravel(require_file(folder, TIMETRAVEL_FILE))
     records += read_defeasible(require_file(folder, DEFEASIBLE_FILE), aggregation=aggregation)
-    records += read_counterspeech([require_file(folder, name) for name in COUNTERSPEECH_FILES],
-                                  aggregation=aggregation)
+    records += read_counterspeech(
+        [require_file(folder, name) for name in COUNTERSPEECH_FILES], aggregation=aggregation
+    )
     return records
 
 
 # --------------------------------------------------------------------------------------------------- helpers
+
 
 def _id(*parts: str) -> str:
     return "/".join((NAME, *parts))
@@ -157,8 +159,9 @@ def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict
         except csv.Error as exc:
             raise InputError(f"not valid CSV ({exc})", file=str(path), line=start) from exc
         if row and len(row) != len(header):
-            raise InputError(f"expected {len(header)} fields like the header, got {len(row)}", file=str(path),
-                             line=start)
+            raise InputError(
+                f"expected {len(header)} fields like the header, got {len(row)}", file=str(path), line=start
+            )
         if row:
             yield start, dict(zip(header, row, strict=True))
         start = reader.line_num + 1
@@ -168,17 +171,20 @@ def _json_cell(value: str, *, path: Path, line: int, field: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        raise InputError(f"expected a JSON list, got {value[:40]!r}", file=str(path), line=line,
-                         field=field) from exc
+        raise InputError(
+            f"expected a JSON list, got {value[:40]!r}", file=str(path), line=line, field=field
+        ) from exc
 
 
-def _ratings(values: Any, scale: tuple[float, float], *, n: int | None, path: Path, where: str,
-             line: int | None = None) -> list[float]:
+def _ratings(
+    values: Any, scale: tuple[float, float], *, n: int | None, path: Path, where: str, line: int | None = None
+) -> list[float]:
     """A list of integer ratings inside ``scale`` (``n`` of them when given), as floats."""
     if not isinstance(values, list) or not values or (n is not None and len(values) != n):
         expected = f"a list of {n} ratings" if n else "a non-empty list of ratings"
-        raise InputError(f"expected {expected}, got {json.dumps(values)[:40]}", file=str(path), line=line,
-                         field=where)
+        raise InputError(
+            f"expected {expected}, got {json.dumps(values)[:40]}", file=str(path), line=line, field=where
+        )
     out = []
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -188,6 +194,7 @@ def _ratings(values: Any, scale: tuple[float, float], *, n: int | None, path: Pa
 
 
 # ---------------------------------------------------------------------------------------------- TuringAdvice
+
 
 def read_turingadvice(path: Path) -> list[Preference]:
     """TuringAdvice: for each situation and each of its model advices, a preference against the best Reddit
@@ -203,7 +210,9 @@ def read_turingadvice(path: Path) -> list[Preference]:
         situation = get(row, "situation", dict, file=path, where="", line=line)
         sid = text(situation, "id", file=path, where="situation", line=line)
         if sid in seen:
-            raise InputError(f"duplicate situation id {sid!r}", file=str(path), line=line, field="situation/id")
+            raise InputError(
+                f"duplicate situation id {sid!r}", file=str(path), line=line, field="situation/id"
+            )
         seen.add(sid)
         title = text(situation, "title", file=path, where="situation", line=line)
         body = text(situation, "selftext", file=path, where="situation", line=line, optional=True)
@@ -216,8 +225,18 @@ def read_turingadvice(path: Path) -> list[Preference]:
             model_text = text(advice, model, file=path, where="model_advice", line=line)
             rating = get(ratings, model, dict, file=path, where="turk_ratings", line=line)
             preferred = get(rating, "is_preferred", bool, file=path, where=f"turk_ratings/{model}", line=line)
-            diagnostics = get(rating, "diagnostics", list, file=path, where=f"turk_ratings/{model}",
-                              line=line, optional=True) or []
+            diagnostics = (
+                get(
+                    rating,
+                    "diagnostics",
+                    list,
+                    file=path,
+                    where=f"turk_ratings/{model}",
+                    line=line,
+                    optional=True,
+                )
+                or []
+            )
             if _same_text(model_text, best_text):
                 continue
             pid = _id("advice", "helpfulness", sid, f"{model}~{BEST_ADVICE}")
@@ -233,17 +252,38 @@ def read_turingadvice(path: Path) -> list[Preference]:
                 "intensifiers": [d.get("q1_intensifier") for d in diagnostics if isinstance(d, dict)],
                 "worker_ids": [d.get("worker_id_anonymized") for d in diagnostics if isinstance(d, dict)],
             }
-            out.append(Preference(id=pid, dataset=NAME, task="advice", criterion="helpfulness", item_id=sid,
-                                  source=source, output_a=a, output_b=b, label=label, system_a=sys_a,
-                                  system_b=sys_b, meta=meta))
+            out.append(
+                Preference(
+                    id=pid,
+                    dataset=NAME,
+                    task="advice",
+                    criterion="helpfulness",
+                    item_id=sid,
+                    source=source,
+                    output_a=a,
+                    output_b=b,
+                    label=label,
+                    system_a=sys_a,
+                    system_b=sys_b,
+                    meta=meta,
+                )
+            )
     return out
 
 
 # ------------------------------------------------------------------------------------------------- TellMeWhy
 
 _QUESTION_META = re.compile(r"^(?P<narrative>.+)_sentence_\d+_question_\d+$")
-_TELLMEWHY_COLUMNS = ("narrative", "question", "answer", "question_meta", "is_ques_answerable_annotator",
-                      "is_ques_answerable", "gram_ann", "val_ann")
+_TELLMEWHY_COLUMNS = (
+    "narrative",
+    "question",
+    "answer",
+    "question_meta",
+    "is_ques_answerable_annotator",
+    "is_ques_answerable",
+    "gram_ann",
+    "val_ann",
+)
 _ANSWERABLE = {"Answerable": 1.0, "Not Answerable": 0.0}
 
 
@@ -258,8 +298,12 @@ def read_tellmewhy(path: Path, *, aggregation: str = "mean") -> list[Judgement]:
     for line, row in _csv_rows(path, _TELLMEWHY_COLUMNS):
         qmeta = row["question_meta"].strip()
         if not _QUESTION_META.match(qmeta):
-            raise InputError(f"expected <narrative>_sentence_<i>_question_<j>, got {qmeta!r}", file=str(path),
-                             line=line, field="question_meta")
+            raise InputError(
+                f"expected <narrative>_sentence_<i>_question_<j>, got {qmeta!r}",
+                file=str(path),
+                line=line,
+                field="question_meta",
+            )
         for name in ("narrative", "question", "answer"):
             if not row[name].strip():
                 raise InputError("expected non-empty text", file=str(path), line=line, field=name)
@@ -272,39 +316,78 @@ def read_tellmewhy(path: Path, *, aggregation: str = "mean") -> list[Judgement]:
         for line, row in rows[1:]:
             for name in ("narrative", "question", "is_ques_answerable"):
                 if row[name] != first[name]:
-                    raise InputError(f"differs from line {first_line} of the same question_meta",
-                                     file=str(path), line=line, field=name)
+                    raise InputError(
+                        f"differs from line {first_line} of the same question_meta",
+                        file=str(path),
+                        line=line,
+                        field=name,
+                    )
         source = f"{first['narrative'].strip()}\n\nQuestion: {first['question'].strip()}"
         for k, (line, row) in enumerate(rows):
             for column, criterion in (("gram_ann", "grammaticality"), ("val_ann", "validity")):
-                ratings = _ratings(_json_cell(row[column], path=path, line=line, field=column), LIKERT_2, n=None,
-                                   path=path, where=column, line=line)
-                answers.append(Judgement(
-                    id=_id("why_qa", criterion, qmeta, str(k)), dataset=NAME, task="why_qa", criterion=criterion,
-                    item_id=qmeta, source=source, output=row["answer"].strip(),
-                    score=aggregate(ratings, aggregation), scale=list(LIKERT_2), annotator_scores=ratings,
-                    meta={"source_file": path.name}))
+                ratings = _ratings(
+                    _json_cell(row[column], path=path, line=line, field=column),
+                    LIKERT_2,
+                    n=None,
+                    path=path,
+                    where=column,
+                    line=line,
+                )
+                answers.append(
+                    Judgement(
+                        id=_id("why_qa", criterion, qmeta, str(k)),
+                        dataset=NAME,
+                        task="why_qa",
+                        criterion=criterion,
+                        item_id=qmeta,
+                        source=source,
+                        output=row["answer"].strip(),
+                        score=aggregate(ratings, aggregation),
+                        scale=list(LIKERT_2),
+                        annotator_scores=ratings,
+                        meta={"source_file": path.name},
+                    )
+                )
         votes = []
         for line, row in rows:
             vote = row["is_ques_answerable_annotator"].strip()
             if vote not in _ANSWERABLE:
-                raise InputError(f"expected one of {sorted(_ANSWERABLE)}, got {vote!r}", file=str(path),
-                                 line=line, field="is_ques_answerable_annotator")
+                raise InputError(
+                    f"expected one of {sorted(_ANSWERABLE)}, got {vote!r}",
+                    file=str(path),
+                    line=line,
+                    field="is_ques_answerable_annotator",
+                )
             votes.append(_ANSWERABLE[vote])
         narrative_id = _QUESTION_META.match(qmeta).group("narrative")
-        answerability.append(Judgement(
-            id=_id("why_qa", "answerability", qmeta), dataset=NAME, task="why_qa", criterion="answerability",
-            item_id=narrative_id, source=first["narrative"].strip(), output=first["question"].strip(),
-            score=aggregate(votes, aggregation), scale=list(BINARY), annotator_scores=votes,
-            meta={"source_file": path.name, "question_meta": qmeta,
-                  "majority": first["is_ques_answerable"].strip()}))
+        answerability.append(
+            Judgement(
+                id=_id("why_qa", "answerability", qmeta),
+                dataset=NAME,
+                task="why_qa",
+                criterion="answerability",
+                item_id=narrative_id,
+                source=first["narrative"].strip(),
+                output=first["question"].strip(),
+                score=aggregate(votes, aggregation),
+                scale=list(BINARY),
+                annotator_scores=votes,
+                meta={
+                    "source_file": path.name,
+                    "question_meta": qmeta,
+                    "majority": first["is_ques_answerable"].strip(),
+                },
+            )
+        )
     return answers + answerability
 
 
 # ------------------------------------------------------------------------------------------------- CommonGen
 
+
 def commongen_sheets(folder: Path) -> list[Path]:
     """The CommonGen annotation sheets in ``folder``, ordered by sheet number; none is an error."""
+
     def number(p: Path) -> int:
         digits = re.findall(r"\d+", p.stem)
         return int(digits[-1]) if digits else 0
@@ -330,24 +413,40 @@ def _parse_commongen_sheet(path: Path) -> list[dict[str, Any]]:
             elif not any(cells):
                 pass
             elif len(cells) != 3:
-                raise InputError(f"expected 3 fields (sentence 1, sentence 2, score), got {len(cells)}",
-                                 file=str(path), line=line)
+                raise InputError(
+                    f"expected 3 fields (sentence 1, sentence 2, score), got {len(cells)}",
+                    file=str(path),
+                    line=line,
+                )
             elif first.startswith("Concept set:"):
                 # The third cell may hold an annotator's note (e.g. "already done"); it is not a score.
-                blocks.append({"concepts": first[len("Concept set:"):].strip(), "reference": None, "line": line,
-                               "note": cells[2] or None, "pairs": []})
+                blocks.append(
+                    {
+                        "concepts": first[len("Concept set:") :].strip(),
+                        "reference": None,
+                        "line": line,
+                        "note": cells[2] or None,
+                        "pairs": [],
+                    }
+                )
             elif first.startswith("Reference:"):
                 if not blocks or blocks[-1]["pairs"] or blocks[-1]["reference"] is not None:
-                    raise InputError("a 'Reference:' row must follow its 'Concept set:' row", file=str(path),
-                                     line=line)
-                blocks[-1]["reference"] = first[len("Reference:"):].strip()
+                    raise InputError(
+                        "a 'Reference:' row must follow its 'Concept set:' row", file=str(path), line=line
+                    )
+                blocks[-1]["reference"] = first[len("Reference:") :].strip()
             else:
                 if not blocks:
-                    raise InputError("sentence pair before the first 'Concept set:' row", file=str(path),
-                                     line=line)
+                    raise InputError(
+                        "sentence pair before the first 'Concept set:' row", file=str(path), line=line
+                    )
                 if not cells[0] or not cells[1]:
-                    raise InputError("expected two sentences", file=str(path), line=line,
-                                     field="Sentence 2" if cells[0] else "Sentence 1")
+                    raise InputError(
+                        "expected two sentences",
+                        file=str(path),
+                        line=line,
+                        field="Sentence 2" if cells[0] else "Sentence 1",
+                    )
                 score = None
                 if cells[2]:
                     try:
@@ -355,8 +454,12 @@ def _parse_commongen_sheet(path: Path) -> list[dict[str, Any]]:
                     except ValueError:
                         score = None
                     if score not in COMMONGEN_SCORES:
-                        raise InputError(f"expected a score in {{-1, -0.5, 0, 0.5, 1}} or blank, got {cells[2]!r}",
-                                         file=str(path), line=line, field="Score")
+                        raise InputError(
+                            f"expected a score in {{-1, -0.5, 0, 0.5, 1}} or blank, got {cells[2]!r}",
+                            file=str(path),
+                            line=line,
+                            field="Score",
+                        )
                 blocks[-1]["pairs"].append((line, cells[0], cells[1], score))
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -383,19 +486,28 @@ def read_commongen(sheets: list[Path]) -> list[Preference]:
     base_path, base = parsed[0]
     for path, blocks in parsed[1:]:
         if len(blocks) != len(base):
-            raise InputError(f"{len(blocks)} concept-set blocks, but {base_path.name} has {len(base)}",
-                             file=str(path))
+            raise InputError(
+                f"{len(blocks)} concept-set blocks, but {base_path.name} has {len(base)}", file=str(path)
+            )
         for b0, b in zip(base, blocks, strict=True):
             if b["concepts"] != b0["concepts"]:
-                raise InputError(f"concept set differs from {base_path.name} line {b0['line']}", file=str(path),
-                                 line=b["line"])
+                raise InputError(
+                    f"concept set differs from {base_path.name} line {b0['line']}",
+                    file=str(path),
+                    line=b["line"],
+                )
             if len(b["pairs"]) != len(b0["pairs"]):
-                raise InputError(f"{len(b['pairs'])} pairs, but {base_path.name} has {len(b0['pairs'])} "
-                                 f"(line {b0['line']})", file=str(path), line=b["line"])
+                raise InputError(
+                    f"{len(b['pairs'])} pairs, but {base_path.name} has {len(b0['pairs'])} "
+                    f"(line {b0['line']})",
+                    file=str(path),
+                    line=b["line"],
+                )
             for p0, p in zip(b0["pairs"], b["pairs"], strict=True):
                 if p[1:3] != p0[1:3]:
-                    raise InputError(f"sentence pair differs from {base_path.name} line {p0[0]}", file=str(path),
-                                     line=p[0])
+                    raise InputError(
+                        f"sentence pair differs from {base_path.name} line {p0[0]}", file=str(path), line=p[0]
+                    )
     out: list[Preference] = []
     for bi, block in enumerate(base):
         for pi, (_line, s1, s2, _score) in enumerate(block["pairs"]):
@@ -403,21 +515,45 @@ def read_commongen(sheets: list[Path]) -> list[Preference]:
             mean = sum(s or 0.0 for s in scores) / len(scores)
             if mean == 0.0 or _same_text(s1, s2):
                 continue
-            out.append(Preference(
-                id=_id("commonsense_generation", "plausibility", f"block{bi:03d}", f"pair{pi:02d}"),
-                dataset=NAME, task="commonsense_generation", criterion="plausibility",
-                item_id=block["concepts"], source=f"Concept set: {block['concepts']}",
-                reference=block["reference"] or None, output_a=s1, output_b=s2, label="a" if mean > 0 else "b",
-                margin=abs(mean),
-                meta={"source_file": [p.name for p, _ in parsed], "sheet_scores": scores, "block": bi,
-                      "pair": pi}))
+            out.append(
+                Preference(
+                    id=_id("commonsense_generation", "plausibility", f"block{bi:03d}", f"pair{pi:02d}"),
+                    dataset=NAME,
+                    task="commonsense_generation",
+                    criterion="plausibility",
+                    item_id=block["concepts"],
+                    source=f"Concept set: {block['concepts']}",
+                    reference=block["reference"] or None,
+                    output_a=s1,
+                    output_b=s2,
+                    label="a" if mean > 0 else "b",
+                    margin=abs(mean),
+                    meta={
+                        "source_file": [p.name for p, _ in parsed],
+                        "sheet_scores": scores,
+                        "block": bi,
+                        "pair": pi,
+                    },
+                )
+            )
     return out
 
 
 # ------------------------------------------------------------------------------------------------ TimeTravel
 
-_TIMETRAVEL_INPUTS = ("HITId", "WorkerId", "Input.STORY", "Input.X1", "Input.X2", "Input.Y", "Input.XX2",
-                      "Input.YY1", "Input.YY2", "Input.YY1_MODEL", "Input.YY2_MODEL")
+_TIMETRAVEL_INPUTS = (
+    "HITId",
+    "WorkerId",
+    "Input.STORY",
+    "Input.X1",
+    "Input.X2",
+    "Input.Y",
+    "Input.XX2",
+    "Input.YY1",
+    "Input.YY2",
+    "Input.YY1_MODEL",
+    "Input.YY2_MODEL",
+)
 
 
 def read_timetravel(path: Path) -> list[Preference]:
@@ -433,14 +569,27 @@ def read_timetravel(path: Path) -> list[Preference]:
     required = _TIMETRAVEL_INPUTS + tuple(TIMETRAVEL_CRITERIA)
     hits: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for line, row in _csv_rows(path, required):
-        for name in ("HITId", "Input.STORY", "Input.X1", "Input.XX2", "Input.Y", "Input.YY1", "Input.YY2",
-                     "Input.YY1_MODEL", "Input.YY2_MODEL"):
+        for name in (
+            "HITId",
+            "Input.STORY",
+            "Input.X1",
+            "Input.XX2",
+            "Input.Y",
+            "Input.YY1",
+            "Input.YY2",
+            "Input.YY1_MODEL",
+            "Input.YY2_MODEL",
+        ):
             if not row[name].strip():
                 raise InputError("expected non-empty text", file=str(path), line=line, field=name)
         for column in TIMETRAVEL_CRITERIA:
             if row[column].strip() not in TIMETRAVEL_VOTES and row[column].strip():
-                raise InputError(f"expected one of A, B, S, IR or blank, got {row[column]!r}", file=str(path),
-                                 line=line, field=column)
+                raise InputError(
+                    f"expected one of A, B, S, IR or blank, got {row[column]!r}",
+                    file=str(path),
+                    line=line,
+                    field=column,
+                )
         hits.setdefault(row["HITId"].strip(), []).append((line, row))
 
     out: list[Preference] = []
@@ -449,31 +598,52 @@ def read_timetravel(path: Path) -> list[Preference]:
         for line, row in rows[1:]:
             for name in _TIMETRAVEL_INPUTS[2:]:
                 if row[name] != first[name]:
-                    raise InputError(f"differs from line {first_line} of the same HITId", file=str(path),
-                                     line=line, field=name)
+                    raise InputError(
+                        f"differs from line {first_line} of the same HITId",
+                        file=str(path),
+                        line=line,
+                        field=name,
+                    )
         a, b = first["Input.YY1"].strip(), first["Input.YY2"].strip()
         if _same_text(a, b):
             continue
-        source = (f"Premise: {first['Input.X1'].strip()}\n"
-                  f"Counterfactual second sentence: {first['Input.XX2'].strip()}")
-        context = f"Original second sentence: {first['Input.X2'].strip()}" if first["Input.X2"].strip() else None
+        source = (
+            f"Premise: {first['Input.X1'].strip()}\n"
+            f"Counterfactual second sentence: {first['Input.XX2'].strip()}"
+        )
+        context = (
+            f"Original second sentence: {first['Input.X2'].strip()}" if first["Input.X2"].strip() else None
+        )
         for column, criterion in TIMETRAVEL_CRITERIA.items():
             answers = {row["WorkerId"]: row[column].strip() for _, row in rows}
             votes = [TIMETRAVEL_VOTES[row[column].strip()] for _, row in rows if row[column].strip()]
             mean = sum(votes) / len(votes) if votes else 0.0
             if mean == 0.0:
                 continue
-            out.append(Preference(
-                id=_id("counterfactual_rewriting", criterion, hit), dataset=NAME, task="counterfactual_rewriting",
-                criterion=criterion, item_id=first["Input.STORY"].strip(), source=source, context=context,
-                reference=first["Input.Y"].strip(), output_a=a, output_b=b, label="a" if mean > 0 else "b",
-                margin=abs(mean), system_a=first["Input.YY1_MODEL"].strip(),
-                system_b=first["Input.YY2_MODEL"].strip(),
-                meta={"source_file": path.name, "hit_id": hit, "answers": answers}))
+            out.append(
+                Preference(
+                    id=_id("counterfactual_rewriting", criterion, hit),
+                    dataset=NAME,
+                    task="counterfactual_rewriting",
+                    criterion=criterion,
+                    item_id=first["Input.STORY"].strip(),
+                    source=source,
+                    context=context,
+                    reference=first["Input.Y"].strip(),
+                    output_a=a,
+                    output_b=b,
+                    label="a" if mean > 0 else "b",
+                    margin=abs(mean),
+                    system_a=first["Input.YY1_MODEL"].strip(),
+                    system_b=first["Input.YY2_MODEL"].strip(),
+                    meta={"source_file": path.name, "hit_id": hit, "answers": answers},
+                )
+            )
     return out
 
 
 # -------------------------------------------------------------------------------------- defeasible inference
+
 
 def defeasible_item_id(subset: str, premise: str, hypothesis: str) -> str:
     """The stable input id of a defeasible-inference item: ``<subset>-<12 hex of sha256(premise, hypothesis)>``."""
@@ -498,31 +668,58 @@ def read_defeasible(path: Path, *, aggregation: str = "mean") -> list[Judgement]
         subset = text(row, "dataset", file=path, where="", line=line)
         intended = text(row, "pred_label", file=path, where="", line=line)
         if intended not in DEFEASIBLE_CRITERIA:
-            raise InputError(f"expected one of {sorted(DEFEASIBLE_CRITERIA)}, got {intended!r}", file=str(path),
-                             line=line, field="pred_label")
+            raise InputError(
+                f"expected one of {sorted(DEFEASIBLE_CRITERIA)}, got {intended!r}",
+                file=str(path),
+                line=line,
+                field="pred_label",
+            )
         labels = _ratings(row.get("human_label"), LIKERT_2, n=None, path=path, where="human_label", line=line)
         criterion = DEFEASIBLE_CRITERIA[intended]
         sign = 1.0 if criterion == "strengthener" else -1.0
         item_id = defeasible_item_id(subset, premise, hypothesis)
         rid = _id("defeasible_inference", criterion, item_id, model)
         if rid in seen:
-            raise InputError(f"duplicate update of model {model!r} for this premise, hypothesis and pred_label "
-                             f"(first at line {seen[rid]})", file=str(path), line=line, field="model")
+            raise InputError(
+                f"duplicate update of model {model!r} for this premise, hypothesis and pred_label "
+                f"(first at line {seen[rid]})",
+                file=str(path),
+                line=line,
+                field="model",
+            )
         seen[rid] = line
         has_premise = premise.strip().lower() != "none"
-        source = (f"Premise: {premise.strip()}\n" if has_premise else "") + f"Hypothesis: {hypothesis.strip()}"
+        source = (
+            f"Premise: {premise.strip()}\n" if has_premise else ""
+        ) + f"Hypothesis: {hypothesis.strip()}"
         score = sign * aggregate(labels, aggregation)
-        out.append(Judgement(
-            id=rid, dataset=NAME, task="defeasible_inference", criterion=criterion, item_id=item_id,
-            source=source, output=update.strip(), system=model, score=score + 0.0, scale=list(LIKERT_2),
-            annotator_scores=[sign * v + 0.0 for v in labels],
-            meta={"source_file": path.name, "subset": subset, "human_label": [int(v) for v in labels],
-                  "human_irrelevant": row.get("human_irrelevant"),
-                  "human_nonsensical": row.get("human_nonsensical")}))
+        out.append(
+            Judgement(
+                id=rid,
+                dataset=NAME,
+                task="defeasible_inference",
+                criterion=criterion,
+                item_id=item_id,
+                source=source,
+                output=update.strip(),
+                system=model,
+                score=score + 0.0,
+                scale=list(LIKERT_2),
+                annotator_scores=[sign * v + 0.0 for v in labels],
+                meta={
+                    "source_file": path.name,
+                    "subset": subset,
+                    "human_label": [int(v) for v in labels],
+                    "human_irrelevant": row.get("human_irrelevant"),
+                    "human_nonsensical": row.get("human_nonsensical"),
+                },
+            )
+        )
     return out
 
 
 # ------------------------------------------------------------------------------------ counter-speech, hate speech
+
 
 def read_counterspeech(paths: list[Path], *, aggregation: str = "mean") -> list[Judgement]:
     """Counter-speech (Ashida & Komachi 2022): each generator's response rated by 3 annotators on 0–4 for
@@ -539,22 +736,49 @@ def read_counterspeech(paths: list[Path], *, aggregation: str = "mean") -> list[
                 raise InputError("expected an object", file=str(path), field=key)
             post = get(entry, "post", dict, file=path, where=key)
             post_text = text(post, "text", file=path, where=f"{key}/post").strip()
-            post_scores = _ratings(post.get("score"), LIKERT_0_4, n=None, path=path, where=f"{key}/post/score")
-            hate.append(Judgement(
-                id=_id("hate_speech", "offensiveness", key), dataset=NAME, task="hate_speech",
-                criterion="offensiveness", item_id=key, output=post_text,
-                score=aggregate(post_scores, aggregation), scale=list(LIKERT_0_4), annotator_scores=post_scores,
-                meta={"source_file": path.name}))
+            post_scores = _ratings(
+                post.get("score"), LIKERT_0_4, n=None, path=path, where=f"{key}/post/score"
+            )
+            hate.append(
+                Judgement(
+                    id=_id("hate_speech", "offensiveness", key),
+                    dataset=NAME,
+                    task="hate_speech",
+                    criterion="offensiveness",
+                    item_id=key,
+                    output=post_text,
+                    score=aggregate(post_scores, aggregation),
+                    scale=list(LIKERT_0_4),
+                    annotator_scores=post_scores,
+                    meta={"source_file": path.name},
+                )
+            )
             for generator in COUNTERSPEECH_GENERATORS:
                 response = get(entry, generator, dict, file=path, where=key)
                 response_text = text(response, "text", file=path, where=f"{key}/{generator}").strip()
                 scores = get(response, "score", dict, file=path, where=f"{key}/{generator}")
                 for field, criterion in COUNTERSPEECH_CRITERIA.items():
-                    ratings = _ratings(scores.get(field), LIKERT_0_4, n=None, path=path,
-                                       where=f"{key}/{generator}/score/{field}")
-                    out.append(Judgement(
-                        id=_id("counter_speech", criterion, key, generator), dataset=NAME, task="counter_speech",
-                        criterion=criterion, item_id=key, source=post_text, output=response_text,
-                        system=generator, score=aggregate(ratings, aggregation), scale=list(LIKERT_0_4),
-                        annotator_scores=ratings, meta={"source_file": path.name}))
+                    ratings = _ratings(
+                        scores.get(field),
+                        LIKERT_0_4,
+                        n=None,
+                        path=path,
+                        where=f"{key}/{generator}/score/{field}",
+                    )
+                    out.append(
+                        Judgement(
+                            id=_id("counter_speech", criterion, key, generator),
+                            dataset=NAME,
+                            task="counter_speech",
+                            criterion=criterion,
+                            item_id=key,
+                            source=post_text,
+                            output=response_text,
+                            system=generator,
+                            score=aggregate(ratings, aggregation),
+                            scale=list(LIKERT_0_4),
+                            annotator_scores=ratings,
+                            meta={"source_file": path.name},
+                        )
+                    )
     return out + hate

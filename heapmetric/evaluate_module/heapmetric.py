@@ -54,8 +54,22 @@ Returns:
     model (str): the judge used.
 """
 
-_JUDGE_SPECS = ("heapmetric", "generative", "length", "rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "chrf",
-                "embed-ref", "embed-src", "scores", "openai", "annotations")
+_JUDGE_SPECS = (
+    "heapmetric",
+    "generative",
+    "length",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "rougeLsum",
+    "bleu",
+    "chrf",
+    "embed-ref",
+    "embed-src",
+    "scores",
+    "openai",
+    "annotations",
+)
 
 
 def _is_spec(model: str) -> bool:
@@ -69,17 +83,27 @@ class Heapmetric(evaluate.Metric):
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS_DESCRIPTION,
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
             # several references per prediction, or one; evaluate takes the first schema the inputs fit
             features=[
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Sequence(datasets.Value("string"))}),
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Value("string")}),
+                datasets.Features(
+                    {
+                        "predictions": datasets.Value("string"),
+                        "references": datasets.Sequence(datasets.Value("string")),
+                    }
+                ),
+                datasets.Features(
+                    {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+                ),
             ],
-            reference_urls=["https://aclanthology.org/2023.gem-1.4/"])
+            reference_urls=["https://aclanthology.org/2023.gem-1.4/"],
+        )
 
-    def compute(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> dict[str, Any] | None:
+    def compute(
+        self, *, predictions: Any = None, references: Any = None, **kwargs: Any
+    ) -> dict[str, Any] | None:
         """``evaluate``'s compute; ``references`` may be omitted (reference-free criteria)."""
         if predictions is not None and references is None:
             references = [[] for _ in predictions]
@@ -99,29 +123,56 @@ class Heapmetric(evaluate.Metric):
                 cache[key] = heapmetric.load(model)
         return cache[key]
 
-    def _compute(self, predictions: list[str], references: list[Any] | None = None, *,
-                 sources: list[str] | None = None, contexts: list[str] | None = None,
-                 systems: list[str] | None = None, task: str | None = None, criterion: str | None = None,
-                 instruction: str | None = None, model: str | None = None,
-                 batch_size: int | None = None) -> dict[str, Any]:
+    def _compute(
+        self,
+        predictions: list[str],
+        references: list[Any] | None = None,
+        *,
+        sources: list[str] | None = None,
+        contexts: list[str] | None = None,
+        systems: list[str] | None = None,
+        task: str | None = None,
+        criterion: str | None = None,
+        instruction: str | None = None,
+        model: str | None = None,
+        batch_size: int | None = None,
+    ) -> dict[str, Any]:
         from heapmetric.errors import InputError
         from heapmetric.judges.base import ScoreItem
 
         n = len(predictions)
-        for name, values in (("references", references), ("sources", sources), ("contexts", contexts),
-                             ("systems", systems)):
+        for name, values in (
+            ("references", references),
+            ("sources", sources),
+            ("contexts", contexts),
+            ("systems", systems),
+        ):
             if values is not None and len(values) != n:
                 raise InputError(f"{name} has {len(values)} entries for {n} predictions", field=name)
         items = []
         for i, output in enumerate(predictions):
             ref = references[i] if references is not None else None
             refs = tuple(ref) if isinstance(ref, (list, tuple)) and ref else None
-            items.append(ScoreItem(output=output, reference=ref if isinstance(ref, str) else None, references=refs,
-                                   source=sources[i] if sources else None, context=contexts[i] if contexts else None,
-                                   system=systems[i] if systems else None, task=task, criterion=criterion,
-                                   instruction=instruction, id=str(i)))
+            items.append(
+                ScoreItem(
+                    output=output,
+                    reference=ref if isinstance(ref, str) else None,
+                    references=refs,
+                    source=sources[i] if sources else None,
+                    context=contexts[i] if contexts else None,
+                    system=systems[i] if systems else None,
+                    task=task,
+                    criterion=criterion,
+                    instruction=instruction,
+                    id=str(i),
+                )
+            )
         judge = self._judge(model)
         result = judge.score(items, batch_size=batch_size)
         scores = [float(s) for s in result.scores]
-        return {"scores": scores, "mean_score": sum(scores) / len(scores) if scores else float("nan"),
-                "system_scores": dict(result.system_scores), "model": judge.info.name}
+        return {
+            "scores": scores,
+            "mean_score": sum(scores) / len(scores) if scores else float("nan"),
+            "system_scores": dict(result.system_scores),
+            "model": judge.info.name,
+        }

@@ -41,16 +41,26 @@ class AnnotationsJudge:
                 p2 = math.nan
             else:
                 if isinstance(pref, bool) or not isinstance(pref, (int, float)):
-                    raise InputError(f"expected a number or null, got {pref!r}", file=self.path, line=number,
-                                     field="preference")
+                    raise InputError(
+                        f"expected a number or null, got {pref!r}",
+                        file=self.path,
+                        line=number,
+                        field="preference",
+                    )
                 pref = 1.5 if pref == 0 else float(pref)
                 if not 1.0 <= pref <= 2.0:
-                    raise InputError(f"preference {pref} is outside [1, 2]", file=self.path, line=number,
-                                     field="preference")
+                    raise InputError(
+                        f"preference {pref} is outside [1, 2]",
+                        file=self.path,
+                        line=number,
+                        field="preference",
+                    )
                 p2 = pref - 1.0
             self._table[(row["instruction"], row["output_2"], row["output_1"])] = p2
-            self._table.setdefault((row["instruction"], row["output_1"], row["output_2"]),
-                                   math.nan if math.isnan(p2) else 1.0 - p2)
+            self._table.setdefault(
+                (row["instruction"], row["output_1"], row["output_2"]),
+                math.nan if math.isnan(p2) else 1.0 - p2,
+            )
             digest.update(repr((row["instruction"], row["output_1"], row["output_2"], pref)).encode("utf-8"))
             if row.get("annotator"):
                 annotators.add(str(row["annotator"]))
@@ -59,12 +69,17 @@ class AnnotationsJudge:
 
     @property
     def info(self) -> JudgeInfo:
-        return JudgeInfo(name=f"annotations:{Path(self.path).name}", kind="annotations", order_free=True,
-                         can_score=False, metadata={"path": self.path, "annotator": self._annotator,
-                                                    "version": self._hash})
+        return JudgeInfo(
+            name=f"annotations:{Path(self.path).name}",
+            kind="annotations",
+            order_free=True,
+            can_score=False,
+            metadata={"path": self.path, "annotator": self._annotator, "version": self._hash},
+        )
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         """P(output_a better) from the file for each pair (NaN where the file has no verdict)."""
         probs: list[float] = []
         for i, pair in enumerate(pairs):
@@ -74,15 +89,20 @@ class AnnotationsJudge:
                     probs.append(math.nan)
                     continue
                 instruction = " ".join((pair.source or "").split())[:60]
-                raise InputError(f"pair {i} (id {pair.id!r}, instruction {instruction!r}) is not in the "
-                                 "annotations file (both outputs and the instruction must match)",
-                                 file=self.path)
+                raise InputError(
+                    f"pair {i} (id {pair.id!r}, instruction {instruction!r}) is not in the "
+                    "annotations file (both outputs and the instruction must match)",
+                    file=self.path,
+                )
             probs.append(self._table[key])
-        return CompareResult(probabilities=probs, metadata={"judge": self.info.name,
-                                                             "unparsed": sum(1 for p in probs if math.isnan(p))})
+        return CompareResult(
+            probabilities=probs,
+            metadata={"judge": self.info.name, "unparsed": sum(1 for p in probs if math.isnan(p))},
+        )
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         raise UnsupportedError("annotations judges only compare pairs")
 
 
@@ -95,8 +115,9 @@ def _factory(arg: str | None, *, missing: str = "error") -> AnnotationsJudge:
 def _register() -> None:
     from heapmetric.judges.spec import register_judge
 
-    register_judge("annotations", _factory, help="alpaca_eval annotations replayed: annotations:FILE",
-                   replace=True)
+    register_judge(
+        "annotations", _factory, help="alpaca_eval annotations replayed: annotations:FILE", replace=True
+    )
 
 
 _register()

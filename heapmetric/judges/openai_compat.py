@@ -34,11 +34,28 @@ from heapmetric.judges.base import CompareResult, JudgeInfo, PairItem, ScoreItem
 
 DEFAULT_CONFIG = "arena-hard-v0.1"
 _REQUIRED = {"name", "version", "prompt", "max_tokens", "temperature", "parser"}
-_OPTIONAL = {"regex_patterns", "attempts", "logprobs", "top_logprobs", "numerator_token", "denominator_tokens"}
+_OPTIONAL = {
+    "regex_patterns",
+    "attempts",
+    "logprobs",
+    "top_logprobs",
+    "numerator_token",
+    "denominator_tokens",
+}
 _PARSERS = ("verdict", "logprob", "ranking")
 _PLACEHOLDER = re.compile(r"\{(instruction|output_1|output_2)\}")
-_VERDICT_P = {"A>>B": 1.0, "A>B": 1.0, "A=B": 0.5, "B>A": 0.0, "B>>A": 0.0,
-              "B<<A": 1.0, "B<A": 1.0, "B=A": 0.5, "A<B": 0.0, "A<<B": 0.0}
+_VERDICT_P = {
+    "A>>B": 1.0,
+    "A>B": 1.0,
+    "A=B": 0.5,
+    "B>A": 0.0,
+    "B>>A": 0.0,
+    "B<<A": 1.0,
+    "B<A": 1.0,
+    "B=A": 0.5,
+    "A<B": 0.0,
+    "A<<B": 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -86,17 +103,31 @@ def load_config(name: str = DEFAULT_CONFIG) -> JudgeConfig:
     missing = _REQUIRED - set(data)
     unknown = set(data) - _REQUIRED - _OPTIONAL
     if missing or unknown:
-        raise InputError(f"missing keys {sorted(missing)}" if missing else f"unknown keys {sorted(unknown)}",
-                         file=f"heapmetric/judges/configs/{filename}")
-    template = resources.files("heapmetric.judges").joinpath("prompts", data["prompt"]).read_text(encoding="utf-8")
+        raise InputError(
+            f"missing keys {sorted(missing)}" if missing else f"unknown keys {sorted(unknown)}",
+            file=f"heapmetric/judges/configs/{filename}",
+        )
+    template = (
+        resources.files("heapmetric.judges").joinpath("prompts", data["prompt"]).read_text(encoding="utf-8")
+    )
     if data["parser"] == "verdict" and not data.get("regex_patterns"):
-        raise InputError("a verdict parser needs regex_patterns", file=f"heapmetric/judges/configs/{filename}")
-    return JudgeConfig(name=data["name"], version=int(data["version"]), template=template,
-                       max_tokens=int(data["max_tokens"]), temperature=float(data["temperature"]),
-                       parser=data["parser"], regex_patterns=tuple(data.get("regex_patterns") or ()),
-                       attempts=int(data.get("attempts", 2)), logprobs=bool(data.get("logprobs", False)),
-                       top_logprobs=data.get("top_logprobs"), numerator_token=str(data.get("numerator_token", "m")),
-                       denominator_tokens=tuple(data.get("denominator_tokens") or ("m", "M")))
+        raise InputError(
+            "a verdict parser needs regex_patterns", file=f"heapmetric/judges/configs/{filename}"
+        )
+    return JudgeConfig(
+        name=data["name"],
+        version=int(data["version"]),
+        template=template,
+        max_tokens=int(data["max_tokens"]),
+        temperature=float(data["temperature"]),
+        parser=data["parser"],
+        regex_patterns=tuple(data.get("regex_patterns") or ()),
+        attempts=int(data.get("attempts", 2)),
+        logprobs=bool(data.get("logprobs", False)),
+        top_logprobs=data.get("top_logprobs"),
+        numerator_token=str(data.get("numerator_token", "m")),
+        denominator_tokens=tuple(data.get("denominator_tokens") or ("m", "M")),
+    )
 
 
 def list_configs() -> list[str]:
@@ -132,7 +163,9 @@ def parse_verdict(text: str, patterns: Sequence[str]) -> str | None:
 
 def parse_ranking(text: str) -> float | None:
     """P(output_1 better) from alpaca_eval_gpt4's ranking list: 1 if model_1 has rank 1, 0 if model_2 does."""
-    ranks = dict(re.findall(r"""['"]model['"]\s*:\s*['"]model_([12])['"]\s*,\s*['"]rank['"]\s*:\s*(\d)""", text))
+    ranks = dict(
+        re.findall(r"""['"]model['"]\s*:\s*['"]model_([12])['"]\s*,\s*['"]rank['"]\s*:\s*(\d)""", text)
+    )
     if ranks.get("1") == "1" and ranks.get("2") != "1":
         return 1.0
     if ranks.get("2") == "1" and ranks.get("1") != "1":
@@ -160,27 +193,51 @@ def parse_logprob(response: Any, numerator: str, denominators: Sequence[str]) ->
 class OpenAIJudge:
     """Pairwise judge over an OpenAI-compatible endpoint (see the module docstring)."""
 
-    def __init__(self, model: str, base_url: str, *, config: str = DEFAULT_CONFIG, api_key: str | None = None,
-                 concurrency: int = 8, max_retries: int = 5, timeout: float = 60.0, attempts: int | None = None,
-                 backend: Any = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        config: str = DEFAULT_CONFIG,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        attempts: int | None = None,
+        backend: Any = None,
+    ) -> None:
         self.config = load_config(config)
         self.model, self.base_url = model, base_url
         self.attempts = int(attempts or self.config.attempts)
         if backend is None:
             from heapmetric.llm.openai import OpenAIChatBackend
 
-            backend = OpenAIChatBackend(base_url, model, api_key=api_key, concurrency=concurrency,
-                                        max_retries=max_retries, timeout=timeout)
+            backend = OpenAIChatBackend(
+                base_url,
+                model,
+                api_key=api_key,
+                concurrency=concurrency,
+                max_retries=max_retries,
+                timeout=timeout,
+            )
         self.backend = backend
 
     @property
     def info(self) -> JudgeInfo:
-        return JudgeInfo(name=f"openai:{self.model}@{self.base_url}#{self.config.name}", kind="openai",
-                         order_free=False, can_score=False,
-                         metadata={"config": self.config.name, "config_version": self.config.version,
-                                   "prompt_hash": self.config.prompt_hash, "judge_model": self.model,
-                                   "cache_id": f"openai:{self.model}#{self.config.name}|v{self.config.version}"
-                                               f"|{self.config.prompt_hash}"})
+        return JudgeInfo(
+            name=f"openai:{self.model}@{self.base_url}#{self.config.name}",
+            kind="openai",
+            order_free=False,
+            can_score=False,
+            metadata={
+                "config": self.config.name,
+                "config_version": self.config.version,
+                "prompt_hash": self.config.prompt_hash,
+                "judge_model": self.model,
+                "cache_id": f"openai:{self.model}#{self.config.name}|v{self.config.version}"
+                f"|{self.config.prompt_hash}",
+            },
+        )
 
     def _parse(self, response: Any) -> tuple[float | None, str | None]:
         cfg = self.config
@@ -193,14 +250,17 @@ class OpenAIJudge:
 
     async def _one(self, pair: PairItem) -> tuple[float, str | None, str, int]:
         cfg = self.config
-        messages = render_messages(cfg.template, pair.source or pair.instruction or "", pair.output_a, pair.output_b)
+        messages = render_messages(
+            cfg.template, pair.source or pair.instruction or "", pair.output_a, pair.output_b
+        )
         extra: dict[str, Any] = {}
         if cfg.logprobs:
             extra = {"logprobs": True, "top_logprobs": cfg.top_logprobs or 5}
         raw = ""
         for attempt in range(1, self.attempts + 1):
-            response = await self.backend.chat(messages, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
-                                               **extra)
+            response = await self.backend.chat(
+                messages, max_tokens=cfg.max_tokens, temperature=cfg.temperature, **extra
+            )
             raw = response.text or ""
             p, label = self._parse(response)
             if p is not None:
@@ -215,41 +275,74 @@ class OpenAIJudge:
             if close is not None:  # each compare() runs its own event loop: release its connections
                 await close()
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         """P(output_a better) per pair, with ``verdicts``, ``raw`` texts, ``attempts`` and the ``unparsed`` count
         in the metadata. An unreachable endpoint raises the backend's error (after its retries)."""
         from heapmetric.llm.base import run_sync
 
         results = run_sync(self._all(list(pairs)))
-        return CompareResult(probabilities=[r[0] for r in results],
-                             metadata={"judge": self.info.name, "verdicts": [r[1] for r in results],
-                                       "raw": [r[2] for r in results], "attempts": [r[3] for r in results],
-                                       "unparsed": sum(1 for r in results if math.isnan(r[0]))})
+        return CompareResult(
+            probabilities=[r[0] for r in results],
+            metadata={
+                "judge": self.info.name,
+                "verdicts": [r[1] for r in results],
+                "raw": [r[2] for r in results],
+                "attempts": [r[3] for r in results],
+                "unparsed": sum(1 for r in results if math.isnan(r[0])),
+            },
+        )
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         raise UnsupportedError("OpenAI-compatible judges only compare pairs (use them with bench or compare)")
 
 
-def _factory(arg: str | None, *, config: str = DEFAULT_CONFIG, concurrency: int = 8, max_retries: int = 5,
-             timeout: float = 60.0, attempts: int | None = None, api_key_env: str | None = None) -> OpenAIJudge:
+def _factory(
+    arg: str | None,
+    *,
+    config: str = DEFAULT_CONFIG,
+    concurrency: int = 8,
+    max_retries: int = 5,
+    timeout: float = 60.0,
+    attempts: int | None = None,
+    api_key_env: str | None = None,
+) -> OpenAIJudge:
     if not arg or "@" not in arg:
-        raise InputError("openai judges are written openai:MODEL@BASE_URL (e.g. "
-                         "openai:gpt-4-1106-preview@https://api.openai.com/v1)", field="judge")
+        raise InputError(
+            "openai judges are written openai:MODEL@BASE_URL (e.g. "
+            "openai:gpt-4-1106-preview@https://api.openai.com/v1)",
+            field="judge",
+        )
     model, _, base_url = arg.partition("@")
     if not model or not base_url.startswith(("http://", "https://")):
-        raise InputError(f"bad openai judge {arg!r}: expected MODEL@http(s)://HOST[:PORT][/v1]", field="judge")
+        raise InputError(
+            f"bad openai judge {arg!r}: expected MODEL@http(s)://HOST[:PORT][/v1]", field="judge"
+        )
     api_key = os.environ.get(api_key_env) if api_key_env else None
-    return OpenAIJudge(model, base_url, config=str(config), api_key=api_key, concurrency=int(concurrency),
-                       max_retries=int(max_retries), timeout=float(timeout), attempts=attempts)
+    return OpenAIJudge(
+        model,
+        base_url,
+        config=str(config),
+        api_key=api_key,
+        concurrency=int(concurrency),
+        max_retries=int(max_retries),
+        timeout=float(timeout),
+        attempts=attempts,
+    )
 
 
 def _register() -> None:
     from heapmetric.judges.spec import register_judge
 
-    register_judge("openai", _factory, help="OpenAI-compatible chat judge: openai:MODEL@BASE_URL[?config=NAME]",
-                   replace=True)
+    register_judge(
+        "openai",
+        _factory,
+        help="OpenAI-compatible chat judge: openai:MODEL@BASE_URL[?config=NAME]",
+        replace=True,
+    )
 
 
 _register()

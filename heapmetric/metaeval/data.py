@@ -11,8 +11,14 @@ from heapmetric.records import Judgement, Preference, Record, read_records
 SPLIT_CHOICES = ("test", "validation", "train", "all")
 
 
-def load_records(dataset: str, *, split: str = "test", built: str | Path | None = None,
-                 data_dir: str | Path | None = None, criteria: list[str] | None = None) -> list[Record]:
+def load_records(
+    dataset: str,
+    *,
+    split: str = "test",
+    built: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    criteria: list[str] | None = None,
+) -> list[Record]:
     """Judgements and native preferences of ``dataset`` in ``split`` (``all``: every split).
 
     ``built`` is a ``data build`` output folder (``<built>/<dataset>/<split>.jsonl``); without it the converter
@@ -44,8 +50,11 @@ def load_records(dataset: str, *, split: str = "test", built: str | Path | None 
         module = get_converter(dataset)
         folder = default_data_dir(data_dir) / module.FOLDER
         if not folder.is_dir():
-            raise InputError("dataset folder not found; set $HEAPMETRIC_DATA or pass --data-dir "
-                             "(or --data with a `heapmetric data build` folder)", file=str(folder))
+            raise InputError(
+                "dataset folder not found; set $HEAPMETRIC_DATA or pass --data-dir "
+                "(or --data with a `heapmetric data build` folder)",
+                file=str(folder),
+            )
         records = [r for r in module.convert(folder) if split_of(r.dataset, r.item_id) in splits]
     if criteria:
         present = sorted({r.criterion for r in records})

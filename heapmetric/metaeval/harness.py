@@ -64,8 +64,9 @@ class MetaEvalConfig:
                 raise InputError(f"unknown level {level!r} (expected {', '.join(LEVELS)})", field="level")
         for stat in self.statistics:
             if stat not in STATISTICS:
-                raise InputError(f"unknown statistic {stat!r} (expected {', '.join(STATISTICS)})",
-                                 field="statistic")
+                raise InputError(
+                    f"unknown statistic {stat!r} (expected {', '.join(STATISTICS)})", field="statistic"
+                )
         if self.kendall_variant not in KENDALL_VARIANTS:
             raise InputError(f"unknown Kendall variant {self.kendall_variant!r}", field="kendall_variant")
         if self.bootstrap < 0 or self.significance < 0:
@@ -112,9 +113,14 @@ class MetaEvalResult:
 
     def summary(self) -> dict[str, Any]:
         """Everything but the score vectors, JSON-ready."""
-        return {"dataset": self.dataset, "split": self.split, "config": asdict(self.config),
-                "judges": self.judges, "exclusions": [asdict(e) for e in self.exclusions],
-                "significance": self.significance}
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "config": asdict(self.config),
+            "judges": self.judges,
+            "exclusions": [asdict(e) for e in self.exclusions],
+            "significance": self.significance,
+        }
 
 
 def _rng(seed: int, *key: str) -> np.random.Generator:
@@ -126,8 +132,9 @@ def _finite(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def _apply_reference_system(judgements: list[Judgement], system: str,
-                            exclusions: list[Exclusion]) -> list[Judgement]:
+def _apply_reference_system(
+    judgements: list[Judgement], system: str, exclusions: list[Exclusion]
+) -> list[Judgement]:
     refs: dict[tuple[str, str], str] = {}
     for j in judgements:
         if j.system == system:
@@ -145,8 +152,10 @@ def _apply_reference_system(judgements: list[Judgement], system: str,
     if not used:
         raise InputError(f"no output of system {system!r} to use as the reference", field="reference_system")
     crit_of = {j.id: j.criterion for j in judgements}
-    for ids, reason in ((used, f"output of system {system!r} used as the reference"),
-                        (orphan, f"input has no output of system {system!r} to use as the reference")):
+    for ids, reason in (
+        (used, f"output of system {system!r} used as the reference"),
+        (orphan, f"input has no output of system {system!r} to use as the reference"),
+    ):
         per: dict[str, list[str]] = {}
         for i in ids:
             per.setdefault(crit_of[i], []).append(i)
@@ -156,8 +165,14 @@ def _apply_reference_system(judgements: list[Judgement], system: str,
 
 
 def _item(j: Judgement | Preference) -> dict[str, Any]:
-    return {"source": j.source, "context": j.context, "instruction": j.instruction, "task": j.task,
-            "criterion": j.criterion, "id": j.id}
+    return {
+        "source": j.source,
+        "context": j.context,
+        "instruction": j.instruction,
+        "task": j.task,
+        "criterion": j.criterion,
+        "id": j.id,
+    }
 
 
 def _score_item(j: Judgement) -> ScoreItem:
@@ -185,34 +200,66 @@ class _ScoreCache:
             if k not in self.cache and k not in todo:
                 todo[k] = it
         if todo:
-            result = self.judge.score(list(todo.values()), batch_size=self.config.batch_size,
-                                      show_progress=self.config.show_progress)
+            result = self.judge.score(
+                list(todo.values()),
+                batch_size=self.config.batch_size,
+                show_progress=self.config.show_progress,
+            )
             if len(result.scores) != len(todo):
-                raise InputError(f"judge {self.judge.info.name!r} returned {len(result.scores)} scores "
-                                 f"for {len(todo)} items")
+                raise InputError(
+                    f"judge {self.judge.info.name!r} returned {len(result.scores)} scores "
+                    f"for {len(todo)} items"
+                )
             for k, s in zip(todo, result.scores, strict=True):
                 self.cache[k] = float(s) if s is not None else math.nan
         return np.array([self.cache[self._key(it)] for it in items], dtype=float)
 
 
-def _correlation_rows(base: dict[str, Any], ms: MetricScores, config: MetaEvalConfig,
-                      n_excluded: int) -> list[dict[str, Any]]:
+def _correlation_rows(
+    base: dict[str, Any], ms: MetricScores, config: MetaEvalConfig, n_excluded: int
+) -> list[dict[str, Any]]:
     rows = []
     for level in config.levels:
         if level == "system" and ms.systems is None:
             continue
         for stat in config.statistics:
-            r = level_correlation(level, ms.scores, ms.human, stat, groups=ms.groups, systems=ms.systems,
-                                  variant=config.kendall_variant)
+            r = level_correlation(
+                level,
+                ms.scores,
+                ms.human,
+                stat,
+                groups=ms.groups,
+                systems=ms.systems,
+                variant=config.kendall_variant,
+            )
             low = high = None
             if config.bootstrap and r.n >= 2 and math.isfinite(r.value):
-                ci = bootstrap_correlation(level, ms.scores, ms.human, stat, groups=ms.groups, systems=ms.systems,
-                                           variant=config.kendall_variant, n_resamples=config.bootstrap,
-                                           rng=_rng(config.seed, ms.criterion, ms.metric, level, stat),
-                                           confidence=config.confidence)
+                ci = bootstrap_correlation(
+                    level,
+                    ms.scores,
+                    ms.human,
+                    stat,
+                    groups=ms.groups,
+                    systems=ms.systems,
+                    variant=config.kendall_variant,
+                    n_resamples=config.bootstrap,
+                    rng=_rng(config.seed, ms.criterion, ms.metric, level, stat),
+                    confidence=config.confidence,
+                )
                 low, high = _finite(ci.low), _finite(ci.high)
-            rows.append({**base, "level": level, "statistic": stat, "value": _finite(r.value), "ci_low": low,
-                         "ci_high": high, "n": r.n, "n_constant": r.n_constant, "n_excluded": n_excluded})
+            rows.append(
+                {
+                    **base,
+                    "level": level,
+                    "statistic": stat,
+                    "value": _finite(r.value),
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n": r.n,
+                    "n_constant": r.n_constant,
+                    "n_excluded": n_excluded,
+                }
+            )
     return rows
 
 
@@ -234,23 +281,43 @@ def _graded_pairs(ms: MetricScores) -> tuple[np.ndarray, list[str], list[str]]:
     return np.array(probs), labels, groups
 
 
-def _pair_row(base: dict[str, Any], probs: np.ndarray, labels: list[str], groups: list[str],
-              config: MetaEvalConfig, n_excluded: int) -> dict[str, Any]:
+def _pair_row(
+    base: dict[str, Any],
+    probs: np.ndarray,
+    labels: list[str],
+    groups: list[str],
+    config: MetaEvalConfig,
+    n_excluded: int,
+) -> dict[str, Any]:
     acc = pairwise_accuracy(probs, labels)
     low = high = None
     decided = np.array([lab != "tie" for lab in labels], dtype=bool)
     if config.bootstrap and acc.n:
         lab = np.array(labels, dtype=object)[decided]
         p = probs[decided]
-        credit = np.where(p == 0.5, 0.5, ((p > 0.5) & (lab == "a")) | ((p < 0.5) & (lab == "b"))).astype(float)
-        ci = bootstrap_pairwise_accuracy(credit, [g for g, d in zip(groups, decided, strict=True) if d],
-                                         n_resamples=config.bootstrap,
-                                         rng=_rng(config.seed, base["criterion"], base["metric"], PAIR_LEVEL),
-                                         confidence=config.confidence)
+        credit = np.where(p == 0.5, 0.5, ((p > 0.5) & (lab == "a")) | ((p < 0.5) & (lab == "b"))).astype(
+            float
+        )
+        ci = bootstrap_pairwise_accuracy(
+            credit,
+            [g for g, d in zip(groups, decided, strict=True) if d],
+            n_resamples=config.bootstrap,
+            rng=_rng(config.seed, base["criterion"], base["metric"], PAIR_LEVEL),
+            confidence=config.confidence,
+        )
         low, high = _finite(ci.low), _finite(ci.high)
-    return {**base, "level": PAIR_LEVEL, "statistic": "pairwise_accuracy", "value": _finite(acc.accuracy),
-            "ci_low": low, "ci_high": high, "n": acc.n, "n_ties": acc.n_ties, "n_pred_ties": acc.n_pred_ties,
-            "n_excluded": n_excluded}
+    return {
+        **base,
+        "level": PAIR_LEVEL,
+        "statistic": "pairwise_accuracy",
+        "value": _finite(acc.accuracy),
+        "ci_low": low,
+        "ci_high": high,
+        "n": acc.n,
+        "n_ties": acc.n_ties,
+        "n_pred_ties": acc.n_pred_ties,
+        "n_excluded": n_excluded,
+    }
 
 
 def _significance_rows(dataset: str, crit_scores: list[MetricScores], config: MetaEvalConfig) -> list[dict]:
@@ -274,14 +341,32 @@ def _significance_rows(dataset: str, crit_scores: list[MetricScores], config: Me
             if level == "system" and systems is None:
                 continue
             for stat in config.statistics:
-                perm = permutation_test(a, b, h, stat, level=level, groups=groups, systems=systems,
-                                        variant=config.kendall_variant, n_resamples=config.significance,
-                                        rng=_rng(config.seed, first.criterion, first.metric, other.metric, level,
-                                                 stat, "perm"), alternative="two-sided")
-                row = {"dataset": dataset, "criterion": first.criterion, "metric_a": first.metric,
-                       "metric_b": other.metric, "level": level, "statistic": stat,
-                       "delta": _finite(perm.delta), "permutation_p": _finite(perm.p_value), "n": len(common),
-                       "williams_t": None, "williams_p": None}
+                perm = permutation_test(
+                    a,
+                    b,
+                    h,
+                    stat,
+                    level=level,
+                    groups=groups,
+                    systems=systems,
+                    variant=config.kendall_variant,
+                    n_resamples=config.significance,
+                    rng=_rng(config.seed, first.criterion, first.metric, other.metric, level, stat, "perm"),
+                    alternative="two-sided",
+                )
+                row = {
+                    "dataset": dataset,
+                    "criterion": first.criterion,
+                    "metric_a": first.metric,
+                    "metric_b": other.metric,
+                    "level": level,
+                    "statistic": stat,
+                    "delta": _finite(perm.delta),
+                    "permutation_p": _finite(perm.p_value),
+                    "n": len(common),
+                    "williams_t": None,
+                    "williams_p": None,
+                }
                 if stat == "pearson" and level in ("segment", "system"):
                     if level == "system":
                         ma, mb, mh = (system_means(v, systems) for v in (a, b, h))
@@ -289,8 +374,11 @@ def _significance_rows(dataset: str, crit_scores: list[MetricScores], config: Me
                         xh = np.array([mh[s] for s in ma])
                     else:
                         xa, xb, xh = a, b, h
-                    r12, r13, r23 = (correlation(xh, xa, stat), correlation(xh, xb, stat),
-                                     correlation(xa, xb, stat))
+                    r12, r13, r23 = (
+                        correlation(xh, xa, stat),
+                        correlation(xh, xb, stat),
+                        correlation(xa, xb, stat),
+                    )
                     if xa.size > 3 and all(math.isfinite(r) for r in (r12, r13, r23)):
                         w = williams_test(r12, r13, r23, int(xa.size), alternative="two-sided")
                         row["williams_t"], row["williams_p"] = _finite(w.statistic), _finite(w.p_value)
@@ -298,8 +386,14 @@ def _significance_rows(dataset: str, crit_scores: list[MetricScores], config: Me
     return rows
 
 
-def meta_evaluate(records: Sequence[Record], judges: dict[str, Judge], config: MetaEvalConfig | None = None,
-                  *, dataset: str | None = None, split: str = "test") -> MetaEvalResult:
+def meta_evaluate(
+    records: Sequence[Record],
+    judges: dict[str, Judge],
+    config: MetaEvalConfig | None = None,
+    *,
+    dataset: str | None = None,
+    split: str = "test",
+) -> MetaEvalResult:
     """Score ``records`` with every judge and correlate with the human scores (see the module docstring).
 
     ``judges`` maps the name used in the report (usually the spec) to the judge, in report order; the first
@@ -322,13 +416,21 @@ def meta_evaluate(records: Sequence[Record], judges: dict[str, Judge], config: M
         pref_by_crit.setdefault(p.criterion, []).append(p)
     for crit, js in by_crit.items():
         if "system" in config.levels and any(j.system is None for j in js):
-            result.exclusions.append(Exclusion(criterion=crit, reason="outputs without a system name: "
-                                               "system level not computed", count=sum(j.system is None for j in js)))
+            result.exclusions.append(
+                Exclusion(
+                    criterion=crit,
+                    reason="outputs without a system name: system level not computed",
+                    count=sum(j.system is None for j in js),
+                )
+            )
 
     caches = {name: _ScoreCache(judge, config) for name, judge in judges.items()}
     for name, judge in judges.items():
-        result.judges[name] = {"name": judge.info.name, "kind": judge.info.kind,
-                               "metadata": {k: v for k, v in judge.info.metadata.items() if k != "reads"}}
+        result.judges[name] = {
+            "name": judge.info.name,
+            "kind": judge.info.kind,
+            "metadata": {k: v for k, v in judge.info.metadata.items() if k != "reads"},
+        }
 
     for crit in sorted(by_crit):
         js = by_crit[crit]
@@ -341,13 +443,25 @@ def meta_evaluate(records: Sequence[Record], judges: dict[str, Judge], config: M
             scores = caches[name].score(items)
             bad = ~np.isfinite(scores)
             if bad.any():
-                result.exclusions.append(Exclusion(
-                    criterion=crit, metric=name, reason="metric returned NaN or infinite scores",
-                    count=int(bad.sum()), first=tuple(js[i].id for i in np.flatnonzero(bad)[:3])))
+                result.exclusions.append(
+                    Exclusion(
+                        criterion=crit,
+                        metric=name,
+                        reason="metric returned NaN or infinite scores",
+                        count=int(bad.sum()),
+                        first=tuple(js[i].id for i in np.flatnonzero(bad)[:3]),
+                    )
+                )
             keep = np.flatnonzero(~bad)
-            ms = MetricScores(metric=name, criterion=crit, ids=[js[i].id for i in keep], scores=scores[keep],
-                              human=human[keep], groups=[js[i].item_id for i in keep],
-                              systems=[js[i].system for i in keep] if has_systems else None)
+            ms = MetricScores(
+                metric=name,
+                criterion=crit,
+                ids=[js[i].id for i in keep],
+                scores=scores[keep],
+                human=human[keep],
+                groups=[js[i].item_id for i in keep],
+                systems=[js[i].system for i in keep] if has_systems else None,
+            )
             result.scores.append(ms)
             crit_scores.append(ms)
             base = {"dataset": dataset, "criterion": crit, "metric": name}
@@ -363,20 +477,44 @@ def meta_evaluate(records: Sequence[Record], judges: dict[str, Judge], config: M
     if config.pairwise:
         for crit in sorted(pref_by_crit):
             prefs = pref_by_crit[crit]
-            pairs = [PairItem(output_a=p.output_a, output_b=p.output_b,
-                              reference=p.reference or (p.references[0] if p.references else None), **_item(p))
-                     for p in prefs]
+            pairs = [
+                PairItem(
+                    output_a=p.output_a,
+                    output_b=p.output_b,
+                    reference=p.reference or (p.references[0] if p.references else None),
+                    **_item(p),
+                )
+                for p in prefs
+            ]
             for name, judge in judges.items():
-                probs = np.array(judge.compare(pairs, batch_size=config.batch_size,
-                                               show_progress=config.show_progress).probabilities, dtype=float)
+                probs = np.array(
+                    judge.compare(
+                        pairs, batch_size=config.batch_size, show_progress=config.show_progress
+                    ).probabilities,
+                    dtype=float,
+                )
                 bad = ~np.isfinite(probs)
                 if bad.any():
-                    result.exclusions.append(Exclusion(
-                        criterion=crit, metric=name, reason="metric returned NaN or infinite probabilities",
-                        count=int(bad.sum()), first=tuple(prefs[i].id for i in np.flatnonzero(bad)[:3])))
+                    result.exclusions.append(
+                        Exclusion(
+                            criterion=crit,
+                            metric=name,
+                            reason="metric returned NaN or infinite probabilities",
+                            count=int(bad.sum()),
+                            first=tuple(prefs[i].id for i in np.flatnonzero(bad)[:3]),
+                        )
+                    )
                 keep = np.flatnonzero(~bad)
                 if keep.size:
                     base = {"dataset": dataset, "criterion": crit, "metric": name}
-                    result.rows.append(_pair_row(base, probs[keep], [prefs[i].label for i in keep],
-                                                 [prefs[i].item_id for i in keep], config, int(bad.sum())))
+                    result.rows.append(
+                        _pair_row(
+                            base,
+                            probs[keep],
+                            [prefs[i].label for i in keep],
+                            [prefs[i].item_id for i in keep],
+                            config,
+                            int(bad.sum()),
+                        )
+                    )
     return result

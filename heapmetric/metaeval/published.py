@@ -13,20 +13,40 @@ from __future__ import annotations
 
 _SUMMEVAL = {
     # metric: {criterion: (spearman, kendall)}
-    "rouge1": {"coherence": (0.167, 0.126), "consistency": (0.160, 0.130), "fluency": (0.115, 0.094),
-               "relevance": (0.326, 0.252)},
-    "rouge2": {"coherence": (0.184, 0.139), "consistency": (0.187, 0.155), "fluency": (0.159, 0.128),
-               "relevance": (0.290, 0.219)},
-    "rougeL": {"coherence": (0.128, 0.099), "consistency": (0.115, 0.092), "fluency": (0.105, 0.084),
-               "relevance": (0.311, 0.237)},
+    "rouge1": {
+        "coherence": (0.167, 0.126),
+        "consistency": (0.160, 0.130),
+        "fluency": (0.115, 0.094),
+        "relevance": (0.326, 0.252),
+    },
+    "rouge2": {
+        "coherence": (0.184, 0.139),
+        "consistency": (0.187, 0.155),
+        "fluency": (0.159, 0.128),
+        "relevance": (0.290, 0.219),
+    },
+    "rougeL": {
+        "coherence": (0.128, 0.099),
+        "consistency": (0.115, 0.092),
+        "fluency": (0.105, 0.084),
+        "relevance": (0.311, 0.237),
+    },
 }
 
 _TOPICAL_CHAT = {
     # metric: {criterion: (pearson, spearman)}
-    "rougeL": {"natural": (0.176, 0.146), "maintains_context": (0.193, 0.203), "engaging": (0.295, 0.300),
-               "uses_knowledge": (0.310, 0.327)},
-    "bleu": {"natural": (0.180, 0.175), "maintains_context": (0.131, 0.235), "engaging": (0.232, 0.316),
-             "uses_knowledge": (0.213, 0.310)},
+    "rougeL": {
+        "natural": (0.176, 0.146),
+        "maintains_context": (0.193, 0.203),
+        "engaging": (0.295, 0.300),
+        "uses_knowledge": (0.310, 0.327),
+    },
+    "bleu": {
+        "natural": (0.180, 0.175),
+        "maintains_context": (0.131, 0.235),
+        "engaging": (0.232, 0.316),
+        "uses_knowledge": (0.213, 0.310),
+    },
 }
 
 SOURCES = {

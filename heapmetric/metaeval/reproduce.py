@@ -31,15 +31,21 @@ REPRODUCTIONS: dict[str, Reproduction] = {
     "summeval": Reproduction(
         dataset="summeval",
         specs={"rouge1": "rouge1", "rouge2": "rouge2", "rougeL": "rougeLsum"},
-        level="item", statistics=("spearman", "kendall"),
-        criteria=("coherence", "consistency", "fluency", "relevance")),
+        level="item",
+        statistics=("spearman", "kendall"),
+        criteria=("coherence", "consistency", "fluency", "relevance"),
+    ),
     "topicalchat_usr": Reproduction(
         dataset="topicalchat_usr",
-        specs={"rougeL": "rougeL?beta=1.2&tokenizer=whitespace&stem=false",
-               "bleu": "bleu?smooth=floor&smooth_value=1e-10"},
-        level="segment", statistics=("pearson", "spearman"),
+        specs={
+            "rougeL": "rougeL?beta=1.2&tokenizer=whitespace&stem=false",
+            "bleu": "bleu?smooth=floor&smooth_value=1e-10",
+        },
+        level="segment",
+        statistics=("pearson", "spearman"),
         criteria=("natural", "maintains_context", "engaging", "uses_knowledge"),
-        reference_system="Original Ground Truth"),
+        reference_system="Original Ground Truth",
+    ),
 }
 
 
@@ -53,16 +59,31 @@ def reproduce(name: str, *, data_dir: str | None = None) -> list[dict[str, Any]]
     rep = REPRODUCTIONS[name]
     records = load_records(rep.dataset, split="all", data_dir=data_dir, criteria=list(rep.criteria))
     judges = {paper: load_judge(spec) for paper, spec in rep.specs.items()}
-    config = MetaEvalConfig(levels=(rep.level,), statistics=rep.statistics, bootstrap=0, pairwise=False,
-                            reference_system=rep.reference_system)
+    config = MetaEvalConfig(
+        levels=(rep.level,),
+        statistics=rep.statistics,
+        bootstrap=0,
+        pairwise=False,
+        reference_system=rep.reference_system,
+    )
     result = meta_evaluate(records, judges, config, dataset=rep.dataset, split="all")
     rows = []
     for r in result.rows:
         pub = published(rep.dataset, r["metric"], r["criterion"], r["level"], r["statistic"])
-        rows.append({"dataset": rep.dataset, "paper_metric": r["metric"], "spec": rep.specs[r["metric"]],
-                     "criterion": r["criterion"], "level": r["level"], "statistic": r["statistic"],
-                     "published": pub, "ours": r["value"],
-                     "diff": None if pub is None or r["value"] is None else r["value"] - pub, "n": r["n"]})
+        rows.append(
+            {
+                "dataset": rep.dataset,
+                "paper_metric": r["metric"],
+                "spec": rep.specs[r["metric"]],
+                "criterion": r["criterion"],
+                "level": r["level"],
+                "statistic": r["statistic"],
+                "published": pub,
+                "ours": r["value"],
+                "diff": None if pub is None or r["value"] is None else r["value"] - pub,
+                "n": r["n"],
+            }
+        )
     return rows
 
 
@@ -71,8 +92,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     criteria = list(dict.fromkeys(r["criterion"] for r in rows))
     keys = list(dict.fromkeys((r["paper_metric"], r["spec"], r["statistic"]) for r in rows))
     index = {(r["paper_metric"], r["statistic"], r["criterion"]): r for r in rows}
-    lines = ["| metric (our spec) | statistic | " + " | ".join(f"{c} pub / ours" for c in criteria)
-             + " | max abs diff |", "|---|---|" + "---:|" * (len(criteria) + 1)]
+    lines = [
+        "| metric (our spec) | statistic | "
+        + " | ".join(f"{c} pub / ours" for c in criteria)
+        + " | max abs diff |",
+        "|---|---|" + "---:|" * (len(criteria) + 1),
+    ]
     for metric, spec, stat in keys:
         cells, gaps = [], []
         for c in criteria:
@@ -86,8 +111,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", help="raw datasets folder (default $HEAPMETRIC_DATA)")
-    parser.add_argument("--dataset", action="append", choices=sorted(REPRODUCTIONS),
-                        help="which reproduction (default: all)")
+    parser.add_argument(
+        "--dataset", action="append", choices=sorted(REPRODUCTIONS), help="which reproduction (default: all)"
+    )
     args = parser.parse_args(argv)
     for name in args.dataset or list(REPRODUCTIONS):
         rows = reproduce(name, data_dir=args.data_dir)

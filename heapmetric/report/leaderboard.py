@@ -17,8 +17,9 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def write_alpacaeval_csv(path: str | os.PathLike, rows: Mapping[str, Mapping[str, Any]],
-                         columns: Sequence[str]) -> None:
+def write_alpacaeval_csv(
+    path: str | os.PathLike, rows: Mapping[str, Mapping[str, Any]], columns: Sequence[str]
+) -> None:
     """alpaca_eval's leaderboard layout: an unnamed first column with the model name, then ``columns``;
     rows sorted by ``length_controlled_winrate`` then ``win_rate``, best first."""
     import csv
@@ -26,8 +27,10 @@ def write_alpacaeval_csv(path: str | os.PathLike, rows: Mapping[str, Mapping[str
     def key(item: tuple[str, Mapping[str, Any]]) -> tuple[float, float]:
         r = item[1]
         lc, wr = r.get("length_controlled_winrate"), r.get("win_rate")
-        return (-(lc if isinstance(lc, float) and math.isfinite(lc) else -1.0),
-                -(wr if isinstance(wr, float) and math.isfinite(wr) else -1.0))
+        return (
+            -(lc if isinstance(lc, float) and math.isfinite(lc) else -1.0),
+            -(wr if isinstance(wr, float) and math.isfinite(wr) else -1.0),
+        )
 
     with atomic_write(path) as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -36,7 +39,9 @@ def write_alpacaeval_csv(path: str | os.PathLike, rows: Mapping[str, Mapping[str
             writer.writerow([name, *(_cell(row.get(c)) for c in columns)])
 
 
-def write_rows_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+def write_rows_csv(
+    path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> None:
     """Plain CSV with a header row (used for the Arena-Hard leaderboard and diagnostics tables)."""
     import csv
 
@@ -49,6 +54,7 @@ def write_rows_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], c
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int = 2) -> str:
     """A GitHub markdown table of ``rows`` (floats rounded to ``digits``)."""
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return "n/a" if math.isnan(v) else f"{v:.{digits}f}"
@@ -59,8 +65,16 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], di
     return "\n".join(lines)
 
 
-def plot_intervals(path: str | os.PathLike, names: Sequence[str], values: Sequence[float],
-                   lower: Sequence[float], upper: Sequence[float], *, title: str, xlabel: str) -> None:
+def plot_intervals(
+    path: str | os.PathLike,
+    names: Sequence[str],
+    values: Sequence[float],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    *,
+    title: str,
+    xlabel: str,
+) -> None:
     """Horizontal dot-and-whisker chart, best at the top, written atomically as PNG."""
     import matplotlib
 
@@ -86,14 +100,18 @@ def plot_intervals(path: str | os.PathLike, names: Sequence[str], values: Sequen
     plt.close(fig)
 
 
-def rank_agreement(ours: Mapping[str, float], published: Mapping[str, float],
-                   exclude: Sequence[str] = ()) -> tuple[float, list[str]]:
+def rank_agreement(
+    ours: Mapping[str, float], published: Mapping[str, float], exclude: Sequence[str] = ()
+) -> tuple[float, list[str]]:
     """Kendall tau-b between our scores and published ones over the models both have (minus ``exclude``);
     NaN when fewer than two models are shared."""
     from heapmetric.stats.correlation import kendall
 
-    common = sorted(m for m in ours if m in published and m not in exclude
-                    and math.isfinite(ours[m]) and math.isfinite(published[m]))
+    common = sorted(
+        m
+        for m in ours
+        if m in published and m not in exclude and math.isfinite(ours[m]) and math.isfinite(published[m])
+    )
     if len(common) < 2:
         return float("nan"), common
     return float(kendall([ours[m] for m in common], [published[m] for m in common])), common

@@ -14,9 +14,12 @@ from heapmetric.io import atomic_write, write_json, write_table
 from heapmetric.metaeval.harness import PAIR_LEVEL, MetaEvalResult, MetricScores
 
 ROW_FIELDS = ("dataset", "criterion", "metric", "level", "statistic", "value", "ci_low", "ci_high", "n")
-LEVEL_TITLES = {"segment": "Segment level (all outputs pooled)",
-                "item": "Item level (per-input correlation averaged over inputs; SummEval \"summary-level\")",
-                "system": "System level (per-system means)", PAIR_LEVEL: "Pairwise accuracy (non-tied human pairs)"}
+LEVEL_TITLES = {
+    "segment": "Segment level (all outputs pooled)",
+    "item": 'Item level (per-input correlation averaged over inputs; SummEval "summary-level")',
+    "system": "System level (per-system means)",
+    PAIR_LEVEL: "Pairwise accuracy (non-tied human pairs)",
+}
 SYMBOLS = {"pearson": "r", "spearman": "ρ", "kendall": "τ", "pairwise_accuracy": "acc"}
 
 
@@ -41,19 +44,32 @@ def format_markdown(result: MetaEvalResult, *, ci: bool = True, title: str | Non
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     index = {(r["metric"], r["criterion"], r["level"], r["statistic"]): r for r in rows}
     cfg = result.config
-    lines = [f"# {title or f'Meta-evaluation: {result.dataset}'}", "",
-             f"Dataset `{result.dataset}`, split `{result.split}`; Kendall tau-{cfg.kendall_variant}; "
-             + (f"{int(cfg.confidence * 100)}% bootstrap percentile intervals from {cfg.bootstrap} resamples "
-                f"(inputs resampled; systems at system level), seed {cfg.seed}."
-                if cfg.bootstrap else "no bootstrap intervals."), ""]
+    lines = [
+        f"# {title or f'Meta-evaluation: {result.dataset}'}",
+        "",
+        f"Dataset `{result.dataset}`, split `{result.split}`; Kendall tau-{cfg.kendall_variant}; "
+        + (
+            f"{int(cfg.confidence * 100)}% bootstrap percentile intervals from {cfg.bootstrap} resamples "
+            f"(inputs resampled; systems at system level), seed {cfg.seed}."
+            if cfg.bootstrap
+            else "no bootstrap intervals."
+        ),
+        "",
+    ]
     levels = [lv for lv in (*cfg.levels, PAIR_LEVEL) if any(r["level"] == lv for r in rows)]
     for level in levels:
-        stats = [s for s in ((*cfg.statistics,) if level != PAIR_LEVEL else ("pairwise_accuracy",))
-                 if any(r["level"] == level and r["statistic"] == s for r in rows)]
+        stats = [
+            s
+            for s in ((*cfg.statistics,) if level != PAIR_LEVEL else ("pairwise_accuracy",))
+            if any(r["level"] == level and r["statistic"] == s for r in rows)
+        ]
         for stat in stats:
-            lines += [f"## {LEVEL_TITLES[level]} — {stat} ({SYMBOLS[stat]})", "",
-                      "| metric | " + " | ".join(criteria) + " | mean |",
-                      "|---|" + "---:|" * (len(criteria) + 1)]
+            lines += [
+                f"## {LEVEL_TITLES[level]} — {stat} ({SYMBOLS[stat]})",
+                "",
+                "| metric | " + " | ".join(criteria) + " | mean |",
+                "|---|" + "---:|" * (len(criteria) + 1),
+            ]
             for m in metrics:
                 cells = [index.get((m, c, level, stat)) for c in criteria]
                 vals = [c["value"] for c in cells if c is not None and c["value"] is not None]
@@ -62,12 +78,17 @@ def format_markdown(result: MetaEvalResult, *, ci: bool = True, title: str | Non
             ns = {c: index.get((metrics[0], c, level, stat), {}).get("n") for c in criteria}
             lines += ["", "n per criterion: " + ", ".join(f"{c} {ns[c]}" for c in criteria), ""]
     if result.significance:
-        lines += ["## Significance against the first metric", "",
-                  "| criterion | level | statistic | metric A | metric B | Δ (A−B) | permutation p | Williams p |",
-                  "|---|---|---|---|---|---:|---:|---:|"]
+        lines += [
+            "## Significance against the first metric",
+            "",
+            "| criterion | level | statistic | metric A | metric B | Δ (A−B) | permutation p | Williams p |",
+            "|---|---|---|---|---|---:|---:|---:|",
+        ]
         for s in result.significance:
-            lines.append(f"| {s['criterion']} | {s['level']} | {s['statistic']} | {s['metric_a']} | {s['metric_b']} "
-                         f"| {_fmt(s['delta'])} | {_fmt(s['permutation_p'])} | {_fmt(s['williams_p'])} |")
+            lines.append(
+                f"| {s['criterion']} | {s['level']} | {s['statistic']} | {s['metric_a']} | {s['metric_b']} "
+                f"| {_fmt(s['delta'])} | {_fmt(s['permutation_p'])} | {_fmt(s['williams_p'])} |"
+            )
         lines.append("")
     lines += ["## Exclusions", ""]
     if result.exclusions:
@@ -80,9 +101,11 @@ def format_markdown(result: MetaEvalResult, *, ci: bool = True, title: str | Non
     constant = [r for r in rows if r.get("n_constant")]
     if constant:
         worst = max(constant, key=lambda r: r["n_constant"])
-        lines.append(f"- inputs with constant metric or human scores are skipped at item level and counted in "
-                     f"`n_constant` of results.json ({len(constant)} cells; at most {worst['n_constant']} inputs, "
-                     f"{worst['metric']} / {worst['criterion']} / {worst['statistic']}).")
+        lines.append(
+            f"- inputs with constant metric or human scores are skipped at item level and counted in "
+            f"`n_constant` of results.json ({len(constant)} cells; at most {worst['n_constant']} inputs, "
+            f"{worst['metric']} / {worst['criterion']} / {worst['statistic']})."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -90,8 +113,9 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "metric"
 
 
-def plot_correlations(rows: Sequence[dict[str, Any]], path: str | Path, *, level: str, statistic: str,
-                      title: str = "") -> Path | None:
+def plot_correlations(
+    rows: Sequence[dict[str, Any]], path: str | Path, *, level: str, statistic: str, title: str = ""
+) -> Path | None:
     """Grouped bars: one group per criterion, one bar per metric, CI whiskers. None when there is nothing."""
     sel = [r for r in rows if r["level"] == level and r["statistic"] == statistic and r["value"] is not None]
     if not sel:
@@ -150,7 +174,7 @@ def plot_scatter(scores: Sequence[MetricScores], path: str | Path, *, metric: st
         ax.set_xlabel(f"human {s.criterion}")
         ax.set_ylabel(metric)
         ax.set_title(s.criterion, fontsize=9)
-    for ax in list(axes.flat)[len(sel):]:
+    for ax in list(axes.flat)[len(sel) :]:
         ax.axis("off")
     fig.suptitle(f"{metric} vs human scores", fontsize=10)
     fig.tight_layout()
@@ -162,14 +186,17 @@ def plot_scatter(scores: Sequence[MetricScores], path: str | Path, *, metric: st
     return path
 
 
-def write_report(result: MetaEvalResult, out: str | Path, *, plots: bool = True,
-                 title: str | None = None) -> dict[str, Path]:
+def write_report(
+    result: MetaEvalResult, out: str | Path, *, plots: bool = True, title: str | None = None
+) -> dict[str, Path]:
     """Write ``results.json``, ``results.csv``, ``report.md``, ``summary.json`` and (with ``plots``) PNGs under
     ``out``; return what was written, by kind."""
     out = Path(out)
     written: dict[str, Path] = {}
-    rows = [{**{k: r.get(k) for k in ROW_FIELDS}, **{k: v for k, v in r.items() if k not in ROW_FIELDS}}
-            for r in result.rows]
+    rows = [
+        {**{k: r.get(k) for k in ROW_FIELDS}, **{k: v for k, v in r.items() if k not in ROW_FIELDS}}
+        for r in result.rows
+    ]
     write_json(out / "results.json", rows)
     written["json"] = out / "results.json"
     if rows:
@@ -185,8 +212,13 @@ def write_report(result: MetaEvalResult, out: str | Path, *, plots: bool = True,
         for level in levels:
             stats = result.config.statistics if level != PAIR_LEVEL else ("pairwise_accuracy",)
             for stat in stats:
-                p = plot_correlations(result.rows, out / "plots" / f"correlation_{level}_{stat}.png", level=level,
-                                      statistic=stat, title=f"{result.dataset}: {stat}, {level} level")
+                p = plot_correlations(
+                    result.rows,
+                    out / "plots" / f"correlation_{level}_{stat}.png",
+                    level=level,
+                    statistic=stat,
+                    title=f"{result.dataset}: {stat}, {level} level",
+                )
                 if p is not None:
                     written[f"plot_{level}_{stat}"] = p
         for metric in dict.fromkeys(s.metric for s in result.scores):

@@ -32,8 +32,13 @@ class Batch:
         return len(self.indices) * self.width
 
 
-def plan_batches(lengths: Sequence[int], *, max_tokens: int | None = DEFAULT_MAX_TOKENS,
-                 max_batch_size: int | None = None, sort: bool = True) -> list[Batch]:
+def plan_batches(
+    lengths: Sequence[int],
+    *,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    max_batch_size: int | None = None,
+    sort: bool = True,
+) -> list[Batch]:
     """Group items into batches by token budget.
 
     ``lengths[i]`` is item ``i``'s token count. With ``sort`` (default) items are taken longest first (ties in
@@ -53,7 +58,8 @@ def plan_batches(lengths: Sequence[int], *, max_tokens: int | None = DEFAULT_MAX
         n = max(int(lengths[i]), 1)
         new_width = max(width, n)
         full = (max_batch_size is not None and len(current) >= max_batch_size) or (
-            max_tokens is not None and current and (len(current) + 1) * new_width > max_tokens)
+            max_tokens is not None and current and (len(current) + 1) * new_width > max_tokens
+        )
         if current and full:
             batches.append(Batch(tuple(current), width))
             current, new_width = [], n

@@ -43,7 +43,9 @@ def _interp(r: float, xs: list[float], ys: list[float]) -> float:
     return y0 if x1 == x0 else y0 + (y1 - y0) * (r - x0) / (x1 - x0)
 
 
-def fit_linear(raw: Sequence[float], human: Sequence[float], scale: Sequence[float] | None = None) -> dict[str, Any]:
+def fit_linear(
+    raw: Sequence[float], human: Sequence[float], scale: Sequence[float] | None = None
+) -> dict[str, Any]:
     """Least-squares ``human ~ slope * raw + intercept``; a constant ``raw`` gives slope 0."""
     n = len(raw)
     if n == 0 or n != len(human):

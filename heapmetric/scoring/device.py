@@ -16,8 +16,15 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 QUANTIZATIONS = ("8bit", "4bit")
 
-_DTYPE_NAMES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
-                "fp16": "float16", "float16": "float16", "half": "float16"}
+_DTYPE_NAMES = {
+    "fp32": "float32",
+    "float32": "float32",
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "float16": "float16",
+    "half": "float16",
+}
 
 
 def resolve_device(device: str | None = "auto") -> str:
@@ -62,8 +69,16 @@ def normalize_quantization(quantization: str | None) -> str | None:
     if quantization is None:
         return None
     q = str(quantization).lower().strip()
-    aliases = {"none": None, "": None, "8bit": "8bit", "int8": "8bit", "8": "8bit", "4bit": "4bit", "nf4": "4bit",
-               "4": "4bit"}
+    aliases = {
+        "none": None,
+        "": None,
+        "8bit": "8bit",
+        "int8": "8bit",
+        "8": "8bit",
+        "4bit": "4bit",
+        "nf4": "4bit",
+        "4": "4bit",
+    }
     if q not in aliases:
         raise UnsupportedError(f"unknown quantization {quantization!r} (expected 8bit or 4bit)")
     return aliases[q]
@@ -80,8 +95,9 @@ def bnb_config(quantization: str | None, compute_dtype: Any, device: str) -> Any
     try:
         import bitsandbytes  # noqa: F401
     except Exception as exc:  # ImportError, or a broken native library
-        raise UnsupportedError(f"--quantize {quantization} needs bitsandbytes "
-                               f"(pip install 'heapmetric[quant]'): {exc}") from exc
+        raise UnsupportedError(
+            f"--quantize {quantization} needs bitsandbytes (pip install 'heapmetric[quant]'): {exc}"
+        ) from exc
     if not (device == "cpu" or device.startswith("cuda")):
         raise UnsupportedError(f"--quantize {quantization} is not supported on device {device!r}")
     import torch
@@ -89,9 +105,15 @@ def bnb_config(quantization: str | None, compute_dtype: Any, device: str) -> Any
 
     if quantization == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
-    compute = compute_dtype if compute_dtype in (torch.float32, torch.bfloat16, torch.float16) else torch.float32
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=compute)
+    compute = (
+        compute_dtype if compute_dtype in (torch.float32, torch.bfloat16, torch.float16) else torch.float32
+    )
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+    )
 
 
 def library_versions() -> dict[str, str]:

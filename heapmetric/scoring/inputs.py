@@ -18,20 +18,45 @@ from heapmetric.errors import InputError
 from heapmetric.judges.base import PairItem, ScoreItem
 from heapmetric.registry import Criterion, free_text_criterion, get_criterion
 
-SCORE_KEYWORDS = ("outputs", "sources", "references", "contexts", "task", "criterion", "instruction", "systems",
-                  "ids")
-COMPARE_KEYWORDS = ("outputs_a", "outputs_b", "sources", "references", "contexts", "task", "criterion",
-                    "instruction", "ids")
-_PLURAL = {"sources": "source", "references": "reference", "contexts": "context", "systems": "system",
-           "ids": "id"}
+SCORE_KEYWORDS = (
+    "outputs",
+    "sources",
+    "references",
+    "contexts",
+    "task",
+    "criterion",
+    "instruction",
+    "systems",
+    "ids",
+)
+COMPARE_KEYWORDS = (
+    "outputs_a",
+    "outputs_b",
+    "sources",
+    "references",
+    "contexts",
+    "task",
+    "criterion",
+    "instruction",
+    "ids",
+)
+_PLURAL = {
+    "sources": "source",
+    "references": "reference",
+    "contexts": "context",
+    "systems": "system",
+    "ids": "id",
+}
 
 
 def check_keywords(given: dict[str, Any], allowed: Sequence[str], extra: Sequence[str] = ()) -> None:
     """Raise ``TypeError`` naming the valid keywords when ``given`` holds an unknown one."""
     unknown = sorted(set(given) - set(allowed) - set(extra))
     if unknown:
-        raise TypeError(f"unknown keyword argument(s) {', '.join(unknown)}; valid: "
-                        f"{', '.join(list(allowed) + list(extra))}")
+        raise TypeError(
+            f"unknown keyword argument(s) {', '.join(unknown)}; valid: "
+            f"{', '.join(list(allowed) + list(extra))}"
+        )
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -57,7 +82,11 @@ def build_items(items: Any = None, **kw: Any) -> list[ScoreItem]:
     outputs = kw.get("outputs")
     if items is not None and outputs is not None:
         raise TypeError("give either items (positionally) or outputs=, not both")
-    defaults = {"task": kw.get("task"), "criterion": kw.get("criterion"), "instruction": kw.get("instruction")}
+    defaults = {
+        "task": kw.get("task"),
+        "criterion": kw.get("criterion"),
+        "instruction": kw.get("instruction"),
+    }
     if items is not None:
         if isinstance(items, (str, ScoreItem)) or isinstance(items, dict):
             items = [items]
@@ -81,16 +110,29 @@ def build_items(items: Any = None, **kw: Any) -> list[ScoreItem]:
         outputs = [outputs]
     outputs = list(outputs)
     n = len(outputs)
-    cols = {_PLURAL[k]: _column(k, kw.get(k), n) for k in ("sources", "references", "contexts", "systems", "ids")}
+    cols = {
+        _PLURAL[k]: _column(k, kw.get(k), n) for k in ("sources", "references", "contexts", "systems", "ids")
+    }
     out = []
     for i, text in enumerate(outputs):
         if not isinstance(text, str):
             raise InputError(f"expected a string, got {type(text).__name__}", field="output", line=i + 1)
         ref = cols["reference"][i]
         refs = tuple(ref) if isinstance(ref, (list, tuple)) else None
-        out.append(_with_defaults(ScoreItem(output=text, source=cols["source"][i], context=cols["context"][i],
-                                            reference=None if refs else ref, references=refs,
-                                            system=cols["system"][i], id=cols["id"][i]), defaults))
+        out.append(
+            _with_defaults(
+                ScoreItem(
+                    output=text,
+                    source=cols["source"][i],
+                    context=cols["context"][i],
+                    reference=None if refs else ref,
+                    references=refs,
+                    system=cols["system"][i],
+                    id=cols["id"][i],
+                ),
+                defaults,
+            )
+        )
     return out
 
 
@@ -98,7 +140,11 @@ def build_pairs(pairs: Any = None, **kw: Any) -> list[PairItem]:
     """:class:`PairItem` s from positional pairs (objects or dicts with ``output_a``/``output_b``) or the
     keyword lists ``outputs_a=``/``outputs_b=``."""
     check_keywords(kw, COMPARE_KEYWORDS)
-    defaults = {"task": kw.get("task"), "criterion": kw.get("criterion"), "instruction": kw.get("instruction")}
+    defaults = {
+        "task": kw.get("task"),
+        "criterion": kw.get("criterion"),
+        "instruction": kw.get("instruction"),
+    }
     if pairs is not None:
         out = []
         for obj in pairs:
@@ -120,9 +166,20 @@ def build_pairs(pairs: Any = None, **kw: Any) -> list[PairItem]:
     if len(a) != len(b):
         raise InputError(f"outputs_a has {len(a)} entries, outputs_b {len(b)}", field="outputs_b")
     cols = {_PLURAL[k]: _column(k, kw.get(k), len(a)) for k in ("sources", "references", "contexts", "ids")}
-    return [_with_defaults(PairItem(output_a=x, output_b=y, source=cols["source"][i], context=cols["context"][i],
-                                    reference=cols["reference"][i], id=cols["id"][i]), defaults)
-            for i, (x, y) in enumerate(zip(a, b, strict=True))]
+    return [
+        _with_defaults(
+            PairItem(
+                output_a=x,
+                output_b=y,
+                source=cols["source"][i],
+                context=cols["context"][i],
+                reference=cols["reference"][i],
+                id=cols["id"][i],
+            ),
+            defaults,
+        )
+        for i, (x, y) in enumerate(zip(a, b, strict=True))
+    ]
 
 
 def _with_defaults(item: Any, defaults: dict[str, Any]) -> Any:
@@ -138,8 +195,9 @@ def _with_defaults(item: Any, defaults: dict[str, Any]) -> Any:
     return replace(item, **changes) if changes else item
 
 
-def criterion_of(item: ScoreItem | PairItem, *, index: int | None = None,
-                 cache: dict[tuple, Criterion] | None = None) -> Criterion:
+def criterion_of(
+    item: ScoreItem | PairItem, *, index: int | None = None, cache: dict[tuple, Criterion] | None = None
+) -> Criterion:
     """The criterion an item is judged on: its ``instruction`` (free text), else ``task`` + ``criterion``."""
     key = (item.instruction, item.task, item.criterion)
     if cache is not None and key in cache:
@@ -153,8 +211,12 @@ def criterion_of(item: ScoreItem | PairItem, *, index: int | None = None,
             task, name = name.split("/", 1)
         if not task or not name:
             missing = "task" if not task else "criterion"
-            raise InputError(f"no {missing} for this item: give task and criterion (--task/--criterion, "
-                             "per-row columns) or an instruction", line=line, field=missing)
+            raise InputError(
+                f"no {missing} for this item: give task and criterion (--task/--criterion, "
+                "per-row columns) or an instruction",
+                line=line,
+                field=missing,
+            )
         crit = get_criterion(task, name)
     if cache is not None:
         cache[key] = crit

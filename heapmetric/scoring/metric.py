@@ -49,8 +49,10 @@ def default_model() -> str:
         return value
     if (DEFAULT_MODEL_DIR / "heapmetric.json").exists():
         return str(DEFAULT_MODEL_DIR)
-    raise ModelLoadError(f"no default model: {DEFAULT_MODEL_DIR} holds no trained checkpoint (heapmetric.json); "
-                         "pass --model PATH (or model=) or set HEAPMETRIC_MODEL")
+    raise ModelLoadError(
+        f"no default model: {DEFAULT_MODEL_DIR} holds no trained checkpoint (heapmetric.json); "
+        "pass --model PATH (or model=) or set HEAPMETRIC_MODEL"
+    )
 
 
 def resolve_model_path(model: str | os.PathLike) -> Path:
@@ -70,9 +72,11 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
 
             return Path(snapshot_download(repo_id=text, local_files_only=True))
         except Exception as exc:
-            raise ModelLoadError(f"model {text!r} is not a folder and not in the local Hugging Face cache "
-                                 f"(nothing is downloaded at run time): run `huggingface-cli download {text}` "
-                                 "once, or pass a folder") from exc
+            raise ModelLoadError(
+                f"model {text!r} is not a folder and not in the local Hugging Face cache "
+                f"(nothing is downloaded at run time): run `huggingface-cli download {text}` "
+                "once, or pass a folder"
+            ) from exc
     raise ModelLoadError(f"model folder {text!r} does not exist")
 
 
@@ -92,9 +96,15 @@ def model_revision(path: str | os.PathLike, max_bytes: int = 512 * 1024 * 1024) 
     return digest.hexdigest()[:16]
 
 
-def load(model: str | os.PathLike | None = None, *, device: str = "auto", dtype: Any = "auto",
-         quantization: str | None = None, max_length: int | None = None,
-         max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
+def load(
+    model: str | os.PathLike | None = None,
+    *,
+    device: str = "auto",
+    dtype: Any = "auto",
+    quantization: str | None = None,
+    max_length: int | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> Any:
     """Load a judge once for many calls.
 
     ``model``: a heapmetric checkpoint folder, a Hugging Face sequence-classification folder with one label,
@@ -112,8 +122,13 @@ def load(model: str | os.PathLike | None = None, *, device: str = "auto", dtype:
     if text.startswith("generative:"):
         from heapmetric.judges.generative import GenerativeJudge
 
-        return GenerativeJudge.load(text.split(":", 1)[1], device=device, dtype=dtype,
-                                    quantization=quantization, max_length=max_length)
+        return GenerativeJudge.load(
+            text.split(":", 1)[1],
+            device=device,
+            dtype=dtype,
+            quantization=quantization,
+            max_length=max_length,
+        )
     path = resolve_model_path(model)
     from heapmetric.scoring.reward_model import RewardModel, read_spec
 
@@ -121,8 +136,9 @@ def load(model: str | os.PathLike | None = None, *, device: str = "auto", dtype:
     if spec is not None and spec.get("kind") == "generative":
         from heapmetric.judges.generative import GenerativeJudge
 
-        return GenerativeJudge.load(str(path), device=device, dtype=dtype, quantization=quantization,
-                                    max_length=max_length)
+        return GenerativeJudge.load(
+            str(path), device=device, dtype=dtype, quantization=quantization, max_length=max_length
+        )
     if spec is not None and spec.get("kind", "reward") != "reward":
         raise ModelLoadError(f"{path}/heapmetric.json: unknown kind {spec.get('kind')!r} (expected reward)")
     quantization = normalize_quantization(quantization)
@@ -132,8 +148,16 @@ def load(model: str | os.PathLike | None = None, *, device: str = "auto", dtype:
     if reward.tokenizer is None:
         raise ModelLoadError(f"{path}: no tokenizer files in the folder or its base model")
     name = "default" if path.resolve() == DEFAULT_MODEL_DIR.resolve() else text
-    return Metric(reward, name=name, revision=model_revision(path), device=dev, dtype=torch_dtype,
-                  quantization=quantization, max_length=max_length, max_tokens=max_tokens)
+    return Metric(
+        reward,
+        name=name,
+        revision=model_revision(path),
+        device=dev,
+        dtype=torch_dtype,
+        quantization=quantization,
+        max_length=max_length,
+        max_tokens=max_tokens,
+    )
 
 
 class Metric:
@@ -143,9 +167,18 @@ class Metric:
     lists described in :mod:`heapmetric.scoring.inputs`.
     """
 
-    def __init__(self, model: Any, *, name: str = "reward", revision: str | None = None, device: str = "cpu",
-                 dtype: Any = None, quantization: str | None = None, max_length: int | None = None,
-                 max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        name: str = "reward",
+        revision: str | None = None,
+        device: str = "cpu",
+        dtype: Any = None,
+        quantization: str | None = None,
+        max_length: int | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+    ) -> None:
         import torch
 
         self.model = model.eval()
@@ -164,8 +197,13 @@ class Metric:
 
     @property
     def info(self) -> JudgeInfo:
-        return JudgeInfo(name=f"heapmetric:{self.name}", kind="reward", order_free=True, can_score=True,
-                         metadata=self._base_metadata())
+        return JudgeInfo(
+            name=f"heapmetric:{self.name}",
+            kind="reward",
+            order_free=True,
+            can_score=True,
+            metadata=self._base_metadata(),
+        )
 
     def _base_metadata(self) -> dict[str, Any]:
         from heapmetric.registry import registry_version
@@ -173,18 +211,32 @@ class Metric:
         from heapmetric.scoring.render import RENDER_VERSION
 
         spec = self.model.spec
-        return {"model": self.name, "revision": self.revision, "kind": "reward",
-                "versions": library_versions(), "dtype": dtype_name(self.dtype),
-                "quantization": self.quantization, "device": self.device, "max_length": self.max_length,
-                "pooling": self.model.pooling if not self.model.native_head else "native",
-                "render_version": RENDER_VERSION, "registry_version": registry_version(),
-                "checkpoint_render_version": spec.get("render_version"),
-                "checkpoint_registry_version": spec.get("registry_version")}
+        return {
+            "model": self.name,
+            "revision": self.revision,
+            "kind": "reward",
+            "versions": library_versions(),
+            "dtype": dtype_name(self.dtype),
+            "quantization": self.quantization,
+            "device": self.device,
+            "max_length": self.max_length,
+            "pooling": self.model.pooling if not self.model.native_head else "native",
+            "render_version": RENDER_VERSION,
+            "registry_version": registry_version(),
+            "checkpoint_render_version": spec.get("render_version"),
+            "checkpoint_registry_version": spec.get("registry_version"),
+        }
 
     # ----------------------------------------------------------------------------------------- scoring
 
-    def raw_scores(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-                   max_tokens: int | None = None, show_progress: bool = False) -> tuple[list[float], dict[str, Any]]:
+    def raw_scores(
+        self,
+        items: Sequence[ScoreItem],
+        *,
+        batch_size: int | None = None,
+        max_tokens: int | None = None,
+        show_progress: bool = False,
+    ) -> tuple[list[float], dict[str, Any]]:
         """Raw scores in input order, plus stats (``truncated``, ``padding_fraction``, ``batches``, criteria)."""
         import torch
 
@@ -196,8 +248,9 @@ class Metric:
         rendered = [render(it, c) for it, c in zip(items, criteria, strict=True)]
         encoded = encode(self.tokenizer, rendered, self.max_length)
         lengths = [len(e.input_ids) for e in encoded]
-        batches = plan_batches(lengths, max_tokens=max_tokens or self.max_tokens,
-                               max_batch_size=batch_size or DEFAULT_BATCH_SIZE)
+        batches = plan_batches(
+            lengths, max_tokens=max_tokens or self.max_tokens, max_batch_size=batch_size or DEFAULT_BATCH_SIZE
+        )
         pad = pad_token_id(self.tokenizer)
         side = getattr(self.tokenizer, "padding_side", "right") or "right"
         results: list[list[float]] = []
@@ -208,25 +261,39 @@ class Metric:
                 for batch in batches:
                     enc = collate([encoded[i].input_ids for i in batch.indices], pad, side)
                     try:
-                        out = self.model(input_ids=enc["input_ids"].to(self._input_device),
-                                         attention_mask=enc["attention_mask"].to(self._input_device))
+                        out = self.model(
+                            input_ids=enc["input_ids"].to(self._input_device),
+                            attention_mask=enc["attention_mask"].to(self._input_device),
+                        )
                     except RuntimeError as exc:
                         if self.quantization is None:
                             raise
                         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                        raise UnsupportedError(f"--quantize {self.quantization} cannot run this model on "
-                                               f"{self.device} ({first})") from exc
+                        raise UnsupportedError(
+                            f"--quantize {self.quantization} cannot run this model on {self.device} ({first})"
+                        ) from exc
                     results.append([float(v) for v in out.float().cpu().tolist()])
                     progress.update(len(batch.indices))
         finally:
             progress.close()
-        stats = {"truncated": sum(e.truncated for e in encoded), "batches": len(batches),
-                 "padding_fraction": padding_fraction(lengths, batches), "tokens": sum(lengths),
-                 "criteria": [c.id for c in criteria]}
+        stats = {
+            "truncated": sum(e.truncated for e in encoded),
+            "batches": len(batches),
+            "padding_fraction": padding_fraction(lengths, batches),
+            "tokens": sum(lengths),
+            "criteria": [c.id for c in criteria],
+        }
         return restore_order(batches, results), stats
 
-    def score(self, items: Any = None, *, batch_size: int | None = None, show_progress: bool = False,
-              max_tokens: int | None = None, **kwargs: Any) -> ScoreResult:
+    def score(
+        self,
+        items: Any = None,
+        *,
+        batch_size: int | None = None,
+        show_progress: bool = False,
+        max_tokens: int | None = None,
+        **kwargs: Any,
+    ) -> ScoreResult:
         """Score items (or the keyword lists ``outputs=``, ``sources=``, ...) in input order.
 
         Returns raw scores, scores calibrated to the criterion's human scale where the checkpoint holds a
@@ -237,18 +304,34 @@ class Metric:
         items = build_items(items, **kwargs)
         if not items:
             return ScoreResult(scores=[], metadata=self._base_metadata())
-        scores, stats = self.raw_scores(items, batch_size=batch_size, max_tokens=max_tokens,
-                                        show_progress=show_progress)
+        scores, stats = self.raw_scores(
+            items, batch_size=batch_size, max_tokens=max_tokens, show_progress=show_progress
+        )
         calibrated = self._calibrate(scores, stats["criteria"])
         meta = self._base_metadata()
-        meta.update(_criteria_metadata(stats["criteria"]), truncated=stats["truncated"],
-                    padding_fraction=round(stats["padding_fraction"], 4), n_items=len(items))
-        return ScoreResult(scores=scores, calibrated=calibrated,
-                           system_scores=system_means(scores, [it.system for it in items]),
-                           metadata=meta, truncated=stats["truncated"])
+        meta.update(
+            _criteria_metadata(stats["criteria"]),
+            truncated=stats["truncated"],
+            padding_fraction=round(stats["padding_fraction"], 4),
+            n_items=len(items),
+        )
+        return ScoreResult(
+            scores=scores,
+            calibrated=calibrated,
+            system_scores=system_means(scores, [it.system for it in items]),
+            metadata=meta,
+            truncated=stats["truncated"],
+        )
 
-    def compare(self, pairs: Any = None, *, batch_size: int | None = None, show_progress: bool = False,
-                max_tokens: int | None = None, **kwargs: Any) -> CompareResult:
+    def compare(
+        self,
+        pairs: Any = None,
+        *,
+        batch_size: int | None = None,
+        show_progress: bool = False,
+        max_tokens: int | None = None,
+        **kwargs: Any,
+    ) -> CompareResult:
         """P(output_a better) = sigmoid(s_a - s_b) for each pair (or ``outputs_a=``/``outputs_b=`` lists)."""
         from heapmetric.scoring.inputs import build_pairs
 
@@ -256,14 +339,19 @@ class Metric:
         if not pairs:
             return CompareResult(probabilities=[], scores_a=[], scores_b=[], metadata=self._base_metadata())
         sides = [p.side("a") for p in pairs] + [p.side("b") for p in pairs]
-        scores, stats = self.raw_scores(sides, batch_size=batch_size, max_tokens=max_tokens,
-                                        show_progress=show_progress)
+        scores, stats = self.raw_scores(
+            sides, batch_size=batch_size, max_tokens=max_tokens, show_progress=show_progress
+        )
         n = len(pairs)
         a, b = scores[:n], scores[n:]
         meta = self._base_metadata()
         meta.update(_criteria_metadata(stats["criteria"][:n]), truncated=stats["truncated"], n_pairs=n)
-        return CompareResult(probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
-                             scores_a=a, scores_b=b, metadata=meta)
+        return CompareResult(
+            probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
+            scores_a=a,
+            scores_b=b,
+            metadata=meta,
+        )
 
     def _calibrate(self, scores: list[float], criteria: list[str]) -> list[float | None] | None:
         if not self.calibration:

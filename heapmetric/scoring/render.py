@@ -122,8 +122,8 @@ def _special_frame(tokenizer: Any) -> tuple[list[int], list[int]]:
     full = tokenizer(probe, add_special_tokens=True)["input_ids"]
     frame: tuple[list[int], list[int]] = ([], [])
     for start in range(len(full) - len(bare) + 1):
-        if full[start:start + len(bare)] == bare:
-            frame = (list(full[:start]), list(full[start + len(bare):]))
+        if full[start : start + len(bare)] == bare:
+            frame = (list(full[:start]), list(full[start + len(bare) :]))
             break
     try:
         _SPECIALS[tokenizer] = frame
@@ -147,8 +147,10 @@ def _allocate(lengths: dict[str, int], budget: int) -> dict[str, int]:
     out: dict[str, int] = {}
     left = max(budget, 0)
     n_instr = lengths.get("instruction", 0)
-    out["instruction"] = min(n_instr, max(int(INSTRUCTION_SHARE * budget), left - sum(
-        v for k, v in lengths.items() if k != "instruction")))
+    out["instruction"] = min(
+        n_instr,
+        max(int(INSTRUCTION_SHARE * budget), left - sum(v for k, v in lengths.items() if k != "instruction")),
+    )
     left -= out["instruction"]
     others = sum(v for k, v in lengths.items() if k in ("reference", "source", "context"))
     n_out = lengths.get("output", 0)
@@ -199,7 +201,7 @@ def encode(tokenizer: Any, rendered: Sequence[RenderedInput], max_length: int) -
             k = keep[s.name]
             if k < len(b):
                 truncated = True
-                b = b[len(b) - k:] if s.name == "context" else b[:k]
+                b = b[len(b) - k :] if s.name == "context" else b[:k]
             if i:
                 seq.extend(sep)
             seq.extend(h)
@@ -232,16 +234,17 @@ def collate(sequences: Sequence[Sequence[int]], pad_id: int, padding_side: str =
         if not n:
             continue
         if padding_side == "left":
-            input_ids[row, width - n:] = torch.tensor(seq, dtype=torch.long)
-            mask[row, width - n:] = 1
+            input_ids[row, width - n :] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - n :] = 1
         else:
             input_ids[row, :n] = torch.tensor(seq, dtype=torch.long)
             mask[row, :n] = 1
     return {"input_ids": input_ids, "attention_mask": mask}
 
 
-def encode_batch(tokenizer: Any, rendered: Sequence[RenderedInput], max_length: int,
-                 padding_side: str | None = None) -> tuple[dict[str, Any], int]:
+def encode_batch(
+    tokenizer: Any, rendered: Sequence[RenderedInput], max_length: int, padding_side: str | None = None
+) -> tuple[dict[str, Any], int]:
     """Encode and pad a batch: ``({"input_ids", "attention_mask"}, number of inputs truncated)``.
 
     Padding follows ``padding_side`` or the tokenizer's own; the reward model pools correctly either way.
@@ -269,7 +272,7 @@ def truncate_rendered(tokenizer: Any, rendered: RenderedInput, max_tokens: int) 
         k = keep[s.name]
         if k < len(b):
             truncated = True
-            cut = b[len(b) - k:] if s.name == "context" else b[:k]
+            cut = b[len(b) - k :] if s.name == "context" else b[:k]
             text = tokenizer.decode(cut, skip_special_tokens=True).strip()
             body = ("... " + text) if s.name == "context" else (text + " ...")
             segments.append(Segment(s.name, s.header, body))

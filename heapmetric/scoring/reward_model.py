@@ -72,8 +72,10 @@ def resolve_base(ref: str, relative_to: str | os.PathLike | None = None) -> str:
             module = importlib.import_module(name)
             return str(module.get_model_path())
         except Exception as exc:
-            raise ModelLoadError(f"base model package {name!r} is not usable ({exc}); "
-                                 f"install it (pip install {name.replace('_', '-')})") from exc
+            raise ModelLoadError(
+                f"base model package {name!r} is not usable ({exc}); "
+                f"install it (pip install {name.replace('_', '-')})"
+            ) from exc
     if relative_to is not None and not os.path.isabs(ref):
         candidate = Path(relative_to) / ref
         if candidate.exists():
@@ -118,9 +120,17 @@ def pool(hidden: Any, attention_mask: Any, pooling: str) -> Any:
 class RewardModel(nn.Module):
     """Backbone + scalar head. See the module docstring for pooling and checkpoint rules."""
 
-    def __init__(self, backbone: Any, *, pooling: str | None = None, head: Any = None,
-                 native_head: bool = False, max_length: int = 512, spec: dict[str, Any] | None = None,
-                 tokenizer: Any = None) -> None:
+    def __init__(
+        self,
+        backbone: Any,
+        *,
+        pooling: str | None = None,
+        head: Any = None,
+        native_head: bool = False,
+        max_length: int = 512,
+        spec: dict[str, Any] | None = None,
+        tokenizer: Any = None,
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.native_head = native_head
@@ -163,9 +173,17 @@ class RewardModel(nn.Module):
     # ----------------------------------------------------------------------------------- build
 
     @classmethod
-    def from_backbone(cls, name_or_path: str, *, pooling: str | None = None, dtype: Any = None,
-                      seed: int | None = 0, max_length: int = 512, load_tokenizer: bool = True,
-                      **kwargs: Any) -> RewardModel:
+    def from_backbone(
+        cls,
+        name_or_path: str,
+        *,
+        pooling: str | None = None,
+        dtype: Any = None,
+        seed: int | None = 0,
+        max_length: int = 512,
+        load_tokenizer: bool = True,
+        **kwargs: Any,
+    ) -> RewardModel:
         """A new reward model on a pretrained backbone (path, hub id or ``package:NAME``) with a fresh
         head (seeded normal init, std ``1/sqrt(hidden)``, zero bias). Extra ``kwargs`` go to
         ``AutoModel.from_pretrained``."""
@@ -180,7 +198,7 @@ class RewardModel(nn.Module):
         head = nn.Linear(hidden, 1)
         gen = torch.Generator().manual_seed(seed if seed is not None else 0)
         with torch.no_grad():
-            head.weight.copy_(torch.randn(1, hidden, generator=gen) / hidden ** 0.5)
+            head.weight.copy_(torch.randn(1, hidden, generator=gen) / hidden**0.5)
             head.bias.zero_()
         tokenizer = _load_tokenizer(path) if load_tokenizer else None
         model = cls(backbone, pooling=pooling, head=head, max_length=max_length, tokenizer=tokenizer)
@@ -189,11 +207,19 @@ class RewardModel(nn.Module):
 
     # ----------------------------------------------------------------------------------- save
 
-    def save_pretrained(self, directory: str | os.PathLike, *, layout: str = "full",
-                        base: str | None = None, tokenizer: Any = None,
-                        exclude: Sequence[str] = DEFAULT_EXCLUDE, weights_dtype: Any = None,
-                        max_length: int | None = None, calibration: dict[str, Any] | None = None,
-                        training: dict[str, Any] | None = None) -> Path:
+    def save_pretrained(
+        self,
+        directory: str | os.PathLike,
+        *,
+        layout: str = "full",
+        base: str | None = None,
+        tokenizer: Any = None,
+        exclude: Sequence[str] = DEFAULT_EXCLUDE,
+        weights_dtype: Any = None,
+        max_length: int | None = None,
+        calibration: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+    ) -> Path:
         """Write the checkpoint folder (weights, head, tokenizer, ``heapmetric.json``); return its path.
 
         ``layout``: ``full`` (backbone saved here), ``adapter`` (backbone is a peft model; saves the
@@ -217,9 +243,15 @@ class RewardModel(nn.Module):
         if stale.exists():
             stale.unlink()
         is_peft = hasattr(self.backbone, "peft_config")
-        backbone_spec: dict[str, Any] = {"layout": layout, "base": base, "weights": None, "adapter": None,
-                                         "weights_dtype": None, "model_type": self.config.model_type,
-                                         "is_decoder": self.is_decoder}
+        backbone_spec: dict[str, Any] = {
+            "layout": layout,
+            "base": base,
+            "weights": None,
+            "adapter": None,
+            "weights_dtype": None,
+            "model_type": self.config.model_type,
+            "is_decoder": self.is_decoder,
+        }
         if layout == "full":
             if is_peft:
                 raise ValueError("a peft backbone saves with layout='adapter' (or merge_and_unload() first)")
@@ -248,11 +280,16 @@ class RewardModel(nn.Module):
                     t = t.to(weights_dtype)
                 tensors[name] = t.contiguous().clone()
             save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
-            backbone_spec.update(weights=WEIGHTS_FILE, exclude=list(exclude),
-                                 weights_dtype=dtype_name(weights_dtype) if weights_dtype else None)
+            backbone_spec.update(
+                weights=WEIGHTS_FILE,
+                exclude=list(exclude),
+                weights_dtype=dtype_name(weights_dtype) if weights_dtype else None,
+            )
             self.config.save_pretrained(out)
-        head = {"weight": self.head.weight.detach().float().cpu().contiguous().clone(),
-                "bias": self.head.bias.detach().float().cpu().contiguous().clone()}
+        head = {
+            "weight": self.head.weight.detach().float().cpu().contiguous().clone(),
+            "bias": self.head.bias.detach().float().cpu().contiguous().clone(),
+        }
         save_file(head, str(out / HEAD_FILE), metadata={"format": "pt"})
         tok = tokenizer if tokenizer is not None else self.tokenizer
         if tok is not None:
@@ -280,8 +317,14 @@ class RewardModel(nn.Module):
     # ----------------------------------------------------------------------------------- load
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, *, device: str = "cpu", dtype: Any = None,
-                        quantization: str | None = None) -> RewardModel:
+    def from_pretrained(
+        cls,
+        directory: str | os.PathLike,
+        *,
+        device: str = "cpu",
+        dtype: Any = None,
+        quantization: str | None = None,
+    ) -> RewardModel:
         """Load a checkpoint folder (heapmetric or plain HF sequence-classification with one label).
 
         ``dtype`` is a torch dtype (default fp32); ``quantization`` is None, ``8bit`` or ``4bit``.
@@ -304,13 +347,17 @@ class RewardModel(nn.Module):
             elif layout == "adapter":
                 if base is None:
                     raise ModelLoadError(f"{path / CONFIG_NAME}: layout 'adapter' without a base")
-                backbone = _with_adapter(_auto_model(base, dtype, qconfig, device),
-                                         path / (bb.get("adapter") or ADAPTER_DIR), merge=qconfig is None)
+                backbone = _with_adapter(
+                    _auto_model(base, dtype, qconfig, device),
+                    path / (bb.get("adapter") or ADAPTER_DIR),
+                    merge=qconfig is None,
+                )
             elif layout == "partial":
                 if base is None:
                     raise ModelLoadError(f"{path / CONFIG_NAME}: layout 'partial' without a base")
-                backbone = _load_partial(base, path / (bb.get("weights") or WEIGHTS_FILE), dtype, qconfig,
-                                         device)
+                backbone = _load_partial(
+                    base, path / (bb.get("weights") or WEIGHTS_FILE), dtype, qconfig, device
+                )
             else:
                 raise ModelLoadError(f"{path / CONFIG_NAME}: unknown backbone layout {layout!r}")
         except (OSError, ValueError, KeyError) as exc:
@@ -328,15 +375,20 @@ class RewardModel(nn.Module):
             raise ModelLoadError(f"{head_file}: head does not fit the backbone ({exc})") from exc
         tok_dir = path if _has_tokenizer(path) else base
         tokenizer = _load_tokenizer(tok_dir) if tok_dir else None
-        model = cls(backbone, pooling=meta.get("pooling"), head=head,
-                    max_length=int(meta.get("max_length") or 512), spec=meta, tokenizer=tokenizer)
+        model = cls(
+            backbone,
+            pooling=meta.get("pooling"),
+            head=head,
+            max_length=int(meta.get("max_length") or 512),
+            spec=meta,
+            tokenizer=tokenizer,
+        )
         if qconfig is None:
             model.to(device)
         else:
             model.head.to(device if device != "auto" else "cpu")
         model.eval()
         return model
-
 
 
 def _hidden_size(config: Any) -> int:
@@ -351,8 +403,10 @@ def _hidden_size(config: Any) -> int:
 
 
 def _has_tokenizer(path: Path) -> bool:
-    return any((path / n).exists() for n in ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
-                                                "tokenizer.model"))
+    return any(
+        (path / n).exists()
+        for n in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
+    )
 
 
 def _load_tokenizer(path: str | os.PathLike) -> Any:
@@ -393,13 +447,17 @@ def _load_partial(base: str, weights: Path, dtype: Any, qconfig: Any, device: st
     own = model.state_dict()
     unknown = sorted(set(state) - set(own))
     if unknown:
-        raise ModelLoadError(f"{weights}: {len(unknown)} tensors do not belong to the base model "
-                             f"(first: {unknown[0]}); is 'base' right?")
+        raise ModelLoadError(
+            f"{weights}: {len(unknown)} tensors do not belong to the base model "
+            f"(first: {unknown[0]}); is 'base' right?"
+        )
     with torch.no_grad():
         for name, tensor in state.items():
             if own[name].shape != tensor.shape:
-                raise ModelLoadError(f"{weights}: {name} has shape {tuple(tensor.shape)}, "
-                                     f"the base has {tuple(own[name].shape)}")
+                raise ModelLoadError(
+                    f"{weights}: {name} has shape {tuple(tensor.shape)}, "
+                    f"the base has {tuple(own[name].shape)}"
+                )
             own[name].copy_(tensor.to(own[name].dtype))
     if qconfig is None:
         return model.to(dtype)
@@ -429,13 +487,20 @@ def read_spec(path: str | os.PathLike) -> dict[str, Any] | None:
         raise ModelLoadError(f"{file}: expected a JSON object")
     version = meta.get("format_version", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelLoadError(f"{file}: format_version {version!r} is newer than this heapmetric reads "
-                             f"({FORMAT_VERSION}); upgrade heapmetric")
+        raise ModelLoadError(
+            f"{file}: format_version {version!r} is newer than this heapmetric reads "
+            f"({FORMAT_VERSION}); upgrade heapmetric"
+        )
     from heapmetric.scoring.render import RENDER_VERSION
 
     if str(meta.get("render_version", RENDER_VERSION)) != RENDER_VERSION:
-        log.warning("%s was trained with render version %s, this heapmetric renders version %s: scores may "
-                    "differ from the trainer's", path, meta.get("render_version"), RENDER_VERSION)
+        log.warning(
+            "%s was trained with render version %s, this heapmetric renders version %s: scores may "
+            "differ from the trainer's",
+            path,
+            meta.get("render_version"),
+            RENDER_VERSION,
+        )
     return meta
 
 
@@ -443,8 +508,9 @@ def _load_sequence_classification(cls: type, path: Path, device: str, dtype: Any
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     if not (path / "config.json").exists():
-        raise ModelLoadError(f"{path} is not a heapmetric or Hugging Face checkpoint "
-                             f"(no {CONFIG_NAME} or config.json)")
+        raise ModelLoadError(
+            f"{path} is not a heapmetric or Hugging Face checkpoint (no {CONFIG_NAME} or config.json)"
+        )
     try:
         config = AutoConfig.from_pretrained(str(path))
     except (OSError, ValueError) as exc:
@@ -454,7 +520,8 @@ def _load_sequence_classification(cls: type, path: Path, device: str, dtype: Any
         raise ModelLoadError(
             f"{path} is a Hugging Face model without a scoring head ({', '.join(archs) or 'no architectures'}, "
             f"{config.num_labels} labels): pass a heapmetric checkpoint, a *ForSequenceClassification folder "
-            "with num_labels=1, or use it as a judge with 'generative:PATH'")
+            "with num_labels=1, or use it as a judge with 'generative:PATH'"
+        )
     kwargs: dict[str, Any] = {"dtype": dtype}
     if qconfig is not None:
         kwargs.update(quantization_config=qconfig, device_map={"": device})
@@ -471,12 +538,17 @@ def _load_sequence_classification(cls: type, path: Path, device: str, dtype: Any
     max_length = int(min(512, limit))
     from heapmetric.scoring.render import RENDER_VERSION
 
-    spec = {"format_version": FORMAT_VERSION, "kind": "reward",
-            "backbone": {"layout": "sequence-classification", "base": None,
-                         "model_type": config.model_type}, "pooling": "native", "max_length": max_length,
-            "render_version": RENDER_VERSION}
-    model = cls(backbone, native_head=True, pooling="last", max_length=max_length, spec=spec,
-                tokenizer=tokenizer)
+    spec = {
+        "format_version": FORMAT_VERSION,
+        "kind": "reward",
+        "backbone": {"layout": "sequence-classification", "base": None, "model_type": config.model_type},
+        "pooling": "native",
+        "max_length": max_length,
+        "render_version": RENDER_VERSION,
+    }
+    model = cls(
+        backbone, native_head=True, pooling="last", max_length=max_length, spec=spec, tokenizer=tokenizer
+    )
     if qconfig is None:
         model.to(device)
     model.eval()

@@ -53,12 +53,24 @@ def percentile_ci(draws: Sequence[float] | np.ndarray, confidence: float = 0.95)
         return BootstrapCI(math.nan, math.nan, math.nan, int(a.size), failed, confidence)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(valid, [alpha, 1 - alpha])
-    return BootstrapCI(float(low), float(high), float(valid.std(ddof=1)) if valid.size > 1 else 0.0,
-                       int(a.size), failed, confidence)
+    return BootstrapCI(
+        float(low),
+        float(high),
+        float(valid.std(ddof=1)) if valid.size > 1 else 0.0,
+        int(a.size),
+        failed,
+        confidence,
+    )
 
 
-def bootstrap(statistic: Callable[[np.ndarray], float], n_units: int, *, n_resamples: int = 1000,
-              rng: np.random.Generator, confidence: float = 0.95) -> BootstrapCI:
+def bootstrap(
+    statistic: Callable[[np.ndarray], float],
+    n_units: int,
+    *,
+    n_resamples: int = 1000,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+) -> BootstrapCI:
     """Resample ``n_units`` unit indices with replacement ``n_resamples`` times, call ``statistic(indices)``
     on each draw and return the percentile interval."""
     if n_resamples < 1:
@@ -71,11 +83,19 @@ def bootstrap(statistic: Callable[[np.ndarray], float], n_units: int, *, n_resam
     return percentile_ci(draws, confidence)
 
 
-def bootstrap_correlation(level: str, metric: Sequence[float] | np.ndarray, human: Sequence[float] | np.ndarray,
-                          statistic: str, *, groups: Sequence[Hashable] | None = None,
-                          systems: Sequence[Hashable] | None = None, variant: str = "b",
-                          n_resamples: int = 1000, rng: np.random.Generator,
-                          confidence: float = 0.95) -> BootstrapCI:
+def bootstrap_correlation(
+    level: str,
+    metric: Sequence[float] | np.ndarray,
+    human: Sequence[float] | np.ndarray,
+    statistic: str,
+    *,
+    groups: Sequence[Hashable] | None = None,
+    systems: Sequence[Hashable] | None = None,
+    variant: str = "b",
+    n_resamples: int = 1000,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+) -> BootstrapCI:
     """Bootstrap interval of :func:`~heapmetric.stats.correlation.level_correlation` at ``level``.
 
     ``segment``: inputs (``groups``) are drawn and all their outputs pooled (each output is its own input
@@ -110,18 +130,33 @@ def bootstrap_correlation(level: str, metric: Sequence[float] | np.ndarray, huma
         ma, mb = system_means(a, systems), system_means(b, systems)
         x = np.array(list(ma.values()))
         y = np.array([mb[s] for s in ma])
-        return bootstrap(lambda idx: correlation(x[idx], y[idx], statistic, variant=variant), x.size,
-                         n_resamples=n_resamples, rng=rng, confidence=confidence)
+        return bootstrap(
+            lambda idx: correlation(x[idx], y[idx], statistic, variant=variant),
+            x.size,
+            n_resamples=n_resamples,
+            rng=rng,
+            confidence=confidence,
+        )
     raise InputError(f"unknown level {level!r} (expected segment, item or system)", field="level")
 
 
-def bootstrap_pairwise_accuracy(correct: Sequence[float] | np.ndarray, groups: Sequence[Hashable] | None = None,
-                                *, n_resamples: int = 1000, rng: np.random.Generator,
-                                confidence: float = 0.95) -> BootstrapCI:
+def bootstrap_pairwise_accuracy(
+    correct: Sequence[float] | np.ndarray,
+    groups: Sequence[Hashable] | None = None,
+    *,
+    n_resamples: int = 1000,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+) -> BootstrapCI:
     """Interval of a mean of per-pair credits (1, 0.5 or 0), resampling inputs (``groups``) when given."""
     c = np.asarray(correct, dtype=float)
     parts = group_indices(groups) if groups is not None else [np.array([i]) for i in range(c.size)]
     sums = np.array([c[p].sum() for p in parts])
     sizes = np.array([p.size for p in parts])
-    return bootstrap(lambda idx: float(sums[idx].sum() / sizes[idx].sum()) if sizes[idx].sum() else math.nan,
-                     len(parts), n_resamples=n_resamples, rng=rng, confidence=confidence)
+    return bootstrap(
+        lambda idx: float(sums[idx].sum() / sizes[idx].sum()) if sizes[idx].sum() else math.nan,
+        len(parts),
+        n_resamples=n_resamples,
+        rng=rng,
+        confidence=confidence,
+    )

@@ -30,9 +30,17 @@ import numpy as np
 
 #: Verdict labels of the Arena-Hard judge prompt -> (P(A wins), how many battles the verdict counts as).
 VERDICTS: dict[str, tuple[float, int]] = {
-    "A>>B": (1.0, 3), "A>B": (1.0, 1), "A=B": (0.5, 1), "B>A": (0.0, 1), "B>>A": (0.0, 3),
+    "A>>B": (1.0, 3),
+    "A>B": (1.0, 1),
+    "A=B": (0.5, 1),
+    "B>A": (0.0, 1),
+    "B>>A": (0.0, 3),
     # spellings the v2.0 pipeline also accepts
-    "B<<A": (1.0, 3), "B<A": (1.0, 1), "B=A": (0.5, 1), "A<B": (0.0, 1), "A<<B": (0.0, 3),
+    "B<<A": (1.0, 3),
+    "B<A": (1.0, 1),
+    "B=A": (0.5, 1),
+    "A<B": (0.0, 1),
+    "A<<B": (0.0, 3),
 }
 RATING_BOUND = 50.0  # |theta| cap (natural-log odds) so that an undefeated model gets a finite rating
 
@@ -51,20 +59,31 @@ class BTFit:
 
     def elo(self, scale: float = 400.0, base: float = 10.0, anchor_value: float = 1000.0) -> dict[str, float]:
         """Elo-scale ratings: ``anchor_value + scale * theta / ln(base)``."""
-        return {m: anchor_value + scale * t / math.log(base) for m, t in zip(self.models, self.theta, strict=True)}
+        return {
+            m: anchor_value + scale * t / math.log(base) for m, t in zip(self.models, self.theta, strict=True)
+        }
 
     def win_rate_vs(self, opponent: str | None = None) -> dict[str, float]:
         """P(each model beats ``opponent``) (default: the anchor); the opponent itself gets 0.5."""
         ref = self.rating(opponent or self.anchor)
-        return {m: float(1.0 / (1.0 + math.exp(-(t - ref)))) for m, t in zip(self.models, self.theta, strict=True)}
+        return {
+            m: float(1.0 / (1.0 + math.exp(-(t - ref)))) for m, t in zip(self.models, self.theta, strict=True)
+        }
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def _fit_indexed(a: np.ndarray, b: np.ndarray, y: np.ndarray, w: np.ndarray, n_models: int, anchor: int,
-                 features: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _fit_indexed(
+    a: np.ndarray,
+    b: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    n_models: int,
+    anchor: int,
+    features: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Damped Newton on the weighted logistic likelihood (the problems are small: one parameter per model
     plus the style covariates), ratings clipped to +-RATING_BOUND."""
     free = np.array([i for i in range(n_models) if i != anchor], dtype=int)
@@ -78,7 +97,7 @@ def _fit_indexed(a: np.ndarray, b: np.ndarray, y: np.ndarray, w: np.ndarray, n_m
     X[rows[ia >= 0], ia[ia >= 0]] += 1.0
     X[rows[ib >= 0], ib[ib >= 0]] -= 1.0
     if k:
-        X[:, len(free):] = features
+        X[:, len(free) :] = features
 
     def nll(x: np.ndarray) -> float:
         z = X @ x
@@ -97,7 +116,7 @@ def _fit_indexed(a: np.ndarray, b: np.ndarray, y: np.ndarray, w: np.ndarray, n_m
         t = 1.0
         while True:
             cand = x + t * step
-            cand[:len(free)] = np.clip(cand[:len(free)], -RATING_BOUND, RATING_BOUND)
+            cand[: len(free)] = np.clip(cand[: len(free)], -RATING_BOUND, RATING_BOUND)
             new = nll(cand)
             if new <= value + 1e-12 or t < 1e-8:
                 break
@@ -107,12 +126,13 @@ def _fit_indexed(a: np.ndarray, b: np.ndarray, y: np.ndarray, w: np.ndarray, n_m
             break
         x, value = cand, new
     theta = np.zeros(n_models)
-    theta[free] = x[:len(free)]
-    return theta, x[len(free):]
+    theta[free] = x[: len(free)]
+    return theta, x[len(free) :]
 
 
-def _encode(model_a: Sequence[str], model_b: Sequence[str], anchor: str | None,
-            models: Sequence[str] | None) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+def _encode(
+    model_a: Sequence[str], model_b: Sequence[str], anchor: str | None, models: Sequence[str] | None
+) -> tuple[list[str], np.ndarray, np.ndarray, int]:
     names = sorted(set(model_a) | set(model_b) | ({anchor} if anchor else set()) | set(models or ()))
     index = {m: i for i, m in enumerate(names)}
     a = np.array([index[m] for m in model_a], dtype=int)
@@ -120,9 +140,16 @@ def _encode(model_a: Sequence[str], model_b: Sequence[str], anchor: str | None,
     return names, a, b, index[anchor if anchor is not None else names[0]]
 
 
-def fit_bradley_terry(model_a: Sequence[str], model_b: Sequence[str], outcomes: Sequence[float], *,
-                      weights: Sequence[float] | None = None, features: np.ndarray | None = None,
-                      anchor: str | None = None, models: Sequence[str] | None = None) -> BTFit:
+def fit_bradley_terry(
+    model_a: Sequence[str],
+    model_b: Sequence[str],
+    outcomes: Sequence[float],
+    *,
+    weights: Sequence[float] | None = None,
+    features: np.ndarray | None = None,
+    anchor: str | None = None,
+    models: Sequence[str] | None = None,
+) -> BTFit:
     """Maximum-likelihood Bradley–Terry fit of battles ``(model_a[i], model_b[i], outcomes[i])``.
 
     ``outcomes`` are P(model_a won) in ``[0, 1]``; ``weights`` (default 1) multiply each battle's likelihood
@@ -158,10 +185,17 @@ class BTLeaderboardRow:
     n_battles: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "score": self.score, "rating_q025": self.lower, "rating_q975": self.upper,
-                "CI": f"(-{self.score - self.lower:.2f}, +{self.upper - self.score:.2f})",
-                "elo": self.rating, "elo_q025": self.rating_lower, "elo_q975": self.rating_upper,
-                "n_battles": self.n_battles}
+        return {
+            "model": self.model,
+            "score": self.score,
+            "rating_q025": self.lower,
+            "rating_q975": self.upper,
+            "CI": f"(-{self.score - self.lower:.2f}, +{self.upper - self.score:.2f})",
+            "elo": self.rating,
+            "elo_q025": self.rating_lower,
+            "elo_q975": self.rating_upper,
+            "n_battles": self.n_battles,
+        }
 
 
 @dataclass(frozen=True)
@@ -181,9 +215,17 @@ class BTLeaderboard:
         raise KeyError(model)
 
 
-def bootstrap_bradley_terry(model_a: Sequence[str], model_b: Sequence[str], outcomes: Sequence[float], *,
-                            anchor: str, rng: np.random.Generator, rounds: int = 100, ci: float = 0.95,
-                            features: np.ndarray | None = None) -> BTLeaderboard:
+def bootstrap_bradley_terry(
+    model_a: Sequence[str],
+    model_b: Sequence[str],
+    outcomes: Sequence[float],
+    *,
+    anchor: str,
+    rng: np.random.Generator,
+    rounds: int = 100,
+    ci: float = 0.95,
+    features: np.ndarray | None = None,
+) -> BTLeaderboard:
     """Point ratings from all battles plus a percentile bootstrap interval from ``rounds`` refits on battle rows
     resampled with replacement (``rng`` makes it reproducible). Scores are win rates (%) against ``anchor``."""
     y = np.asarray(outcomes, dtype=float)
@@ -195,17 +237,26 @@ def bootstrap_bradley_terry(model_a: Sequence[str], model_b: Sequence[str], outc
     samples = np.zeros((rounds, len(names)))
     for r in range(rounds):
         idx = rng.integers(0, len(y), size=len(y))
-        samples[r], _ = _fit_indexed(a[idx], b[idx], y[idx], ones, len(names), anchor_i,
-                                     None if F is None else F[idx])
+        samples[r], _ = _fit_indexed(
+            a[idx], b[idx], y[idx], ones, len(names), anchor_i, None if F is None else F[idx]
+        )
     lo_q, hi_q = 100 * (1 - ci) / 2, 100 * (1 - (1 - ci) / 2)
     counts = np.bincount(a, minlength=len(names)) + np.bincount(b, minlength=len(names))
     rows = []
     for i, m in enumerate(names):
-        lo, hi = (np.percentile(samples[:, i], [lo_q, hi_q]) if rounds else (theta[i], theta[i]))
-        rows.append(BTLeaderboardRow(
-            model=m, score=100 * float(_sigmoid(np.array(theta[i]))), lower=100 * float(_sigmoid(np.array(lo))),
-            upper=100 * float(_sigmoid(np.array(hi))), rating=_elo(theta[i]), rating_lower=_elo(lo),
-            rating_upper=_elo(hi), n_battles=int(counts[i])))
+        lo, hi = np.percentile(samples[:, i], [lo_q, hi_q]) if rounds else (theta[i], theta[i])
+        rows.append(
+            BTLeaderboardRow(
+                model=m,
+                score=100 * float(_sigmoid(np.array(theta[i]))),
+                lower=100 * float(_sigmoid(np.array(lo))),
+                upper=100 * float(_sigmoid(np.array(hi))),
+                rating=_elo(theta[i]),
+                rating_lower=_elo(lo),
+                rating_upper=_elo(hi),
+                n_battles=int(counts[i]),
+            )
+        )
     rows.sort(key=lambda r: -r.score)
     return BTLeaderboard(tuple(rows), anchor, rounds, fit, samples)
 

@@ -36,7 +36,9 @@ LEVELS = ("segment", "item", "system")
 KENDALL_VARIANTS = ("b", "c")
 
 
-def as_arrays(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def as_arrays(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Two 1-D float arrays of equal length with only finite values, else :class:`InputError`."""
     a = np.asarray(x, dtype=float)
     b = np.asarray(y, dtype=float)
@@ -46,7 +48,9 @@ def as_arrays(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) 
         raise InputError(f"x and y differ in length ({a.size} vs {b.size})")
     bad = int((~np.isfinite(a)).sum() + (~np.isfinite(b)).sum())
     if bad:
-        raise InputError(f"{bad} non-finite value(s) (NaN or inf) in the scores; exclude them before correlating")
+        raise InputError(
+            f"{bad} non-finite value(s) (NaN or inf) in the scores; exclude them before correlating"
+        )
     return a, b
 
 
@@ -124,12 +128,14 @@ def kendall(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, va
     return _correlation_raw(a, b, "kendall", variant)
 
 
-def correlation(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, statistic: str,
-                *, variant: str = "b") -> float:
+def correlation(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, statistic: str, *, variant: str = "b"
+) -> float:
     """Dispatch on ``statistic`` (``pearson``, ``spearman`` or ``kendall``)."""
     if statistic not in STATISTICS:
-        raise InputError(f"unknown statistic {statistic!r} (expected one of {', '.join(STATISTICS)})",
-                         field="statistic")
+        raise InputError(
+            f"unknown statistic {statistic!r} (expected one of {', '.join(STATISTICS)})", field="statistic"
+        )
     if variant not in KENDALL_VARIANTS:
         raise InputError(f"unknown Kendall variant {variant!r} (expected 'b' or 'c')", field="variant")
     a, b = as_arrays(x, y)
@@ -156,14 +162,20 @@ class LevelCorrelation:
         return asdict(self)
 
 
-def segment_level(metric: Sequence[float] | np.ndarray, human: Sequence[float] | np.ndarray,
-                  statistic: str, *, variant: str = "b") -> LevelCorrelation:
+def segment_level(
+    metric: Sequence[float] | np.ndarray,
+    human: Sequence[float] | np.ndarray,
+    statistic: str,
+    *,
+    variant: str = "b",
+) -> LevelCorrelation:
     """One correlation over all outputs pooled."""
     a, b = as_arrays(metric, human)
     value = correlation(a, b, statistic, variant=variant)
     constant = int(math.isnan(value) and a.size >= 2)
-    return LevelCorrelation(value=value, n=int(a.size), n_groups=1, n_constant=constant,
-                            n_small=int(a.size < 2))
+    return LevelCorrelation(
+        value=value, n=int(a.size), n_groups=1, n_constant=constant, n_small=int(a.size < 2)
+    )
 
 
 def group_indices(groups: Sequence[Hashable]) -> list[np.ndarray]:
@@ -182,8 +194,9 @@ def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.clip((dx * dy).sum(axis=1) / denom, -1.0, 1.0)
 
 
-def per_group_correlations(metric: np.ndarray, human: np.ndarray, parts: Sequence[np.ndarray], statistic: str,
-                           variant: str = "b") -> np.ndarray:
+def per_group_correlations(
+    metric: np.ndarray, human: np.ndarray, parts: Sequence[np.ndarray], statistic: str, variant: str = "b"
+) -> np.ndarray:
     """The correlation within each group of positions ``parts`` (``nan`` where undefined: fewer than two
     outputs or a constant vector). Vectorised when all groups have the same size, as in SummEval."""
     sizes = {p.size for p in parts}
@@ -215,12 +228,23 @@ def per_group_correlations(metric: np.ndarray, human: np.ndarray, parts: Sequenc
         vals = np.asarray(vals, dtype=float)
         vals[undefined] = np.nan
         return vals
-    return np.array([_correlation_raw(metric[p], human[p], statistic, variant) if p.size >= 2 else math.nan
-                     for p in parts], dtype=float)
+    return np.array(
+        [
+            _correlation_raw(metric[p], human[p], statistic, variant) if p.size >= 2 else math.nan
+            for p in parts
+        ],
+        dtype=float,
+    )
 
 
-def item_level(metric: Sequence[float] | np.ndarray, human: Sequence[float] | np.ndarray,
-               groups: Sequence[Hashable], statistic: str, *, variant: str = "b") -> LevelCorrelation:
+def item_level(
+    metric: Sequence[float] | np.ndarray,
+    human: Sequence[float] | np.ndarray,
+    groups: Sequence[Hashable],
+    statistic: str,
+    *,
+    variant: str = "b",
+) -> LevelCorrelation:
     """The correlation across the outputs of each input (``groups`` gives each output's input id),
     averaged over inputs; inputs with a constant vector or a single output are skipped and counted."""
     a, b = as_arrays(metric, human)
@@ -233,8 +257,9 @@ def item_level(metric: Sequence[float] | np.ndarray, human: Sequence[float] | np
     valid = vals[np.isfinite(vals)]
     constant = len(parts) - small - int(valid.size)
     value = float(valid.mean()) if valid.size else math.nan
-    return LevelCorrelation(value=value, n=int(valid.size), n_groups=len(parts), n_constant=constant,
-                            n_small=small)
+    return LevelCorrelation(
+        value=value, n=int(valid.size), n_groups=len(parts), n_constant=constant, n_small=small
+    )
 
 
 def system_means(values: Sequence[float] | np.ndarray, systems: Sequence[Hashable]) -> dict[Hashable, float]:
@@ -245,21 +270,39 @@ def system_means(values: Sequence[float] | np.ndarray, systems: Sequence[Hashabl
     return {systems[idx[0]]: float(a[idx].mean()) for idx in group_indices(systems)}
 
 
-def system_level(metric: Sequence[float] | np.ndarray, human: Sequence[float] | np.ndarray,
-                 systems: Sequence[Hashable], statistic: str, *, variant: str = "b") -> LevelCorrelation:
+def system_level(
+    metric: Sequence[float] | np.ndarray,
+    human: Sequence[float] | np.ndarray,
+    systems: Sequence[Hashable],
+    statistic: str,
+    *,
+    variant: str = "b",
+) -> LevelCorrelation:
     """The correlation of per-system mean metric scores with per-system mean human scores."""
     a, b = as_arrays(metric, human)
     ma, mb = system_means(a, systems), system_means(b, systems)
     x = np.array(list(ma.values()))
     y = np.array([mb[s] for s in ma])
     value = correlation(x, y, statistic, variant=variant)
-    return LevelCorrelation(value=value, n=int(x.size), n_groups=int(x.size),
-                            n_constant=int(math.isnan(value) and x.size >= 2), n_small=0)
+    return LevelCorrelation(
+        value=value,
+        n=int(x.size),
+        n_groups=int(x.size),
+        n_constant=int(math.isnan(value) and x.size >= 2),
+        n_small=0,
+    )
 
 
-def level_correlation(level: str, metric: Sequence[float] | np.ndarray, human: Sequence[float] | np.ndarray,
-                      statistic: str, *, groups: Sequence[Hashable] | None = None,
-                      systems: Sequence[Hashable] | None = None, variant: str = "b") -> LevelCorrelation:
+def level_correlation(
+    level: str,
+    metric: Sequence[float] | np.ndarray,
+    human: Sequence[float] | np.ndarray,
+    statistic: str,
+    *,
+    groups: Sequence[Hashable] | None = None,
+    systems: Sequence[Hashable] | None = None,
+    variant: str = "b",
+) -> LevelCorrelation:
     """Dispatch on ``level``: ``segment``, ``item`` (needs ``groups``) or ``system`` (needs ``systems``)."""
     if level == "segment":
         return segment_level(metric, human, statistic, variant=variant)
@@ -295,8 +338,9 @@ class PairwiseAccuracy:
         return asdict(self)
 
 
-def pairwise_accuracy(p_a_better: Sequence[float] | np.ndarray, labels: Sequence[str], *,
-                      tie_tolerance: float = 0.0) -> PairwiseAccuracy:
+def pairwise_accuracy(
+    p_a_better: Sequence[float] | np.ndarray, labels: Sequence[str], *, tie_tolerance: float = 0.0
+) -> PairwiseAccuracy:
     """Score judge probabilities against labels ``a`` / ``b`` / ``tie`` (see :class:`PairwiseAccuracy`).
 
     >>> pairwise_accuracy([0.9, 0.2, 0.5, 0.7], ["a", "a", "b", "tie"]).accuracy
@@ -320,6 +364,10 @@ def pairwise_accuracy(p_a_better: Sequence[float] | np.ndarray, labels: Sequence
     n_correct = float(credit[decided].sum())
     n_ties = int(human_tie.sum())
     return PairwiseAccuracy(
-        accuracy=n_correct / n if n else math.nan, n=n, n_correct=n_correct, n_ties=n_ties,
+        accuracy=n_correct / n if n else math.nan,
+        n=n,
+        n_correct=n_correct,
+        n_ties=n_ties,
         n_pred_ties=int(pred_tie[decided].sum()),
-        tie_agreement=float(pred_tie[human_tie].mean()) if n_ties else math.nan)
+        tie_agreement=float(pred_tie[human_tie].mean()) if n_ties else math.nan,
+    )

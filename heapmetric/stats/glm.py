@@ -61,17 +61,27 @@ class LengthControlled:
     predicted: tuple[float, ...] = field(repr=False, default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"length_controlled_winrate": self.length_controlled_winrate,
-                "lc_standard_error": self.lc_standard_error, "weights": dict(self.weights), "C": self.C,
-                "glm": self.glm}
+        return {
+            "length_controlled_winrate": self.length_controlled_winrate,
+            "lc_standard_error": self.lc_standard_error,
+            "weights": dict(self.weights),
+            "C": self.C,
+            "glm": self.glm,
+        }
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def fit_l1_logistic(X: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | None, C: float,
-                    tol: float = 1e-12, max_sweeps: int = 300) -> np.ndarray:
+def fit_l1_logistic(
+    X: np.ndarray,
+    p: np.ndarray,
+    sample_weight: np.ndarray | None,
+    C: float,
+    tol: float = 1e-12,
+    max_sweeps: int = 300,
+) -> np.ndarray:
     """Weights ``w`` minimising ``||w||_1 + C * sum_i s_i * CE(p_i, sigmoid(X_i w))`` (no intercept).
 
     This is liblinear's L1 logistic objective with each soft label split into a positive row of weight ``p`` and
@@ -87,7 +97,8 @@ def fit_l1_logistic(X: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | No
 
     def objective(wv: np.ndarray, zv: np.ndarray) -> float:
         return float(np.abs(wv).sum()) + C * float(
-            np.sum(s * (p * np.logaddexp(0.0, -zv) + (1.0 - p) * np.logaddexp(0.0, zv))))
+            np.sum(s * (p * np.logaddexp(0.0, -zv) + (1.0 - p) * np.logaddexp(0.0, zv)))
+        )
 
     value = objective(w, z)
     for _ in range(max_sweeps):
@@ -131,8 +142,14 @@ def grouped_folds(n: int, n_splits: int) -> np.ndarray:
     return (n - 1 - np.arange(n)) % n_splits
 
 
-def fit_l1_logistic_cv(X: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | None = None, *,
-                       Cs: Sequence[float] = DEFAULT_CS, n_splits: int = 5) -> tuple[np.ndarray, float]:
+def fit_l1_logistic_cv(
+    X: np.ndarray,
+    p: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    *,
+    Cs: Sequence[float] = DEFAULT_CS,
+    n_splits: int = 5,
+) -> tuple[np.ndarray, float]:
     """Choose ``C`` by grouped k-fold CV on the weighted log loss, refit on everything; return ``(w, C)``."""
     X = np.asarray(X, dtype=float)
     p = np.asarray(p, dtype=float)
@@ -153,12 +170,17 @@ def fit_l1_logistic_cv(X: np.ndarray, p: np.ndarray, sample_weight: np.ndarray |
     return fit_l1_logistic(X, p, s, C), C
 
 
-def length_controlled_winrate(preferences: Sequence[float | None], model_lengths: Sequence[int],
-                              baseline_lengths: Sequence[int], *,
-                              instruction_difficulty: Sequence[float] | None = None,
-                              gamed: GamedAnnotations | None = None,
-                              regularize_to_baseline_lambda: float | None = 0.2,
-                              n_splits: int = 5, Cs: Sequence[float] = DEFAULT_CS) -> LengthControlled:
+def length_controlled_winrate(
+    preferences: Sequence[float | None],
+    model_lengths: Sequence[int],
+    baseline_lengths: Sequence[int],
+    *,
+    instruction_difficulty: Sequence[float] | None = None,
+    gamed: GamedAnnotations | None = None,
+    regularize_to_baseline_lambda: float | None = 0.2,
+    n_splits: int = 5,
+    Cs: Sequence[float] = DEFAULT_CS,
+) -> LengthControlled:
     """Length-controlled win rate of one model against the baseline (see the module docstring).
 
     ``preferences`` are alpaca_eval-encoded (``[1, 2]``, 0 or 1.5 a draw, None/NaN no verdict: left out of the
@@ -170,8 +192,10 @@ def length_controlled_winrate(preferences: Sequence[float | None], model_lengths
     pref = as_preferences(preferences)
     n = len(pref)
     if not (len(model_lengths) == len(baseline_lengths) == n):
-        raise ValueError(f"lengths must match preferences: {len(model_lengths)} model, "
-                         f"{len(baseline_lengths)} baseline, {n} preferences")
+        raise ValueError(
+            f"lengths must match preferences: {len(model_lengths)} model, "
+            f"{len(baseline_lengths)} baseline, {n} preferences"
+        )
     delta = np.asarray(baseline_lengths, dtype=float) - np.asarray(model_lengths, dtype=float)
     sd = float(np.std(delta, ddof=1)) if n > 1 else 0.0
     std_delta = delta / sd if sd > 0 and math.isfinite(sd) else np.zeros(n)
@@ -194,11 +218,16 @@ def length_controlled_winrate(preferences: Sequence[float | None], model_lengths
     regularize = bool(regularize_to_baseline_lambda) and gamed is not None and use_diff
     if regularize:
         g_pref = np.asarray(gamed.preference, dtype=float)
-        X_g = design(np.asarray(gamed.std_delta_len, dtype=float),
-                     np.asarray(gamed.instruction_difficulty, dtype=float), 0.0)
+        X_g = design(
+            np.asarray(gamed.std_delta_len, dtype=float),
+            np.asarray(gamed.instruction_difficulty, dtype=float),
+            0.0,
+        )
         X_train = np.vstack([X_g, X_model])
         y_train = np.concatenate([g_pref, y_model])
-        s_train = np.concatenate([np.full(len(g_pref), float(regularize_to_baseline_lambda) / 2.0), np.ones(n)])
+        s_train = np.concatenate(
+            [np.full(len(g_pref), float(regularize_to_baseline_lambda) / 2.0), np.ones(n)]
+        )
     else:
         X_train, y_train, s_train = X_model, y_model, None
     keep = np.isfinite(y_train)
@@ -213,14 +242,20 @@ def length_controlled_winrate(preferences: Sequence[float | None], model_lengths
     predicted = _sigmoid(X_test @ w)
     lc = float(predicted.mean()) * 100.0
     se = float(predicted.std(ddof=1) / math.sqrt(n)) * 100.0 if n > 1 else float("nan")
-    glm = "length_controlled_v1" if regularize else (
-        "length_controlled_noreg" if use_diff else "length_controlled_minimal")
+    glm = (
+        "length_controlled_v1"
+        if regularize
+        else ("length_controlled_noreg" if use_diff else "length_controlled_minimal")
+    )
     weights = dict(zip(cols, (float(v) for v in w), strict=True))
     return LengthControlled(lc, se, weights, C, glm, tuple(float(v) for v in predicted))
 
 
-def lc_from_weights(model_weights: dict[str, float], baseline_weights: dict[str, float],
-                    instruction_difficulty: Sequence[float]) -> float:
+def lc_from_weights(
+    model_weights: dict[str, float],
+    baseline_weights: dict[str, float],
+    instruction_difficulty: Sequence[float],
+) -> float:
     """alpaca_eval's ``predict_winrate``: LC win rate (%) of one model against another from fitted weights,
     ``100 * mean_i sigmoid(dw_model + dw_diff * d_i)`` with ``dw`` the weight differences."""
     d = np.asarray(instruction_difficulty, dtype=float)

@@ -43,8 +43,9 @@ class SignificanceResult:
 
 def _check_alternative(alternative: str) -> None:
     if alternative not in ALTERNATIVES:
-        raise InputError(f"alternative must be one of {', '.join(ALTERNATIVES)}, got {alternative!r}",
-                         field="alternative")
+        raise InputError(
+            f"alternative must be one of {', '.join(ALTERNATIVES)}, got {alternative!r}", field="alternative"
+        )
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -52,11 +53,20 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 0 else x - x.mean()
 
 
-def permutation_test(metric_a: Sequence[float] | np.ndarray, metric_b: Sequence[float] | np.ndarray,
-                     human: Sequence[float] | np.ndarray, statistic: str, *, level: str = "segment",
-                     groups: Sequence[Hashable] | None = None, systems: Sequence[Hashable] | None = None,
-                     variant: str = "b", n_resamples: int = 1000, rng: np.random.Generator,
-                     alternative: str = "two-sided") -> SignificanceResult:
+def permutation_test(
+    metric_a: Sequence[float] | np.ndarray,
+    metric_b: Sequence[float] | np.ndarray,
+    human: Sequence[float] | np.ndarray,
+    statistic: str,
+    *,
+    level: str = "segment",
+    groups: Sequence[Hashable] | None = None,
+    systems: Sequence[Hashable] | None = None,
+    variant: str = "b",
+    n_resamples: int = 1000,
+    rng: np.random.Generator,
+    alternative: str = "two-sided",
+) -> SignificanceResult:
     """Paired permutation test of corr(A, human) - corr(B, human) at ``level``.
 
     Swaps are done per input (``groups``; per output when None). The p-value is
@@ -70,8 +80,10 @@ def permutation_test(metric_a: Sequence[float] | np.ndarray, metric_b: Sequence[
     kw = {"groups": groups, "systems": systems, "variant": variant}
 
     def delta(x: np.ndarray, y: np.ndarray) -> float:
-        return (level_correlation(level, x, h, statistic, **kw).value
-                - level_correlation(level, y, h, statistic, **kw).value)
+        return (
+            level_correlation(level, x, h, statistic, **kw).value
+            - level_correlation(level, y, h, statistic, **kw).value
+        )
 
     observed = delta(a, b)
     if math.isnan(observed):
@@ -94,11 +106,19 @@ def permutation_test(metric_a: Sequence[float] | np.ndarray, metric_b: Sequence[
             hits += d >= observed - 1e-12
         else:
             hits += d <= observed + 1e-12
-    return SignificanceResult(delta=observed, p_value=(1 + hits) / (1 + valid), statistic=observed,
-                      alternative=alternative, n=int(a.size), n_resamples=valid)
+    return SignificanceResult(
+        delta=observed,
+        p_value=(1 + hits) / (1 + valid),
+        statistic=observed,
+        alternative=alternative,
+        n=int(a.size),
+        n_resamples=valid,
+    )
 
 
-def williams_test(r12: float, r13: float, r23: float, n: int, *, alternative: str = "greater") -> SignificanceResult:
+def williams_test(
+    r12: float, r13: float, r23: float, n: int, *, alternative: str = "greater"
+) -> SignificanceResult:
     """Williams' test that corr(1, 2) differs from corr(1, 3) given corr(2, 3), on ``n`` paired observations.
 
     Variable 1 is the human score, 2 and 3 are the metrics. ``t`` has ``n - 3`` degrees of freedom::
@@ -116,7 +136,7 @@ def williams_test(r12: float, r13: float, r23: float, n: int, *, alternative: st
             raise InputError(f"{name} must be a correlation in [-1, 1], got {r}", field=name)
     from scipy import stats
 
-    k = 1 - r12 ** 2 - r13 ** 2 - r23 ** 2 + 2 * r12 * r13 * r23
+    k = 1 - r12**2 - r13**2 - r23**2 + 2 * r12 * r13 * r23
     denom = math.sqrt(max(2 * k * (n - 1) / (n - 3) + ((r12 + r13) ** 2 / 4) * (1 - r23) ** 3, 0.0))
     if denom == 0:
         return SignificanceResult(r12 - r13, math.nan, math.nan, alternative, n, df=n - 3)
@@ -128,4 +148,6 @@ def williams_test(r12: float, r13: float, r23: float, n: int, *, alternative: st
         p = float(stats.t.cdf(t, df))
     else:
         p = float(2 * stats.t.sf(abs(t), df))
-    return SignificanceResult(delta=r12 - r13, p_value=p, statistic=float(t), alternative=alternative, n=n, df=df)
+    return SignificanceResult(
+        delta=r12 - r13, p_value=p, statistic=float(t), alternative=alternative, n=n, df=df
+    )

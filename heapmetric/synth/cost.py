@@ -77,24 +77,44 @@ class CostTracker:
 
     def report(self) -> dict[str, Any]:
         """Per stage and total: steps, calls, repairs, tokens, failures and ``cost_usd`` (None without prices)."""
-        out: dict[str, Any] = {"prices_usd_per_million": None if self.prices is None else
-                               {"input": self.prices.input_per_million, "output": self.prices.output_per_million},
-                               "stages": {}}
+        out: dict[str, Any] = {
+            "prices_usd_per_million": None
+            if self.prices is None
+            else {"input": self.prices.input_per_million, "output": self.prices.output_per_million},
+            "stages": {},
+        }
         total = StageUsage()
         for name, u in self.stages.items():
-            row = {"steps": u.steps, "new": u.new, "cached": u.cached, "calls": u.calls, "repairs": u.repairs,
-                   "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
-                   "failures": dict(u.failures), "model_seconds": round(u.seconds, 3),
-                   "cost_usd": None if self.prices is None else
-                   round(self.prices.cost(u.input_tokens, u.output_tokens), 6)}
+            row = {
+                "steps": u.steps,
+                "new": u.new,
+                "cached": u.cached,
+                "calls": u.calls,
+                "repairs": u.repairs,
+                "input_tokens": u.input_tokens,
+                "output_tokens": u.output_tokens,
+                "failures": dict(u.failures),
+                "model_seconds": round(u.seconds, 3),
+                "cost_usd": None
+                if self.prices is None
+                else round(self.prices.cost(u.input_tokens, u.output_tokens), 6),
+            }
             out["stages"][name] = row
             for k in ("steps", "new", "cached", "calls", "repairs", "input_tokens", "output_tokens"):
                 setattr(total, k, getattr(total, k) + getattr(u, k))
             for k, v in u.failures.items():
                 total.failures[k] = total.failures.get(k, 0) + v
-        out["total"] = {"steps": total.steps, "new": total.new, "cached": total.cached, "calls": total.calls,
-                        "repairs": total.repairs, "input_tokens": total.input_tokens,
-                        "output_tokens": total.output_tokens, "failures": total.failures,
-                        "cost_usd": None if self.prices is None else
-                        round(self.prices.cost(total.input_tokens, total.output_tokens), 6)}
+        out["total"] = {
+            "steps": total.steps,
+            "new": total.new,
+            "cached": total.cached,
+            "calls": total.calls,
+            "repairs": total.repairs,
+            "input_tokens": total.input_tokens,
+            "output_tokens": total.output_tokens,
+            "failures": total.failures,
+            "cost_usd": None
+            if self.prices is None
+            else round(self.prices.cost(total.input_tokens, total.output_tokens), 6),
+        }
         return out

@@ -25,8 +25,10 @@ from heapmetric.synth.textsim import MinHasher, ngram_hashes, normalize, signatu
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CRITERION = ("Rate how well the response follows the user's instruction: is it helpful, correct, "
-                     "complete and clearly written?")
+DEFAULT_CRITERION = (
+    "Rate how well the response follows the user's instruction: is it helpful, correct, "
+    "complete and clearly written?"
+)
 """The free-text criterion used when the registry has no ``instruction_following/instruction_following``."""
 REGISTERED_DEFAULT = "instruction_following/instruction_following"
 
@@ -58,14 +60,23 @@ class FilterStep:
         for _, reason in self.removed:
             head = reason.split(":", 1)[0]
             reasons[head] = reasons.get(head, 0) + 1
-        return {"filter": self.name, "params": self.params, "in": self.n_in, "kept": self.kept,
-                "removed": len(self.removed), "reasons": reasons,
-                "examples": [{"id": c.id, "instruction": c.instruction[:160], "score": c.score, "reason": r}
-                             for c, r in self.removed[:examples]]}
+        return {
+            "filter": self.name,
+            "params": self.params,
+            "in": self.n_in,
+            "kept": self.kept,
+            "removed": len(self.removed),
+            "reasons": reasons,
+            "examples": [
+                {"id": c.id, "instruction": c.instruction[:160], "score": c.score, "reason": r}
+                for c, r in self.removed[:examples]
+            ],
+        }
 
 
-def run_filters(candidates: list[Candidate], filters: Sequence[Filter]) -> tuple[list[Candidate],
-                                                                                  list[FilterStep]]:
+def run_filters(
+    candidates: list[Candidate], filters: Sequence[Filter]
+) -> tuple[list[Candidate], list[FilterStep]]:
     """Apply ``filters`` in order; returns the survivors and one report per filter."""
     steps = []
     for f in filters:
@@ -117,9 +128,14 @@ class MetricScorer:
 
     name = "metric"
 
-    def __init__(self, judge: Any, journal: Journal | None = None,
-                 criterion: ScoringCriterion | None = None, batch_size: int = 32,
-                 show_progress: bool = False) -> None:
+    def __init__(
+        self,
+        judge: Any,
+        journal: Journal | None = None,
+        criterion: ScoringCriterion | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ) -> None:
         self.judge, self.journal = judge, journal
         self.criterion = criterion or ScoringCriterion.parse()
         self.batch_size, self.show_progress = batch_size, show_progress
@@ -143,10 +159,17 @@ class MetricScorer:
             else:
                 todo.append(c)
         for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
-            items = [ScoreItem(output=c.response, source=c.instruction, task=self.criterion.task,
-                               criterion=self.criterion.criterion, instruction=self.criterion.instruction)
-                     for c in chunk]
+            chunk = todo[start : start + self.batch_size]
+            items = [
+                ScoreItem(
+                    output=c.response,
+                    source=c.instruction,
+                    task=self.criterion.task,
+                    criterion=self.criterion.criterion,
+                    instruction=self.criterion.instruction,
+                )
+                for c in chunk
+            ]
             result = self.judge.score(items, show_progress=self.show_progress)
             for c, s in zip(chunk, result.scores, strict=True):
                 c.score = float(s)
@@ -200,8 +223,11 @@ class TopKPerReferenceFilter:
         for group in groups.values():
             keep_ids.update(c.id for c in sorted(group, key=_priority)[: self.k])
         kept = [c for c in candidates if c.id in keep_ids]
-        removed = [(c, f"rank: below the top {self.k} of reference {c.reference.id}")
-                   for c in candidates if c.id not in keep_ids]
+        removed = [
+            (c, f"rank: below the top {self.k} of reference {c.reference.id}")
+            for c in candidates
+            if c.id not in keep_ids
+        ]
         return kept, removed
 
 
@@ -212,9 +238,19 @@ class DedupFilter:
 
     name = "dedup"
 
-    def __init__(self, references: Sequence[Reference] = (), threshold: float = 0.7, ngram: int = 3,
-                 num_perm: int = 128) -> None:
-        self.references, self.threshold, self.ngram, self.num_perm = list(references), threshold, ngram, num_perm
+    def __init__(
+        self,
+        references: Sequence[Reference] = (),
+        threshold: float = 0.7,
+        ngram: int = 3,
+        num_perm: int = 128,
+    ) -> None:
+        self.references, self.threshold, self.ngram, self.num_perm = (
+            list(references),
+            threshold,
+            ngram,
+            num_perm,
+        )
 
     def params(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "ngram": self.ngram, "against_references": len(self.references)}
@@ -278,18 +314,31 @@ class DecontaminationFilter:
 
     name = "decontaminate"
 
-    def __init__(self, prompts: Sequence[tuple[str, str]], ngram: int = 8, threshold: float = 0.5,
-                 check_response: bool = False) -> None:
-        self.prompts, self.ngram, self.threshold, self.check_response = list(prompts), ngram, threshold, \
-            check_response
+    def __init__(
+        self,
+        prompts: Sequence[tuple[str, str]],
+        ngram: int = 8,
+        threshold: float = 0.5,
+        check_response: bool = False,
+    ) -> None:
+        self.prompts, self.ngram, self.threshold, self.check_response = (
+            list(prompts),
+            ngram,
+            threshold,
+            check_response,
+        )
         self._built = False
 
     def params(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for bench, _ in self.prompts:
             counts[bench] = counts.get(bench, 0) + 1
-        return {"ngram": self.ngram, "jaccard": self.threshold, "benchmark_prompts": counts,
-                "check_response": self.check_response}
+        return {
+            "ngram": self.ngram,
+            "jaccard": self.threshold,
+            "benchmark_prompts": counts,
+            "check_response": self.check_response,
+        }
 
     def _build(self) -> None:
         self.exact = {normalize(t): b for b, t in self.prompts}
@@ -374,6 +423,9 @@ class BudgetFilter:
             chosen.append(i)
         keep = set(chosen)
         kept = [c for i, c in enumerate(candidates) if i in keep]
-        removed = [(c, f"budget: not among the {self.size} selected") for i, c in enumerate(candidates)
-                   if i not in keep]
+        removed = [
+            (c, f"budget: not among the {self.size} selected")
+            for i, c in enumerate(candidates)
+            if i not in keep
+        ]
         return kept, removed

@@ -31,10 +31,22 @@ from heapmetric.synth.templates import PromptSet, load_prompts
 log = logging.getLogger(__name__)
 
 MODES = ("reference", "sample", "none")
-DEFAULT_MAX_TOKENS = {"instruction_feedback": 256, "response_feedback": 384, "sample_feedback": 384,
-                      "instructions": 512, "response": 1024, "refine": 1536}
-STAGE_ORDER = ("instruction_feedback", "response_feedback", "instructions", "response", "sample_feedback",
-               "refine")
+DEFAULT_MAX_TOKENS = {
+    "instruction_feedback": 256,
+    "response_feedback": 384,
+    "sample_feedback": 384,
+    "instructions": 512,
+    "response": 1024,
+    "refine": 1536,
+}
+STAGE_ORDER = (
+    "instruction_feedback",
+    "response_feedback",
+    "instructions",
+    "response",
+    "sample_feedback",
+    "refine",
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +109,14 @@ class _Progress:
         if bar is None:
             from tqdm.auto import tqdm
 
-            bar = self.bars[stage] = tqdm(total=0, desc=f"{stage:<20}", unit="step", position=len(self.bars),
-                                          leave=True, dynamic_ncols=True)
+            bar = self.bars[stage] = tqdm(
+                total=0,
+                desc=f"{stage:<20}",
+                unit="step",
+                position=len(self.bars),
+                leave=True,
+                dynamic_ncols=True,
+            )
         bar.total += n
         bar.refresh()
 
@@ -131,9 +149,17 @@ def _bullets(items: list[str]) -> str:
 class Generator:
     """Runs the REFED stages for references, reusing every step already in the journal."""
 
-    def __init__(self, backend: ChatBackend, journal: Journal, config: GenerationConfig, *,
-                 tracker: CostTracker | None = None, progress: bool = False, retry_failed: bool = False,
-                 prompts: PromptSet | None = None) -> None:
+    def __init__(
+        self,
+        backend: ChatBackend,
+        journal: Journal,
+        config: GenerationConfig,
+        *,
+        tracker: CostTracker | None = None,
+        progress: bool = False,
+        retry_failed: bool = False,
+        prompts: PromptSet | None = None,
+    ) -> None:
         if config.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.backend, self.journal, self.config = backend, journal, config
@@ -145,14 +171,27 @@ class Generator:
         self.backend_errors: list[str] = []
         model = getattr(backend, "model", None) or backend.name
         prefill = PREFILL_VERSION if getattr(backend, "supports_prefill", False) else None
-        self.fingerprint = step_key("refed", str(model), self.prompts.id, config.temperature,
-                                    {s: config.tokens(s) for s in DEFAULT_MAX_TOKENS},
-                                    config.json_mode, prefill)[:16]
+        self.fingerprint = step_key(
+            "refed",
+            str(model),
+            self.prompts.id,
+            config.temperature,
+            {s: config.tokens(s) for s in DEFAULT_MAX_TOKENS},
+            config.json_mode,
+            prefill,
+        )[:16]
 
     # -- one journaled step ------------------------------------------------------------------------
-    async def step(self, stage: str, key: str, messages: list[dict[str, Any]], schema: dict[str, str] | None,
-                   temperature: float, sections: dict[str, str] | None = None,
-                   example_items: frozenset[str] = frozenset()) -> dict[str, Any]:
+    async def step(
+        self,
+        stage: str,
+        key: str,
+        messages: list[dict[str, Any]],
+        schema: dict[str, str] | None,
+        temperature: float,
+        sections: dict[str, str] | None = None,
+        example_items: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
         """The journal entry of one stage call: from the journal if present, else from the model (with one
         repair request when a JSON reply, or a headed-lists reply for ``sections``, does not fit ``schema``;
         list items copied from the prompt's example, ``example_items``, do not count). Failures are entries with ``ok: false``:
@@ -187,16 +226,21 @@ class Generator:
             model_seconds = reply.latency_s
             if schema is None:
                 text = reply.text.strip()
-                new.update({"ok": True, "v": text} if text else
-                           {"ok": False, "kind": "parse", "err": "empty reply"})
+                new.update(
+                    {"ok": True, "v": text} if text else {"ok": False, "kind": "parse", "err": "empty reply"}
+                )
             else:
                 try:
                     new.update(ok=True, v=parse(reply.text))
                 except structured.SchemaError as exc:
-                    repair = self.prompts["repair"].render(error=str(exc),
-                                                           form=structured.example_form(schema, sections))
-                    again = await self.backend.chat(messages + [{"role": "assistant", "content": reply.text},
-                                                                {"role": "user", "content": repair}], **kw)
+                    repair = self.prompts["repair"].render(
+                        error=str(exc), form=structured.example_form(schema, sections)
+                    )
+                    again = await self.backend.chat(
+                        messages
+                        + [{"role": "assistant", "content": reply.text}, {"role": "user", "content": repair}],
+                        **kw,
+                    )
                     usage["in"] += again.input_tokens
                     usage["out"] += again.output_tokens
                     usage["calls"] += 1
@@ -230,7 +274,11 @@ class Generator:
         case-insensitive repeats, at most ``max_features``."""
         areas = [("subject area", s) for s in feedback.get("subject_areas", [])]
         skills = [("skill", s) for s in feedback.get("skills", [])]
-        mixed = [x for pair in zip(areas, skills, strict=False) for x in pair] + areas[len(skills):] + skills[len(areas):]
+        mixed = (
+            [x for pair in zip(areas, skills, strict=False) for x in pair]
+            + areas[len(skills) :]
+            + skills[len(areas) :]
+        )
         out, seen = [], set()
         for kind, text in mixed:
             norm = " ".join(text.lower().split())
@@ -242,16 +290,24 @@ class Generator:
     async def reference(self, ref: Reference) -> list[Candidate]:
         """Every candidate of one reference (failed steps leave their candidates out; they are counted)."""
         p, fp = self.prompts, self.fingerprint
-        ifb_task = self.step("instruction_feedback", step_key("instruction_feedback", fp, ref.id),
-                             p["instruction_feedback"].messages(instruction=ref.instruction),
-                             p["instruction_feedback"].schema, 0.0)
+        ifb_task = self.step(
+            "instruction_feedback",
+            step_key("instruction_feedback", fp, ref.id),
+            p["instruction_feedback"].messages(instruction=ref.instruction),
+            p["instruction_feedback"].schema,
+            0.0,
+        )
         rfb_task = None
         if self.config.mode == "reference":
-            rfb_task = self.step("response_feedback", step_key("response_feedback", fp, ref.id),
-                                 p["response_feedback"].messages(instruction=ref.instruction,
-                                                                 response=ref.response),
-                                 p["response_feedback"].schema, 0.0, p["response_feedback"].sections,
-                                      p["response_feedback"].example_items)
+            rfb_task = self.step(
+                "response_feedback",
+                step_key("response_feedback", fp, ref.id),
+                p["response_feedback"].messages(instruction=ref.instruction, response=ref.response),
+                p["response_feedback"].schema,
+                0.0,
+                p["response_feedback"].sections,
+                p["response_feedback"].example_items,
+            )
         ifb, rfb = await asyncio.gather(ifb_task, rfb_task if rfb_task else asyncio.sleep(0, None))
         if not ifb["ok"]:
             return []
@@ -260,9 +316,14 @@ class Generator:
 
         async def one_feature(fi: int, kind: str, feature: str) -> list[Candidate]:
             entry = await self.step(
-                "instructions", step_key("instructions", fp, ref.id, feature, n),
-                p["instructions"].messages(instruction=ref.instruction, n=n, feature=feature, feature_kind=kind),
-                p["instructions"].schema, self.config.temperature)
+                "instructions",
+                step_key("instructions", fp, ref.id, feature, n),
+                p["instructions"].messages(
+                    instruction=ref.instruction, n=n, feature=feature, feature_kind=kind
+                ),
+                p["instructions"].schema,
+                self.config.temperature,
+            )
             if not entry["ok"]:
                 return []
             instructions, seen = [], set()
@@ -272,30 +333,48 @@ class Generator:
                     instructions.append(text)
             instructions = instructions[:n]
             self.shortfall += n - len(instructions)
-            done = await asyncio.gather(*(self.candidate(ref, fi, kind, feature, j, text, ifb, rfb,
-                                                         entry.get("t"))
-                                          for j, text in enumerate(instructions)))
+            done = await asyncio.gather(
+                *(
+                    self.candidate(ref, fi, kind, feature, j, text, ifb, rfb, entry.get("t"))
+                    for j, text in enumerate(instructions)
+                )
+            )
             return [c for c in done if c is not None]
 
-        per_feature = await asyncio.gather(*(one_feature(fi, kind, f) for fi, (kind, f) in enumerate(features)))
+        per_feature = await asyncio.gather(
+            *(one_feature(fi, kind, f) for fi, (kind, f) in enumerate(features))
+        )
         return [c for group in per_feature for c in group]
 
-    async def candidate(self, ref: Reference, fi: int, kind: str, feature: str, j: int, instruction: str,
-                        ifb: dict[str, Any], rfb: dict[str, Any] | None,
-                        t_instructions: float | None) -> Candidate | None:
+    async def candidate(
+        self,
+        ref: Reference,
+        fi: int,
+        kind: str,
+        feature: str,
+        j: int,
+        instruction: str,
+        ifb: dict[str, Any],
+        rfb: dict[str, Any] | None,
+        t_instructions: float | None,
+    ) -> Candidate | None:
         p, fp, mode = self.prompts, self.fingerprint, self.config.mode
         cid = step_key(ref.id, feature, j)
-        messages = (([{"role": "system", "content": p["response"].system}] if p["response"].system else []) +
-                    [{"role": "user", "content": p["response"].render(instruction=ref.instruction)},
-                     {"role": "assistant", "content": ref.response},
-                     {"role": "user", "content": p["response"].render(instruction=instruction)}])
+        messages = ([{"role": "system", "content": p["response"].system}] if p["response"].system else []) + [
+            {"role": "user", "content": p["response"].render(instruction=ref.instruction)},
+            {"role": "assistant", "content": ref.response},
+            {"role": "user", "content": p["response"].render(instruction=instruction)},
+        ]
         # the draft depends on the instruction text too: a re-generated instruction list gets new drafts
-        draft = await self.step("response", step_key("response", fp, cid, instruction), messages, None,
-                                self.config.temperature)
+        draft = await self.step(
+            "response", step_key("response", fp, cid, instruction), messages, None, self.config.temperature
+        )
         if not draft["ok"]:
             return None
         timings: dict[str, float | None] = {s: None for s in STAGE_ORDER}
-        timings.update(instruction_feedback=ifb.get("t"), instructions=t_instructions, response=draft.get("t"))
+        timings.update(
+            instruction_feedback=ifb.get("t"), instructions=t_instructions, response=draft.get("t")
+        )
         final, feedback, applied = draft["v"], {"strengths": [], "improvements": []}, []
         if mode != "none":
             if mode == "reference":
@@ -304,29 +383,54 @@ class Generator:
                 feedback, source = rfb["v"], "a high-quality response to a related instruction"
                 timings["response_feedback"] = rfb.get("t")
             else:
-                sfb = await self.step("sample_feedback", step_key("sample_feedback", fp, cid, instruction),
-                                      p["response_feedback"].messages(instruction=instruction,
-                                                                      response=draft["v"]),
-                                      p["response_feedback"].schema, 0.0, p["response_feedback"].sections,
-                                      p["response_feedback"].example_items)
+                sfb = await self.step(
+                    "sample_feedback",
+                    step_key("sample_feedback", fp, cid, instruction),
+                    p["response_feedback"].messages(instruction=instruction, response=draft["v"]),
+                    p["response_feedback"].schema,
+                    0.0,
+                    p["response_feedback"].sections,
+                    p["response_feedback"].example_items,
+                )
                 if not sfb["ok"]:
                     return None
                 feedback, source = sfb["v"], "this draft"
                 timings["sample_feedback"] = sfb.get("t")
             refined = await self.step(
-                "refine", step_key("refine", fp, mode, cid, instruction),
-                p["refine"].messages(instruction=instruction, response=draft["v"], feedback_source=source,
-                                     strengths=_bullets(feedback["strengths"]),
-                                     improvements=_bullets(feedback["improvements"])),
-                p["refine"].schema, 0.0, p["refine"].sections, p["refine"].example_items)
+                "refine",
+                step_key("refine", fp, mode, cid, instruction),
+                p["refine"].messages(
+                    instruction=instruction,
+                    response=draft["v"],
+                    feedback_source=source,
+                    strengths=_bullets(feedback["strengths"]),
+                    improvements=_bullets(feedback["improvements"]),
+                ),
+                p["refine"].schema,
+                0.0,
+                p["refine"].sections,
+                p["refine"].example_items,
+            )
             if not refined["ok"]:
                 return None
             final, applied = refined["v"]["response"], refined["v"]["applicable_feedback"]
             timings["refine"] = refined.get("t")
-        return Candidate(id=cid, reference=ref, feature=feature, feature_kind=kind, feature_index=fi, index=j,
-                         instruction=instruction, response=final, mode=mode, draft_response=draft["v"],
-                         instruction_feedback=ifb["v"], feedback=feedback, applied_feedback=applied,
-                         timings=timings)
+        return Candidate(
+            id=cid,
+            reference=ref,
+            feature=feature,
+            feature_kind=kind,
+            feature_index=fi,
+            index=j,
+            instruction=instruction,
+            response=final,
+            mode=mode,
+            draft_response=draft["v"],
+            instruction_feedback=ifb["v"],
+            feedback=feedback,
+            applied_feedback=applied,
+            timings=timings,
+        )
 
     async def generate(self, refs: list[Reference]) -> list[Candidate]:
         """All candidates of ``refs`` in a stable order (reference, feature, index)."""

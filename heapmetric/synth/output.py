@@ -13,13 +13,16 @@ from typing import Any
 from heapmetric.io import atomic_write, write_json, write_jsonl
 from heapmetric.synth.generate import STAGE_ORDER, Candidate
 
-MODE_TEXT = {"reference": "responses refined with the reference's response feedback",
-             "sample": "responses refined with feedback on each generated response (baseline)",
-             "none": "one-shot responses without refinement (baseline)"}
+MODE_TEXT = {
+    "reference": "responses refined with the reference's response feedback",
+    "sample": "responses refined with feedback on each generated response (baseline)",
+    "none": "one-shot responses without refinement (baseline)",
+}
 
 
-def record(c: Candidate, *, generator: str, prompt_version: str, judge: str | None,
-           criterion: str | None) -> dict[str, Any]:
+def record(
+    c: Candidate, *, generator: str, prompt_version: str, judge: str | None, criterion: str | None
+) -> dict[str, Any]:
     """The output row of one candidate (column names as distilabel/UltraFeedback users expect)."""
     return {
         "instruction": c.instruction,
@@ -35,10 +38,14 @@ def record(c: Candidate, *, generator: str, prompt_version: str, judge: str | No
             "mode": c.mode,
             "generator": generator,
             "prompt_version": prompt_version,
-            "instruction_feedback": {"subject_areas": list(c.instruction_feedback.get("subject_areas", [])),
-                                     "skills": list(c.instruction_feedback.get("skills", []))},
-            "feedback": {"strengths": list(c.feedback.get("strengths", [])),
-                         "improvements": list(c.feedback.get("improvements", []))},
+            "instruction_feedback": {
+                "subject_areas": list(c.instruction_feedback.get("subject_areas", [])),
+                "skills": list(c.instruction_feedback.get("skills", [])),
+            },
+            "feedback": {
+                "strengths": list(c.feedback.get("strengths", [])),
+                "improvements": list(c.feedback.get("improvements", [])),
+            },
             "applied_feedback": list(c.applied_feedback),
             "draft_response": c.draft_response,
             "scores": {"judge": judge, "criterion": criterion, "score": c.score},
@@ -52,20 +59,30 @@ def features() -> Any:
     from datasets import Features, List, Value
 
     strings = List(Value("string"))
-    return Features({
-        "instruction": Value("string"), "response": Value("string"), "prompt_id": Value("string"),
-        "id": Value("string"),
-        "provenance": {
-            "reference_id": Value("string"), "reference_index": Value("int64"), "feature": Value("string"),
-            "feature_kind": Value("string"), "index": Value("int64"), "mode": Value("string"),
-            "generator": Value("string"), "prompt_version": Value("string"),
-            "instruction_feedback": {"subject_areas": strings, "skills": strings},
-            "feedback": {"strengths": strings, "improvements": strings},
-            "applied_feedback": strings, "draft_response": Value("string"),
-            "scores": {"judge": Value("string"), "criterion": Value("string"), "score": Value("float64")},
-            "timings": {s: Value("float64") for s in STAGE_ORDER},
-        },
-    })
+    return Features(
+        {
+            "instruction": Value("string"),
+            "response": Value("string"),
+            "prompt_id": Value("string"),
+            "id": Value("string"),
+            "provenance": {
+                "reference_id": Value("string"),
+                "reference_index": Value("int64"),
+                "feature": Value("string"),
+                "feature_kind": Value("string"),
+                "index": Value("int64"),
+                "mode": Value("string"),
+                "generator": Value("string"),
+                "prompt_version": Value("string"),
+                "instruction_feedback": {"subject_areas": strings, "skills": strings},
+                "feedback": {"strengths": strings, "improvements": strings},
+                "applied_feedback": strings,
+                "draft_response": Value("string"),
+                "scores": {"judge": Value("string"), "criterion": Value("string"), "score": Value("float64")},
+                "timings": {s: Value("float64") for s in STAGE_ORDER},
+            },
+        }
+    )
 
 
 def save_dataset(rows: list[dict[str, Any]], folder: str | os.PathLike) -> None:
@@ -76,8 +93,11 @@ def save_dataset(rows: list[dict[str, Any]], folder: str | os.PathLike) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         feats = features()
-        ds = Dataset.from_list(rows, features=feats) if rows else \
-            Dataset.from_dict({k: [] for k in feats}, features=feats)
+        ds = (
+            Dataset.from_list(rows, features=feats)
+            if rows
+            else Dataset.from_dict({k: [] for k in feats}, features=feats)
+        )
         ds.save_to_disk(str(tmp / "data"))
         old = folder.with_name(f".{folder.name}.old")
         if folder.exists():
@@ -90,8 +110,12 @@ def save_dataset(rows: list[dict[str, Any]], folder: str | os.PathLike) -> None:
 
 
 def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                        (1_000_000, "100K<n<1M")):
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
         if n < limit:
             return name
     return "n>1M"
@@ -103,24 +127,41 @@ def dataset_card(report: dict[str, Any], n_records: int) -> str:
     cost = report["cost"]["total"]
     lines = [
         "---",
-        "language:", "- en",
+        "language:",
+        "- en",
         f"license: {cfg.get('license') or 'other'}",
-        "task_categories:", "- text-generation",
-        "size_categories:", f"- {_size_category(n_records)}",
+        "task_categories:",
+        "- text-generation",
+        "size_categories:",
+        f"- {_size_category(n_records)}",
         f"pretty_name: {cfg.get('name') or 'heapmetric REFED synthesis'}",
-        "tags:", "- synthetic", "- refed", "- heapmetric",
-        "configs:", "- config_name: default", "  data_files:", "  - split: train", "    path: data.jsonl",
-        "---", "",
-        f"# {cfg.get('name') or 'REFED synthetic instruction data'}", "",
-        "## Dataset summary", "",
+        "tags:",
+        "- synthetic",
+        "- refed",
+        "- heapmetric",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        "    path: data.jsonl",
+        "---",
+        "",
+        f"# {cfg.get('name') or 'REFED synthetic instruction data'}",
+        "",
+        "## Dataset summary",
+        "",
         f"{n_records} instruction-response pairs synthesized with the REFED pipeline (Reference-Level Feedback, "
         f"Mehri et al., EACL 2026) by `heapmetric synth` {report['heapmetric_version']} in mode `{cfg['mode']}` "
         f"({MODE_TEXT.get(cfg['mode'], '')}), from "
         f"{report['references']['used']} reference pairs of `{cfg['references']}` with the generator "
-        f"`{cfg['generator']}` (prompt set `{cfg['prompt_version']}`), then filtered.", "",
-        "## Dataset structure", "",
-        "`data.jsonl` (one JSON object a line) and a `datasets` folder (`dataset/`, `load_from_disk`):", "",
-        "| column | meaning |", "|---|---|",
+        f"`{cfg['generator']}` (prompt set `{cfg['prompt_version']}`), then filtered.",
+        "",
+        "## Dataset structure",
+        "",
+        "`data.jsonl` (one JSON object a line) and a `datasets` folder (`dataset/`, `load_from_disk`):",
+        "",
+        "| column | meaning |",
+        "|---|---|",
         "| `instruction` | the synthesized instruction |",
         "| `response` | the final response (refined unless mode `none`) |",
         "| `prompt_id` | sha256 of the instruction text |",
@@ -128,7 +169,8 @@ def dataset_card(report: dict[str, Any], n_records: int) -> str:
         "| `provenance` | reference id and index, feature, instruction feedback, the feedback used for "
         "refinement and the items kept from it, the draft response, the metric score, stage timings (s) |",
         "",
-        "## How it was made", "",
+        "## How it was made",
+        "",
         f"- references: `{cfg['references']}`, {report['references']['used']} used, skipped: "
         f"{json.dumps(report['references']['skipped'])}",
         f"- generator: `{cfg['generator']}`, temperature {cfg['temperature']}, "
@@ -140,22 +182,37 @@ def dataset_card(report: dict[str, Any], n_records: int) -> str:
         f"output tokens {cost['output_tokens']}, cost: "
         + (f"${cost['cost_usd']:.4f}" if cost.get("cost_usd") is not None else "not priced"),
         "",
-        "### Filters", "",
-        "| filter | params | in | kept | removed | reasons |", "|---|---|---|---|---|---|",
+        "### Filters",
+        "",
+        "| filter | params | in | kept | removed | reasons |",
+        "|---|---|---|---|---|---|",
     ]
     for step in report["filters"]:
-        lines.append(f"| {step['filter']} | `{json.dumps(step['params'])}` | {step['in']} | {step['kept']} | "
-                     f"{step['removed']} | {json.dumps(step['reasons'])} |")
-    lines += ["", "## Licence and limitations", "",
-              "The responses are model outputs: check the generator's terms. Derived data inherits the "
-              "references' licence where it applies (LIMA: CC BY-NC-SA, non-commercial). Instructions were "
-              "checked against AlpacaEval, Arena-Hard and MT-Bench prompts only where the decontamination "
-              "filter ran (see Filters).", ""]
+        lines.append(
+            f"| {step['filter']} | `{json.dumps(step['params'])}` | {step['in']} | {step['kept']} | "
+            f"{step['removed']} | {json.dumps(step['reasons'])} |"
+        )
+    lines += [
+        "",
+        "## Licence and limitations",
+        "",
+        "The responses are model outputs: check the generator's terms. Derived data inherits the "
+        "references' licence where it applies (LIMA: CC BY-NC-SA, non-commercial). Instructions were "
+        "checked against AlpacaEval, Arena-Hard and MT-Bench prompts only where the decontamination "
+        "filter ran (see Filters).",
+        "",
+    ]
     return "\n".join(lines)
 
 
-def write_outputs(out_dir: str | os.PathLike, rows: list[dict[str, Any]], report: dict[str, Any],
-                  removed: list[dict[str, Any]], *, save_datasets: bool = True) -> None:
+def write_outputs(
+    out_dir: str | os.PathLike,
+    rows: list[dict[str, Any]],
+    report: dict[str, Any],
+    removed: list[dict[str, Any]],
+    *,
+    save_datasets: bool = True,
+) -> None:
     """Write every output file of a run into ``out_dir``."""
     out = Path(out_dir)
     write_jsonl(out / "data.jsonl", rows)

@@ -65,8 +65,9 @@ class SynthOptions:
     license: str | None = None
 
 
-def load_metric(metric: str | None = None, metric_server: str | None = None, *,
-                api_key: str | None = None) -> Any:
+def load_metric(
+    metric: str | None = None, metric_server: str | None = None, *, api_key: str | None = None
+) -> Any:
     """The judge for the score filters: ``metric_server`` → :class:`heapmetric.client.HeapmetricClient`;
     a judge spec (``length``, ``heapmetric:...``, ``scores:FILE`` ...) → :func:`heapmetric.judges.spec.load_judge`;
     anything else (a model folder or id; None = the default model) → :func:`heapmetric.load`."""
@@ -74,22 +75,31 @@ def load_metric(metric: str | None = None, metric_server: str | None = None, *,
         try:
             from heapmetric.client import HeapmetricClient
         except ImportError as exc:
-            raise UnsupportedError("--metric-server needs heapmetric.client, which this install lacks") from exc
+            raise UnsupportedError(
+                "--metric-server needs heapmetric.client, which this install lacks"
+            ) from exc
         return HeapmetricClient(metric_server, api_key=api_key)
     if metric and (metric.startswith(JUDGE_SPEC_PREFIXES) or metric in JUDGE_SPEC_NAMES):
         try:
             from heapmetric.judges.spec import load_judge
         except ImportError as exc:
-            raise UnsupportedError(f"judge spec {metric!r} needs heapmetric.judges.spec, which this install "
-                                   "lacks; pass a model folder to --metric") from exc
+            raise UnsupportedError(
+                f"judge spec {metric!r} needs heapmetric.judges.spec, which this install "
+                "lacks; pass a model folder to --metric"
+            ) from exc
         return load_judge(metric)
     import heapmetric
 
     return heapmetric.load(metric)
 
 
-def build_filters(opts: SynthOptions, refs: list[Any], journal: Journal, judge: Any | None,
-                  criterion: ScoringCriterion | None) -> list[Filter]:
+def build_filters(
+    opts: SynthOptions,
+    refs: list[Any],
+    journal: Journal,
+    judge: Any | None,
+    criterion: ScoringCriterion | None,
+) -> list[Filter]:
     """The filter chain before the budget: decontamination → dedup → metric → min-score → top-k."""
     chain: list[Filter] = []
     if opts.decontaminate:
@@ -112,8 +122,9 @@ def build_filters(opts: SynthOptions, refs: list[Any], journal: Journal, judge: 
     return chain
 
 
-async def _generate_waves(gen: Generator, refs: list[Any], chain: list[Filter], target: int | None,
-                          per_ref_max: int) -> tuple[list[Candidate], int]:
+async def _generate_waves(
+    gen: Generator, refs: list[Any], chain: list[Filter], target: int | None, per_ref_max: int
+) -> tuple[list[Candidate], int]:
     candidates: list[Candidate] = []
     done = 0
     kept_count = 0
@@ -127,14 +138,19 @@ async def _generate_waves(gen: Generator, refs: list[Any], chain: list[Filter], 
                 per_ref = max(kept_count / done, 0.25)
                 size = math.ceil((target - kept_count) / per_ref)
             size = max(1, min(size, len(refs) - done))
-            candidates += await gen.generate(refs[done:done + size])
+            candidates += await gen.generate(refs[done : done + size])
             done += size
             if target is None:
                 break
             kept, _ = run_filters(list(candidates), chain)
             kept_count = len(kept)
-            log.info("after %d references: %d candidates, %d pass the filters (target %d)", done,
-                     len(candidates), kept_count, target)
+            log.info(
+                "after %d references: %d candidates, %d pass the filters (target %d)",
+                done,
+                len(candidates),
+                kept_count,
+                target,
+            )
             if kept_count >= target:
                 break
     finally:
@@ -145,8 +161,12 @@ async def _generate_waves(gen: Generator, refs: list[Any], chain: list[Filter], 
     return sorted(candidates, key=lambda c: c.order), done
 
 
-def synthesize(opts: SynthOptions, backend: ChatBackend, judge: Any | None = None,
-               criterion: ScoringCriterion | None = None) -> dict[str, Any]:
+def synthesize(
+    opts: SynthOptions,
+    backend: ChatBackend,
+    judge: Any | None = None,
+    criterion: ScoringCriterion | None = None,
+) -> dict[str, Any]:
     """Run REFED synthesis end to end and write ``opts.out_dir``; returns the report (also report.json)."""
     from heapmetric import __version__
 
@@ -158,10 +178,18 @@ def synthesize(opts: SynthOptions, backend: ChatBackend, judge: Any | None = Non
     tracker = CostTracker(opts.prices)
     with Journal(out / "journal.jsonl") as journal:
         if journal.recovered_bytes:
-            log.info("journal: dropped a torn last line (%d bytes) left by an interrupted run",
-                     journal.recovered_bytes)
-        gen = Generator(backend, journal, opts.generation, tracker=tracker, progress=opts.progress,
-                        retry_failed=opts.retry_failed)
+            log.info(
+                "journal: dropped a torn last line (%d bytes) left by an interrupted run",
+                journal.recovered_bytes,
+            )
+        gen = Generator(
+            backend,
+            journal,
+            opts.generation,
+            tracker=tracker,
+            progress=opts.progress,
+            retry_failed=opts.retry_failed,
+        )
         if criterion is None and judge is not None:
             criterion = ScoringCriterion.parse()
         chain = build_filters(opts, refs, journal, judge, criterion)
@@ -173,32 +201,54 @@ def synthesize(opts: SynthOptions, backend: ChatBackend, judge: Any | None = Non
         appended, entries = journal.appended, len(journal)
     judge_name = judge.info.name if judge is not None else None
     crit = criterion.key if (criterion is not None and judge is not None) else None
-    rows = [record(c, generator=backend.name, prompt_version=gen.prompts.id, judge=judge_name, criterion=crit)
-            for c in kept]
-    removed = [{"id": c.id, "reference_id": c.reference.id, "instruction": c.instruction, "score": c.score,
-                "filter": step.name, "reason": reason} for step in steps for c, reason in step.removed]
+    rows = [
+        record(c, generator=backend.name, prompt_version=gen.prompts.id, judge=judge_name, criterion=crit)
+        for c in kept
+    ]
+    removed = [
+        {
+            "id": c.id,
+            "reference_id": c.reference.id,
+            "instruction": c.instruction,
+            "score": c.score,
+            "filter": step.name,
+            "reason": reason,
+        }
+        for step in steps
+        for c, reason in step.removed
+    ]
     config = {k: v for k, v in asdict(opts).items() if k not in ("generation", "prices")}
     config.update(asdict(opts.generation))
     config.update(generator=backend.name, prompt_version=gen.prompts.id, judge=judge_name, criterion=crit)
     report = {
         "heapmetric_version": __version__,
         "config": config,
-        "references": {"file": opts.references, "available": len(refs), "used": used,
-                       "skipped": ref_set.skipped},
+        "references": {
+            "file": opts.references,
+            "available": len(refs),
+            "used": used,
+            "skipped": ref_set.skipped,
+        },
         "candidates": len(candidates),
         "records": len(rows),
         "instruction_shortfall": gen.shortfall,
         "failures": gen.failures(),
         "backend_errors": gen.backend_errors[:20],
         "backend": getattr(backend, "stats", {}),
-        "journal": {"path": str(out / "journal.jsonl"), "entries": entries, "appended_this_run": appended,
-                    "recovered_bytes": journal.recovered_bytes},
+        "journal": {
+            "path": str(out / "journal.jsonl"),
+            "entries": entries,
+            "appended_this_run": appended,
+            "recovered_bytes": journal.recovered_bytes,
+        },
         "cost": tracker.report(),
         "filters": [s.to_dict() for s in steps],
         "elapsed_s": round(time.monotonic() - started, 3),
     }
     write_outputs(out, rows, report, removed, save_datasets=opts.save_datasets)
     if not candidates and gen.backend_errors:
-        raise ChatBackendError(f"no candidate was generated: {len(gen.backend_errors)} steps failed on backend "
-                               f"errors (rerun to retry them), e.g. {gen.backend_errors[0]}")
+        raise ChatBackendError(
+            f"no candidate was generated: {len(gen.backend_errors)} steps failed on backend "
+            f"errors (rerun to retry them), e.g. {gen.backend_errors[0]}"
+        )
     return report

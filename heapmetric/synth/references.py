@@ -59,11 +59,13 @@ def read_references(path: str | os.PathLike, limit: int | None = None) -> Refere
             field_i, field_r = "instruction", "response"
             for fname, value in (("instruction", instruction), ("response", response)):
                 if value is None:
-                    raise InputError("missing required field (or give 'conversations')", file=name,
-                                     line=line, field=fname)
+                    raise InputError(
+                        "missing required field (or give 'conversations')", file=name, line=line, field=fname
+                    )
                 if not isinstance(value, str):
-                    raise InputError(f"expected a string, got {type(value).__name__}", file=name, line=line,
-                                     field=fname)
+                    raise InputError(
+                        f"expected a string, got {type(value).__name__}", file=name, line=line, field=fname
+                    )
         if not instruction.strip():
             raise InputError("empty instruction", file=name, line=line, field=field_i)
         if not response.strip():
@@ -71,13 +73,18 @@ def read_references(path: str | os.PathLike, limit: int | None = None) -> Refere
         rid = row.get("id")
         rid = str(rid) if rid not in (None, "") else reference_id(instruction, response)
         if rid in seen:
-            raise InputError(f"duplicate reference id {rid!r} (first on line {seen[rid]})", file=name,
-                             line=line, field="id")
+            raise InputError(
+                f"duplicate reference id {rid!r} (first on line {seen[rid]})",
+                file=name,
+                line=line,
+                field="id",
+            )
         seen[rid] = line
         refs.append(Reference(id=rid, index=len(refs), instruction=instruction, response=response))
         if limit is not None and len(refs) >= limit:
             break
     if not refs:
-        raise InputError("no usable references (need instruction/response or single-turn conversations)",
-                         file=name)
+        raise InputError(
+            "no usable references (need instruction/response or single-turn conversations)", file=name
+        )
     return ReferenceSet(refs, skipped)

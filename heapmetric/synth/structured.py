@@ -123,7 +123,9 @@ def check(obj: dict[str, Any], schema: dict[str, str]) -> dict[str, Any]:
                 value = [value]
             if not isinstance(value, list):
                 raise SchemaError(f"field {key!r} must be a list of strings")
-            items = list(dict.fromkeys(s for s in (_as_str(v) for v in value) if s))  # a looping model repeats
+            items = list(
+                dict.fromkeys(s for s in (_as_str(v) for v in value) if s)
+            )  # a looping model repeats
             if not items and not optional:
                 raise SchemaError(f"field {key!r} must be a non-empty list of strings")
             out[key] = items
@@ -151,8 +153,10 @@ def example_form(schema: dict[str, str], sections: dict[str, str] | None = None)
     """A skeleton of ``schema`` (JSON, or headed bullet lists for a sections stage), shown to the model in the
     repair request."""
     if sections:
-        return "\n".join(f"{sections[k]}:\n" + ("- ..." if v.rstrip("?") == "list[str]" else "...")
-                         for k, v in schema.items())
+        return "\n".join(
+            f"{sections[k]}:\n" + ("- ..." if v.rstrip("?") == "list[str]" else "...")
+            for k, v in schema.items()
+        )
     return json.dumps({k: ["..."] if v.rstrip("?") == "list[str]" else "..." for k, v in schema.items()})
 
 
@@ -160,8 +164,9 @@ _BULLET = re.compile(r"^\s*(?:[-*\u2022+]|\(?\d{1,2}[.)])\s+")
 _HEADING_DECOR = re.compile(r"^[#*_\s]+|[*_\s]+$")
 
 
-def parse_sections(text: str, schema: dict[str, str], sections: dict[str, str], *,
-                   exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+def parse_sections(
+    text: str, schema: dict[str, str], sections: dict[str, str], *, exclude: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """A reply written under headings (``Strengths:`` then ``- item`` lines; ``Improved response:`` then free
     text) as the dict a JSON reply would give, then :func:`check` against ``schema``. A heading is a line that
     is one of the ``sections`` headings (any case, markdown emphasis or ``#`` allowed) followed by a colon.
@@ -205,7 +210,7 @@ def parse_sections(text: str, schema: dict[str, str], sections: dict[str, str], 
         bullet = _BULLET.match(line)
         if bullet:
             while bullet:  # "- 1) item"
-                line = line[bullet.end():]
+                line = line[bullet.end() :]
                 bullet = _BULLET.match(line)
             if any(ch.isalpha() for ch in line):  # "- 1." alone is numbering, not an item
                 current.append(line.strip())
@@ -214,7 +219,9 @@ def parse_sections(text: str, schema: dict[str, str], sections: dict[str, str], 
         elif any(ch.isalpha() for ch in line):
             current.append(line)
     if not lists and not texts:
-        raise SchemaError("no " + " / ".join(f"'{sections[k]}:'" for k in schema) + " section found in the reply")
+        raise SchemaError(
+            "no " + " / ".join(f"'{sections[k]}:'" for k in schema) + " section found in the reply"
+        )
     out: dict[str, Any] = {}
     copied = 0
     for k, items in lists.items():
@@ -240,12 +247,12 @@ def _shares_ngram(row: str, exclude: frozenset[str], n: int = 6) -> bool:
     """Whether ``row`` repeats ``n`` consecutive words of a line in ``exclude`` (a copied or lightly edited
     example line)."""
     words = row.split()
-    grams = {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
     if not grams:
         return False
     for line in exclude:
         w = line.split()
-        if any(tuple(w[i:i + n]) in grams for i in range(len(w) - n + 1)):
+        if any(tuple(w[i : i + n]) in grams for i in range(len(w) - n + 1)):
             return True
     return False
 

@@ -38,8 +38,11 @@ class StagePrompt:
         from heapmetric.synth.structured import normalise_item
 
         lines = (re.sub(r"^- ", "", x.strip()) for x in self.user.splitlines())
-        return frozenset(n for n in (normalise_item(x) for x in lines) if n and not _PLACEHOLDER.search(n)
-                         and not n.endswith(":"))
+        return frozenset(
+            n
+            for n in (normalise_item(x) for x in lines)
+            if n and not _PLACEHOLDER.search(n) and not n.endswith(":")
+        )
 
     def render(self, **values: Any) -> str:
         """The user message with every ``{{name}}`` replaced; a missing value is an error."""
@@ -95,10 +98,19 @@ def _parse(filename: str, text: str) -> PromptSet:
             raise InputError(f"a {kind} stage needs a schema", field=f"stages.{stage}.schema", **where)
         sections = spec.get("sections")
         if kind == "sections" and (not isinstance(sections, dict) or set(sections) != set(schema)):
-            raise InputError("a sections stage needs a heading for each schema field",
-                             field=f"stages.{stage}.sections", **where)
-        stages[stage] = StagePrompt(stage=stage, kind=kind, user=spec["user"], system=spec.get("system"),
-                                    schema=schema, sections=sections if kind == "sections" else None)
+            raise InputError(
+                "a sections stage needs a heading for each schema field",
+                field=f"stages.{stage}.sections",
+                **where,
+            )
+        stages[stage] = StagePrompt(
+            stage=stage,
+            kind=kind,
+            user=spec["user"],
+            system=spec.get("system"),
+            schema=schema,
+            sections=sections if kind == "sections" else None,
+        )
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     return PromptSet(name=str(data["name"]), version=int(data["version"]), digest=digest, stages=stages)
 

@@ -24,14 +24,16 @@ def shingles(text: str, n: int = 3) -> set[str]:
     w = words(text)
     if len(w) < n:
         return {" ".join(w)} if w else set()
-    return {" ".join(w[i:i + n]) for i in range(len(w) - n + 1)}
+    return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
 def ngram_hashes(text: str, n: int) -> set[int]:
     """64-bit hashes of the word n-grams of ``text`` (empty if it has fewer than ``n`` words)."""
     w = words(text)
-    return {int.from_bytes(hashlib.blake2b(" ".join(w[i:i + n]).encode(), digest_size=8).digest(), "big")
-            for i in range(len(w) - n + 1)}
+    return {
+        int.from_bytes(hashlib.blake2b(" ".join(w[i : i + n]).encode(), digest_size=8).digest(), "big")
+        for i in range(len(w) - n + 1)
+    }
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

@@ -17,15 +17,24 @@ async def healthz() -> Status:
     return Status(status="ok")
 
 
-@router.get("/readyz", response_model=Status, summary="Model loaded and warmed",
-            responses={503: {"model": Status, "description": "loading, failed or draining"}})
+@router.get(
+    "/readyz",
+    response_model=Status,
+    summary="Model loaded and warmed",
+    responses={503: {"model": Status, "description": "loading, failed or draining"}},
+)
 async def readyz(state: ServiceState = Depends(get_state)) -> JSONResponse:
     body = Status(status=state.status, detail=None if state.status == "ready" else state.detail)
     return JSONResponse(body.model_dump(), status_code=200 if state.status == "ready" else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", dependencies=[Depends(require_api_key)],
-            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    dependencies=[Depends(require_api_key)],
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 async def metrics(state: ServiceState = Depends(get_state)) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 

@@ -12,15 +12,21 @@ from service.routers import ERROR_RESPONSES
 from service.schemas import ScoreRequest, ScoreResponse
 from service.serving import request_metadata, run_job, score_items
 
-router = APIRouter(prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)],
-                   responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES
+)
 
 
-@router.post("/score", response_model=ScoreResponse, summary="Score outputs",
-             description="Scores each item (in input order). Items from concurrent requests are batched "
-                         "together on the model; that never changes a score.")
-async def score(body: ScoreRequest, request: Request,
-                state: ServiceState = Depends(get_state)) -> ScoreResponse:
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    summary="Score outputs",
+    description="Scores each item (in input order). Items from concurrent requests are batched "
+    "together on the model; that never changes a score.",
+)
+async def score(
+    body: ScoreRequest, request: Request, state: ServiceState = Depends(get_state)
+) -> ScoreResponse:
     items = score_items(body, state)
     job = await run_job(state, "score", items, request)
     scores = [finite(r[0]) for r in job.results]
@@ -31,4 +37,6 @@ async def score(body: ScoreRequest, request: Request,
         scores=scores,
         calibrated=calibrated if any(c is not None for c in calibrated) else None,
         system_scores=system_means([s for s, _ in valid], [n for _, n in valid]) if any(systems) else {},
-        truncated=job.truncated, metadata=request_metadata(job.metadata, items))
+        truncated=job.truncated,
+        metadata=request_metadata(job.metadata, items),
+    )

@@ -141,9 +141,15 @@ class FakeOpenAIServer:
     ``api_key`` makes the server demand ``Authorization: Bearer <api_key>`` (401 otherwise).
     """
 
-    def __init__(self, reply: ReplyFn | None = None, *,
-                 failures: dict[int, Failure] | FailureRule | None = None, model: str = "fake-model",
-                 api_key: str | None = None, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        reply: ReplyFn | None = None,
+        *,
+        failures: dict[int, Failure] | FailureRule | None = None,
+        model: str = "fake-model",
+        api_key: str | None = None,
+        latency: float = 0.0,
+    ) -> None:
         self.reply = reply or echo_reply
         self.failures = failures
         self.model, self.api_key, self.latency = model, api_key, latency
@@ -171,11 +177,13 @@ class FakeOpenAIServer:
 
         sock = _free_socket()
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app(), log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self._app(), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name=f"fake-openai-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"fake-openai-{self.port}"
+        )
         self._thread.start()
         deadline = time.monotonic() + 20
         while not self._server.started:
@@ -222,27 +230,48 @@ class FakeOpenAIServer:
         messages = body.get("messages") or []
         result = self.reply(messages, body)
         reply = result if isinstance(result, FakeReply) else FakeReply(text=str(result))
-        prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else \
-            sum(_words(str(m.get("content", ""))) for m in messages)
-        completion_tokens = reply.completion_tokens if reply.completion_tokens is not None else \
-            _words(reply.text)
-        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": reply.text},
-                                  "finish_reason": reply.finish_reason}
+        prompt_tokens = (
+            reply.prompt_tokens
+            if reply.prompt_tokens is not None
+            else sum(_words(str(m.get("content", ""))) for m in messages)
+        )
+        completion_tokens = (
+            reply.completion_tokens if reply.completion_tokens is not None else _words(reply.text)
+        )
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": reply.text},
+            "finish_reason": reply.finish_reason,
+        }
         if body.get("logprobs"):
             top_n = int(body.get("top_logprobs") or 0)
             if reply.logprobs is not None:
-                content = [{"token": t, "logprob": lp,
-                            "top_logprobs": [{"token": a, "logprob": alp} for a, alp in alts[:top_n]]}
-                           for t, lp, alts in reply.logprobs]
+                content = [
+                    {
+                        "token": t,
+                        "logprob": lp,
+                        "top_logprobs": [{"token": a, "logprob": alp} for a, alp in alts[:top_n]],
+                    }
+                    for t, lp, alts in reply.logprobs
+                ]
             else:
-                content = [{"token": t, "logprob": 0.0,
-                            "top_logprobs": [{"token": t, "logprob": 0.0}][:top_n]}
-                           for t in reply.text.split()]
+                content = [
+                    {"token": t, "logprob": 0.0, "top_logprobs": [{"token": t, "logprob": 0.0}][:top_n]}
+                    for t in reply.text.split()
+                ]
             choice["logprobs"] = {"content": content}
-        return {"id": f"chatcmpl-fake-{len(self.requests)}", "object": "chat.completion",
-                "created": int(time.time()), "model": body.get("model") or self.model, "choices": [choice],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens}}
+        return {
+            "id": f"chatcmpl-fake-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or self.model,
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
 
     def _app(self) -> Any:
         app = FastAPI()
@@ -261,31 +290,35 @@ class FakeOpenAIServer:
                 body = json.loads(await request.body())
             except json.JSONDecodeError:
                 return JSONResponse({"error": {"message": "invalid JSON body"}}, status_code=400)
-            if self.api_key is not None and \
-                    request.headers.get("authorization") != f"Bearer {self.api_key}":
+            if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
                 with self._lock:
-                    self.requests.append(RequestLog(index=len(self.requests), body=body,
-                                                    failure="unauthorized", status=401))
+                    self.requests.append(
+                        RequestLog(index=len(self.requests), body=body, failure="unauthorized", status=401)
+                    )
                 return JSONResponse({"error": {"message": "invalid api key"}}, status_code=401)
             with self._lock:
                 index = len(self.requests)
                 failure = self._failure_for(index, body)
-                entry = RequestLog(index=index, body=body, failure=failure.kind if failure else None,
-                                   status=200)
+                entry = RequestLog(
+                    index=index, body=body, failure=failure.kind if failure else None, status=200
+                )
                 self.requests.append(entry)
             if self.latency:
                 await asyncio.sleep(self.latency)
             if failure is not None:
                 if failure.kind == "429":
                     entry.status = 429
-                    headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None \
-                        else {}
-                    return JSONResponse({"error": {"message": "rate limited"}}, status_code=429,
-                                        headers=headers)
+                    headers = (
+                        {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
+                    )
+                    return JSONResponse(
+                        {"error": {"message": "rate limited"}}, status_code=429, headers=headers
+                    )
                 if failure.kind in ("500", "503"):
                     entry.status = int(failure.kind)
-                    return JSONResponse({"error": {"message": "injected server error"}},
-                                        status_code=entry.status)
+                    return JSONResponse(
+                        {"error": {"message": "injected server error"}}, status_code=entry.status
+                    )
                 if failure.kind == "status":
                     entry.status = failure.status or 400
                     return JSONResponse({"error": {"message": "injected error"}}, status_code=entry.status)

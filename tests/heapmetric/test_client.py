@@ -24,8 +24,10 @@ from service.testing import serve_in_thread
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
 from service_fakes import FakeJudge  # noqa: E402
 
-ITEMS = [ScoreItem(output="o" * (i % 7 + 1), source="src" if i % 2 else None, system=f"s{i % 3}")
-         for i in range(23)]
+ITEMS = [
+    ScoreItem(output="o" * (i % 7 + 1), source="src" if i % 2 else None, system=f"s{i % 3}")
+    for i in range(23)
+]
 PAIRS = [PairItem(output_a="a" * (i + 1), output_b="b" * (5 - i)) for i in range(5)]
 
 
@@ -44,11 +46,13 @@ def test_sync_client_is_a_judge_and_matches_in_process_results(server):
         result = client.score(ITEMS)  # 23 items -> 3 requests of <= 10
         expected = judge.score(ITEMS)
         assert result.scores == expected.scores
-        assert result.system_scores == pytest.approx({f"s{k}": sum(s for s, it in zip(expected.scores, ITEMS,
-                                                                                      strict=True)
-                                                                   if it.system == f"s{k}")
-                                                      / sum(it.system == f"s{k}" for it in ITEMS)
-                                                      for k in range(3)})
+        assert result.system_scores == pytest.approx(
+            {
+                f"s{k}": sum(s for s, it in zip(expected.scores, ITEMS, strict=True) if it.system == f"s{k}")
+                / sum(it.system == f"s{k}" for it in ITEMS)
+                for k in range(3)
+            }
+        )
         assert client.score(ITEMS, batch_size=4).scores == expected.scores
         cmp = client.compare(PAIRS)
         assert cmp.probabilities == pytest.approx(judge.compare(PAIRS).probabilities)
@@ -88,20 +92,33 @@ def flaky_app(statuses: list[int]) -> tuple[Starlette, list[float]]:
         calls.append(time.monotonic())
         body = await request.json()
         if len(calls) <= len(statuses):
-            return JSONResponse({"error": {"code": statuses[len(calls) - 1], "type": "queue_full",
-                                           "message": "busy", "field": None}},
-                                status_code=statuses[len(calls) - 1], headers={"Retry-After": "0"})
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": statuses[len(calls) - 1],
+                        "type": "queue_full",
+                        "message": "busy",
+                        "field": None,
+                    }
+                },
+                status_code=statuses[len(calls) - 1],
+                headers={"Retry-After": "0"},
+            )
         return JSONResponse({"scores": [1.0] * len(body["items"]), "metadata": {}})
 
     async def models(_: Request) -> JSONResponse:
-        return JSONResponse({"data": [{"id": "flaky", "kind": "reward"}],
-                             "limits": {"max_items_per_request": 100}})
+        return JSONResponse(
+            {"data": [{"id": "flaky", "kind": "reward"}], "limits": {"max_items_per_request": 100}}
+        )
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    routes = [Route("/v1/score", score, methods=["POST"]), Route("/v1/models", models),
-              Route("/healthz", health)]
+    routes = [
+        Route("/v1/score", score, methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/healthz", health),
+    ]
     return Starlette(routes=routes), calls
 
 

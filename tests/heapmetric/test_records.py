@@ -14,11 +14,30 @@ from heapmetric.records import (
     write_records,
 )
 
-JUDGEMENT = {"id": "d1-s1-coh", "dataset": "toy", "task": "summarization", "criterion": "coherence",
-             "item_id": "d1", "source": "An article.", "output": "A summary.", "score": 3.5, "scale": [1, 5],
-             "system": "s1", "annotator_scores": [3, 4]}
-PREFERENCE = {"id": "p1", "dataset": "toy", "task": "summarization", "criterion": "coherence", "item_id": "d1",
-              "output_a": "Good.", "output_b": "Bad.", "label": "a", "margin": 1.0}
+JUDGEMENT = {
+    "id": "d1-s1-coh",
+    "dataset": "toy",
+    "task": "summarization",
+    "criterion": "coherence",
+    "item_id": "d1",
+    "source": "An article.",
+    "output": "A summary.",
+    "score": 3.5,
+    "scale": [1, 5],
+    "system": "s1",
+    "annotator_scores": [3, 4],
+}
+PREFERENCE = {
+    "id": "p1",
+    "dataset": "toy",
+    "task": "summarization",
+    "criterion": "coherence",
+    "item_id": "d1",
+    "output_a": "Good.",
+    "output_b": "Bad.",
+    "label": "a",
+    "margin": 1.0,
+}
 
 
 def test_round_trip(tmp_path):
@@ -31,14 +50,17 @@ def test_round_trip(tmp_path):
     assert back[1].label == "a" and back[1].margin == 1.0
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("score", "high", "finite number"),
-    ("score", float("nan"), "finite number"),
-    ("scale", [5, 1], "low < high"),
-    ("output", "  ", "empty"),
-    ("item_id", None, "missing"),
-    ("annotator_scores", ["x"], "list of numbers"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("score", "high", "finite number"),
+        ("score", float("nan"), "finite number"),
+        ("scale", [5, 1], "low < high"),
+        ("output", "  ", "empty"),
+        ("item_id", None, "missing"),
+        ("annotator_scores", ["x"], "list of numbers"),
+    ],
+)
 def test_bad_judgement_names_file_line_field(tmp_path, field, value, message):
     bad = dict(JUDGEMENT)
     if value is None:

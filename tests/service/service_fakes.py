@@ -24,8 +24,11 @@ class FakeJudge:
 
     @property
     def info(self) -> JudgeInfo:
-        return JudgeInfo(name="fake-judge", kind="baseline",
-                         metadata={"device": "cpu", "dtype": "float32", "quantization": None, "max_length": 64})
+        return JudgeInfo(
+            name="fake-judge",
+            kind="baseline",
+            metadata={"device": "cpu", "dtype": "float32", "quantization": None, "max_length": 64},
+        )
 
     def _one(self, item: ScoreItem) -> float:
         return len(item.output) / 10 + (0.5 if item.source else 0.0)
@@ -40,15 +43,21 @@ class FakeJudge:
         if "RAISE-BUG" in outputs:
             raise RuntimeError("failure in /home/secret/model.py line 3")
 
-    def score(self, items: Sequence[ScoreItem], *, batch_size: int | None = None,
-              show_progress: bool = False) -> ScoreResult:
+    def score(
+        self, items: Sequence[ScoreItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> ScoreResult:
         self._enter([i.output for i in items])
         return ScoreResult(scores=[self._one(i) for i in items], metadata={"judge": "fake-judge"})
 
-    def compare(self, pairs: Sequence[PairItem], *, batch_size: int | None = None,
-                show_progress: bool = False) -> CompareResult:
+    def compare(
+        self, pairs: Sequence[PairItem], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> CompareResult:
         self._enter([p.output_a for p in pairs] + [p.output_b for p in pairs])
         a = [self._one(p.side("a")) for p in pairs]
         b = [self._one(p.side("b")) for p in pairs]
-        return CompareResult(probabilities=[1 / (1 + math.exp(y - x)) for x, y in zip(a, b, strict=True)],
-                             scores_a=a, scores_b=b, metadata={"judge": "fake-judge"})
+        return CompareResult(
+            probabilities=[1 / (1 + math.exp(y - x)) for x, y in zip(a, b, strict=True)],
+            scores_a=a,
+            scores_b=b,
+            metadata={"judge": "fake-judge"},
+        )

@@ -27,8 +27,9 @@ def judge() -> FakeJudge:
 
 @pytest.fixture(scope="module")
 def server(judge):
-    settings = Settings(api_keys=[KEY], max_items_per_request=8, max_chars_per_field=100, max_body_bytes=4096,
-                        max_queue=64)
+    settings = Settings(
+        api_keys=[KEY], max_items_per_request=8, max_chars_per_field=100, max_body_bytes=4096, max_queue=64
+    )
     with serve_in_thread(create_app(settings, judge=judge), ready=True) as srv:
         yield srv
 
@@ -52,17 +53,31 @@ def assert_error(response: httpx.Response, status: int, field: str | None = "*")
 
 def test_score_returns_the_judges_scores_in_input_order(client, judge):
     outputs = ["a", "bbbb", "cc", "dddddddd"]
-    r = client.post("/v1/score", json={"items": [{"output": o, "source": SRC} for o in outputs],
-                                       "task": "summarization", "criterion": "coherence"})
+    r = client.post(
+        "/v1/score",
+        json={
+            "items": [{"output": o, "source": SRC} for o in outputs],
+            "task": "summarization",
+            "criterion": "coherence",
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["scores"] == [len(o) / 10 + 0.5 for o in outputs]
     assert r.json()["metadata"]["judge"] == "fake-judge"
 
 
 def test_per_item_criterion_overrides_and_system_means(client):
-    r = client.post("/v1/score", json={"criterion": "summarization/coherence", "items": [
-        {"output": "aa", "system": "s1"}, {"output": "aaaa", "system": "s1"},
-        {"output": "a", "system": "s2", "instruction": "Rate how polite the reply is."}]})
+    r = client.post(
+        "/v1/score",
+        json={
+            "criterion": "summarization/coherence",
+            "items": [
+                {"output": "aa", "system": "s1"},
+                {"output": "aaaa", "system": "s1"},
+                {"output": "a", "system": "s2", "instruction": "Rate how polite the reply is."},
+            ],
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["system_scores"] == pytest.approx({"s1": 0.3, "s2": 0.1})
 
@@ -88,8 +103,12 @@ def test_auth_required_on_api_but_not_on_health(server):
 def test_models_reports_what_is_loaded_and_the_limits(client):
     body = client.get("/v1/models").json()
     card = body["data"][0]
-    assert (card["id"], card["device"], card["dtype"], card["quantization"]) == ("fake-judge", "cpu", "float32",
-                                                                                None)
+    assert (card["id"], card["device"], card["dtype"], card["quantization"]) == (
+        "fake-judge",
+        "cpu",
+        "float32",
+        None,
+    )
     assert body["limits"] == {"max_items_per_request": 8, "max_chars_per_field": 100, "max_body_bytes": 4096}
 
 
@@ -107,44 +126,78 @@ def test_body_size_limit_413_by_length_and_when_chunked(client):
             yield b" " * 1000
         yield b'{"items": [{"output": "x"}]}'
 
-    assert_error(client.post("/v1/score", content=chunks(), headers={"Content-Type": "application/json"}), 413)
+    assert_error(
+        client.post("/v1/score", content=chunks(), headers={"Content-Type": "application/json"}), 413
+    )
 
 
 def test_items_per_request_and_chars_per_field_limits_name_the_field(client):
     e = assert_error(client.post("/v1/score", json={"items": [{"output": "x"}] * 9}), 422, "items")
     assert "at most 8" in e["message"]
-    e = assert_error(client.post("/v1/score", json={"items": [{"output": "x"}, {"output": "y", "source": "s" * 101}]}),
-                     422, "items[1].source")
+    e = assert_error(
+        client.post("/v1/score", json={"items": [{"output": "x"}, {"output": "y", "source": "s" * 101}]}),
+        422,
+        "items[1].source",
+    )
     assert "100 characters" in e["message"]
-    assert_error(client.post("/v1/score", json={"items": [{"output": "x", "references": ["ok", "r" * 101]}]}),
-                 422, "items[0].references[1]")
-    assert_error(client.post("/v1/compare", json={"pairs": [{"output_a": "x", "output_b": "y" * 101}]}),
-                 422, "pairs[0].output_b")
-    assert_error(client.post("/v1/score", json={"instruction": "i" * 101, "items": [{"output": "x"}]}),
-                 422, "instruction")
+    assert_error(
+        client.post("/v1/score", json={"items": [{"output": "x", "references": ["ok", "r" * 101]}]}),
+        422,
+        "items[0].references[1]",
+    )
+    assert_error(
+        client.post("/v1/compare", json={"pairs": [{"output_a": "x", "output_b": "y" * 101}]}),
+        422,
+        "pairs[0].output_b",
+    )
+    assert_error(
+        client.post("/v1/score", json={"instruction": "i" * 101, "items": [{"output": "x"}]}),
+        422,
+        "instruction",
+    )
 
 
 def test_malformed_json_and_schema_errors_name_the_field(client):
-    e = assert_error(client.post("/v1/score", content=b'{"items": [{"output": "x"',
-                                 headers={"Content-Type": "application/json"}), 422, "body")
+    e = assert_error(
+        client.post(
+            "/v1/score", content=b'{"items": [{"output": "x"', headers={"Content-Type": "application/json"}
+        ),
+        422,
+        "body",
+    )
     assert e["type"] == "invalid_json"
     assert_error(client.post("/v1/score", json={"items": [{"source": "x"}]}), 422, "items[0].output")
     assert_error(client.post("/v1/score", json={"items": [{"output": 3}]}), 422, "items[0].output")
-    assert_error(client.post("/v1/score", json={"items": [{"output": "x", "refrence": "y"}]}), 422,
-                 "items[0].refrence")
+    assert_error(
+        client.post("/v1/score", json={"items": [{"output": "x", "refrence": "y"}]}), 422, "items[0].refrence"
+    )
     assert_error(client.post("/v1/score", json={"items": []}), 422, "items")
     assert_error(client.post("/v1/score", json=[1, 2]), 422)
 
 
 def test_unknown_criterion_is_422_naming_where_it_came_from(client):
-    e = assert_error(client.post("/v1/score", json={"task": "summarization", "criterion": "coherense",
-                                                    "items": [{"output": "x"}]}), 422, "criterion")
+    e = assert_error(
+        client.post(
+            "/v1/score", json={"task": "summarization", "criterion": "coherense", "items": [{"output": "x"}]}
+        ),
+        422,
+        "criterion",
+    )
     assert "coherence" in e["message"]  # the suggestion
-    assert_error(client.post("/v1/score", json={"items": [{"output": "x"}, {"output": "y", "task": "nope",
-                                                                            "criterion": "c"}]}),
-                 422, "items[1].task")
-    assert_error(client.post("/v1/score", json={"items": [{"output": "y", "task": "summarization",
-                                                           "criterion": "nope"}]}), 422, "items[0].criterion")
+    assert_error(
+        client.post(
+            "/v1/score", json={"items": [{"output": "x"}, {"output": "y", "task": "nope", "criterion": "c"}]}
+        ),
+        422,
+        "items[1].task",
+    )
+    assert_error(
+        client.post(
+            "/v1/score", json={"items": [{"output": "y", "task": "summarization", "criterion": "nope"}]}
+        ),
+        422,
+        "items[0].criterion",
+    )
 
 
 def test_judge_failures_are_isolated_and_leak_nothing(client):
@@ -162,10 +215,17 @@ def test_unknown_route_and_method_use_the_error_shape(client):
 def test_metrics_expose_requests_batches_queue_and_throughput(client):
     client.post("/v1/score", json={"items": [{"output": "m"}] * 3})
     text = client.get("/metrics").text
-    for name in ("heapmetric_requests_total", "heapmetric_request_latency_seconds_bucket",
-                 "heapmetric_batch_items_bucket", "heapmetric_batch_tokens_bucket", "heapmetric_queue_depth",
-                 "heapmetric_items_total", "heapmetric_tokens_total", "heapmetric_items_per_second",
-                 "heapmetric_tokens_per_second"):
+    for name in (
+        "heapmetric_requests_total",
+        "heapmetric_request_latency_seconds_bucket",
+        "heapmetric_batch_items_bucket",
+        "heapmetric_batch_tokens_bucket",
+        "heapmetric_queue_depth",
+        "heapmetric_items_total",
+        "heapmetric_tokens_total",
+        "heapmetric_items_per_second",
+        "heapmetric_tokens_per_second",
+    ):
         assert name in text
     assert 'route="/v1/score",status="200"' in text
 
@@ -204,13 +264,17 @@ def test_disconnected_clients_items_are_dropped():
     judge = FakeJudge(gate)
     app = create_app(Settings(max_wait_ms=0, warmup=False), judge=judge)
     with serve_in_thread(app, ready=True) as srv, concurrent.futures.ThreadPoolExecutor(2) as pool:
-        busy = pool.submit(httpx.post, srv.url + "/v1/score", json={"items": [{"output": "first"}]}, timeout=30)
+        busy = pool.submit(
+            httpx.post, srv.url + "/v1/score", json={"items": [{"output": "first"}]}, timeout=30
+        )
         assert judge.entered.wait(10)
         batcher = app.state.service.batcher
         payload = b'{"items": [{"output": "gone-1"}, {"output": "gone-2"}]}'
         with socket.create_connection(("127.0.0.1", srv.port)) as sock:
-            sock.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload))
+            sock.sendall(
+                b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+            )
             deadline = time.monotonic() + 10
             while batcher.queued_items < 2 and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -230,8 +294,12 @@ def test_graceful_shutdown_answers_every_accepted_request_then_refuses_connectio
     judge = FakeJudge(gate)
     app = create_app(Settings(max_wait_ms=0, max_batch_items=2, warmup=False), judge=judge)
     with serve_in_thread(app, ready=True) as srv, concurrent.futures.ThreadPoolExecutor(16) as pool:
-        futures = [pool.submit(httpx.post, srv.url + "/v1/score", json={"items": [{"output": "o" * (i + 1)}]},
-                               timeout=30) for i in range(6)]
+        futures = [
+            pool.submit(
+                httpx.post, srv.url + "/v1/score", json={"items": [{"output": "o" * (i + 1)}]}, timeout=30
+            )
+            for i in range(6)
+        ]
         assert judge.entered.wait(10)
         deadline = time.monotonic() + 10
         while app.state.service.batcher.queued_items < 5 and time.monotonic() < deadline:
@@ -242,7 +310,9 @@ def test_graceful_shutdown_answers_every_accepted_request_then_refuses_connectio
         try:
             refused, deadline = False, time.monotonic() + 10
             while not refused and time.monotonic() < deadline:
-                f = pool.submit(httpx.post, srv.url + "/v1/score", json={"items": [{"output": "late"}]}, timeout=30)
+                f = pool.submit(
+                    httpx.post, srv.url + "/v1/score", json={"items": [{"output": "late"}]}, timeout=30
+                )
                 try:
                     f.result(timeout=0.2)
                 except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):

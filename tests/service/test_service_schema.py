@@ -17,8 +17,10 @@ KEY = "schema-key"
 
 @pytest.fixture(scope="module")
 def live(schema_judge):
-    app = create_app(Settings(api_keys=[KEY], max_items_per_request=16, max_chars_per_field=2000,
-                              max_body_bytes=65536), judge=schema_judge)
+    app = create_app(
+        Settings(api_keys=[KEY], max_items_per_request=16, max_chars_per_field=2000, max_body_bytes=65536),
+        judge=schema_judge,
+    )
     with serve_in_thread(app, ready=True, timeout=120) as srv:
         yield srv
 
@@ -45,7 +47,12 @@ def test_no_input_gives_a_server_error(live):
 
     for op in operations:
         # derandomize: the same examples every run, so CI cannot flake on what the fuzzer happened to draw
-        run = settings(max_examples=25, deadline=None, database=None, derandomize=True,
-                       suppress_health_check=list(HealthCheck))(given(case=op.as_strategy())(check))
+        run = settings(
+            max_examples=25,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )(given(case=op.as_strategy())(check))
         run()
     assert 200 in seen["/v1/score"] and 422 in seen["/v1/score"]

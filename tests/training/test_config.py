@@ -20,8 +20,10 @@ def test_shipped_configs_load(path: Path) -> None:
 
 def test_yaml_maps_onto_dataclass(tmp_path: Path) -> None:
     f = tmp_path / "c.yaml"
-    f.write_text("backbone: some/model\nmax_steps: 7\nlearning_rate: 1e-4\ndatasets: summeval\n"
-                 "lora: {r: 4, target_modules: [query, value]}\n")
+    f.write_text(
+        "backbone: some/model\nmax_steps: 7\nlearning_rate: 1e-4\ndatasets: summeval\n"
+        "lora: {r: 4, target_modules: [query, value]}\n"
+    )
     cfg = load_config(f, output_dir="x")
     assert cfg.max_steps == 7 and cfg.learning_rate == pytest.approx(1e-4)
     assert cfg.datasets == ["summeval"] and cfg.output_dir == "x"
@@ -36,12 +38,26 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
     assert err.value.field == "max_step" and "max_steps" in str(err.value) and str(f) in str(err.value)
 
 
-@pytest.mark.parametrize("key, value", [
-    ("learning_rate", 0), ("batch_size", 0), ("max_steps", -1), ("mixing", "random"), ("warmup_ratio", 1.5),
-    ("mixed_precision", "fp8"), ("pooling", "max"), ("mixing_temperature", 0), ("max_minutes", 0),
-    ("batch_size", 2.5), ("freeze_embeddings", "yes"), ("datasets", []), ("quantization", "4bit"),
-    ("max_length", "long"), ("eval_max_per_group", 0),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("learning_rate", 0),
+        ("batch_size", 0),
+        ("max_steps", -1),
+        ("mixing", "random"),
+        ("warmup_ratio", 1.5),
+        ("mixed_precision", "fp8"),
+        ("pooling", "max"),
+        ("mixing_temperature", 0),
+        ("max_minutes", 0),
+        ("batch_size", 2.5),
+        ("freeze_embeddings", "yes"),
+        ("datasets", []),
+        ("quantization", "4bit"),
+        ("max_length", "long"),
+        ("eval_max_per_group", 0),
+    ],
+)
 def test_impossible_values_name_the_key(key: str, value: object) -> None:
     with pytest.raises(InputError) as err:
         config_from_dict({key: value}, file="cfg.yaml")

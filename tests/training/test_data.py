@@ -14,8 +14,17 @@ from training.data import build_training_data, judgement_pairs, load_groups
 
 
 def _j(item: str, score: float, out: str, crit: str = "coherence") -> dict:
-    return {"id": f"{item}-{out}-{crit}", "dataset": "d", "task": "summarization", "criterion": crit,
-            "item_id": item, "output": out, "score": score, "scale": [1, 5], "source": "s"}
+    return {
+        "id": f"{item}-{out}-{crit}",
+        "dataset": "d",
+        "task": "summarization",
+        "criterion": crit,
+        "item_id": item,
+        "output": out,
+        "score": score,
+        "scale": [1, 5],
+        "source": "s",
+    }
 
 
 def _write(folder: Path, split: str, rows: list[dict], gz: bool = False) -> None:
@@ -39,8 +48,18 @@ def test_pairs_from_grades_within_one_input(tmp_path: Path) -> None:
 
 def test_group_without_pairs_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rows = [_j("i1", 1, "x"), _j("i1", 3, "y"), _j("i1", 2, "a", "fluency"), _j("i2", 4, "b", "fluency")]
-    rows.append({"id": "p", "dataset": "d", "task": "summarization", "criterion": "relevance", "item_id": "i3",
-                 "output_a": "a", "output_b": "b", "label": "tie"})
+    rows.append(
+        {
+            "id": "p",
+            "dataset": "d",
+            "task": "summarization",
+            "criterion": "relevance",
+            "item_id": "i3",
+            "output_a": "a",
+            "output_b": "b",
+            "label": "tie",
+        }
+    )
     _write(tmp_path / "d", "train", rows, gz=True)
     with caplog.at_level(logging.WARNING):
         data = build_training_data(load_groups(tmp_path, "train"))
@@ -51,9 +70,19 @@ def test_group_without_pairs_is_reported(tmp_path: Path, caplog: pytest.LogCaptu
 
 
 def test_preferences_train_as_given(tmp_path: Path) -> None:
-    rows = [{"id": f"p{i}", "dataset": "d", "task": "summarization", "criterion": "consistency",
-             "item_id": f"i{i}", "output_a": "good", "output_b": "bad", "label": "a" if i % 2 else "b"}
-            for i in range(4)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "dataset": "d",
+            "task": "summarization",
+            "criterion": "consistency",
+            "item_id": f"i{i}",
+            "output_a": "good",
+            "output_b": "bad",
+            "label": "a" if i % 2 else "b",
+        }
+        for i in range(4)
+    ]
     _write(tmp_path / "d", "train", rows)
     pairs = build_training_data(load_groups(tmp_path, "train")).pairs["d/summarization/consistency"]
     assert [(p.better, p.worse) for p in pairs] == [("bad", "good"), ("good", "bad")] * 2

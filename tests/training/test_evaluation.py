@@ -11,21 +11,71 @@ from training.model_card import comparison, covers, results_markdown
 
 
 def _j(item: str, out: str, score: float, **kw) -> Judgement:
-    return Judgement(id=f"{item}{out}", dataset="d", task="summarization", criterion="coherence", item_id=item,
-                     output=out, score=score, scale=[1, 5], **kw)
+    return Judgement(
+        id=f"{item}{out}",
+        dataset="d",
+        task="summarization",
+        criterion="coherence",
+        item_id=item,
+        output=out,
+        score=score,
+        scale=[1, 5],
+        **kw,
+    )
 
 
 def _groups() -> dict[str, Group]:
-    graded = Group("d/summarization/coherence", "d", "summarization", "coherence",
-                   judgements=[_j("i1", "a", 1), _j("i1", "bb", 2), _j("i1", "ccc", 3), _j("i2", "ddddd", 5),
-                               _j("i2", "eeee", 4)])
-    prefs = Group("p/summarization/consistency", "p", "summarization", "consistency", preferences=[
-        Preference(id="x", dataset="p", task="summarization", criterion="consistency", item_id="k",
-                   output_a="long answer here", output_b="short", label="a"),
-        Preference(id="y", dataset="p", task="summarization", criterion="consistency", item_id="m",
-                   output_a="tiny", output_b="a much longer one", label="a"),
-        Preference(id="z", dataset="p", task="summarization", criterion="consistency", item_id="n",
-                   output_a="same", output_b="other", label="tie")])
+    graded = Group(
+        "d/summarization/coherence",
+        "d",
+        "summarization",
+        "coherence",
+        judgements=[
+            _j("i1", "a", 1),
+            _j("i1", "bb", 2),
+            _j("i1", "ccc", 3),
+            _j("i2", "ddddd", 5),
+            _j("i2", "eeee", 4),
+        ],
+    )
+    prefs = Group(
+        "p/summarization/consistency",
+        "p",
+        "summarization",
+        "consistency",
+        preferences=[
+            Preference(
+                id="x",
+                dataset="p",
+                task="summarization",
+                criterion="consistency",
+                item_id="k",
+                output_a="long answer here",
+                output_b="short",
+                label="a",
+            ),
+            Preference(
+                id="y",
+                dataset="p",
+                task="summarization",
+                criterion="consistency",
+                item_id="m",
+                output_a="tiny",
+                output_b="a much longer one",
+                label="a",
+            ),
+            Preference(
+                id="z",
+                dataset="p",
+                task="summarization",
+                criterion="consistency",
+                item_id="n",
+                output_a="same",
+                output_b="other",
+                label="tie",
+            ),
+        ],
+    )
     return {g.name: g for g in (graded, prefs)}
 
 
@@ -66,8 +116,13 @@ def test_baseline_coverage_and_comparison() -> None:
     groups = _groups()
     assert covers("length", groups["d/summarization/coherence"])
     assert not covers("rougeL", groups["d/summarization/coherence"])
-    with_ref = Group("r/summarization/coverage", "r", "summarization", "coverage",
-                     judgements=[_j("i", "a", 1, reference="ref")])
+    with_ref = Group(
+        "r/summarization/coverage",
+        "r",
+        "summarization",
+        "coverage",
+        judgements=[_j("i", "a", 1, reference="ref")],
+    )
     assert covers("rougeL", with_ref) and covers("minilm-cosine", with_ref)
     model = {"groups": {"g1": {"pairwise_accuracy": 0.8, "kendall": 0.4}, "g2": {"pairwise_accuracy": 0.6}}}
     base = {"length": {"groups": {"g2": {"pairwise_accuracy": 0.55}}}}

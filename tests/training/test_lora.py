@@ -21,9 +21,18 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tiny-llama")
     torch.manual_seed(0)
     tok = build_bpe_tokenizer(chat_template=False)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     LlamaModel(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
@@ -33,8 +42,17 @@ def _train_and_reload(tmp_path: Path, backbone: Path, data: Path, **kw):
     from heapmetric.scoring.reward_model import RewardModel
     from training.trainer import train
 
-    cfg = tiny_config(tmp_path, backbone, data, pooling="last", max_steps=3, eval_every=3, save_every=3,
-                      lora={"r": 4, "alpha": 8}, **kw)
+    cfg = tiny_config(
+        tmp_path,
+        backbone,
+        data,
+        pooling="last",
+        max_steps=3,
+        eval_every=3,
+        save_every=3,
+        lora={"r": 4, "alpha": 8},
+        **kw,
+    )
     result = train(cfg, progress=False)
     meta = json.loads((result.model_dir / "heapmetric.json").read_text())
     assert meta["backbone"]["layout"] == "adapter" and meta["backbone"]["base"] == str(backbone)

@@ -29,8 +29,15 @@ def _train_lines(run: Path) -> list[dict]:
 def trained(tiny_backbone: Path, fixture_data: Path, tmp_path_factory: pytest.TempPathFactory):
     from training.trainer import train
 
-    cfg = tiny_config(tmp_path_factory.mktemp("trained"), tiny_backbone, fixture_data, max_steps=24,
-                      eval_every=12, save_every=8, keep_checkpoints=2)
+    cfg = tiny_config(
+        tmp_path_factory.mktemp("trained"),
+        tiny_backbone,
+        fixture_data,
+        max_steps=24,
+        eval_every=12,
+        save_every=8,
+        keep_checkpoints=2,
+    )
     return cfg, train(cfg, progress=False)
 
 
@@ -42,7 +49,10 @@ def test_training_learns_the_pairs(trained, fixture_data: Path, tiny_backbone: P
     cfg, result = trained
     rows = _train_lines(Path(cfg.output_dir))
     assert [r["step"] for r in rows] == list(range(1, 25))
-    first, last = statistics.fmean(r["loss"] for r in rows[:4]), statistics.fmean(r["loss"] for r in rows[-4:])
+    first, last = (
+        statistics.fmean(r["loss"] for r in rows[:4]),
+        statistics.fmean(r["loss"] for r in rows[-4:]),
+    )
     assert last < first - 0.05, (first, last)
     train_groups = load_groups(fixture_data, "train")
     after = evaluate(train_groups, model_score_fn(result.model_dir, device="cpu"))
@@ -51,8 +61,9 @@ def test_training_learns_the_pairs(trained, fixture_data: Path, tiny_backbone: P
     from training import modeling
 
     fresh, tok = modeling.build_model(tiny_config(tmp_path, tiny_backbone, fixture_data))
-    before = evaluate(train_groups, lambda items: modeling.score_items(
-        fresh, tok, items, _criteria(), max_length=64))
+    before = evaluate(
+        train_groups, lambda items: modeling.score_items(fresh, tok, items, _criteria(), max_length=64)
+    )
     assert before["mean_pairwise_accuracy"] < after["mean_pairwise_accuracy"] - 0.15, (before, after)
 
 
@@ -92,8 +103,14 @@ def test_existing_run_needs_resume(trained) -> None:
 def test_resume_is_exact(tiny_backbone: Path, fixture_data: Path, tmp_path: Path) -> None:
     from training.trainer import train
 
-    kw = dict(max_steps=6, eval_every=100, save_every=100, calibrate=False, pointwise_weight=0.5,
-              pointwise_batch_size=4)
+    kw = dict(
+        max_steps=6,
+        eval_every=100,
+        save_every=100,
+        calibrate=False,
+        pointwise_weight=0.5,
+        pointwise_batch_size=4,
+    )
     straight = tiny_config(tmp_path / "a", tiny_backbone, fixture_data, **kw)
     train(straight, progress=False)
     broken = tiny_config(tmp_path / "b", tiny_backbone, fixture_data, **kw)
@@ -125,12 +142,23 @@ def test_bad_data_fails_before_model_loading(tmp_path: Path, fixture_data: Path)
 def test_time_budget_stops_the_run(tiny_backbone: Path, fixture_data: Path, tmp_path: Path) -> None:
     from training.trainer import PLAN_AT, lr_factor, train
 
-    cfg = tiny_config(tmp_path, tiny_backbone, fixture_data, max_steps=100_000, max_minutes=0.04,
-                      eval_every=100_000, save_every=100_000, calibrate=False, warmup_ratio=0.1)
+    cfg = tiny_config(
+        tmp_path,
+        tiny_backbone,
+        fixture_data,
+        max_steps=100_000,
+        max_minutes=0.04,
+        eval_every=100_000,
+        save_every=100_000,
+        calibrate=False,
+        warmup_ratio=0.1,
+    )
     result = train(cfg, progress=False)
     assert result.stopped == "time_budget" and 0 < result.steps < 100_000
     summary = json.loads((Path(cfg.output_dir) / "summary.json").read_text())
-    assert summary["stopped"] == "time_budget" and (Path(cfg.output_dir) / "model" / "heapmetric.json").exists()
+    assert (
+        summary["stopped"] == "time_budget" and (Path(cfg.output_dir) / "model" / "heapmetric.json").exists()
+    )
     # warm-up over the pace-measuring steps, then a decay that reaches zero at the planned step
     assert lr_factor(cfg, PLAN_AT - 1, 500) < 1 and lr_factor(cfg, 500, 500) == 0.0
     assert lr_factor(cfg, PLAN_AT, 500) == pytest.approx(1.0)

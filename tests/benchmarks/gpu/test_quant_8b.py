@@ -21,16 +21,24 @@ def load_script():
 
 def test_published_llama_31_8b_numbers():
     cfg = load_script().LLAMA_31_8B
-    assert (cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["num_key_value_heads"],
-            cfg["intermediate_size"], cfg["vocab_size"]) == (4096, 32, 32, 8, 14336, 128256)
+    assert (
+        cfg["hidden_size"],
+        cfg["num_hidden_layers"],
+        cfg["num_attention_heads"],
+        cfg["num_key_value_heads"],
+        cfg["intermediate_size"],
+        cfg["vocab_size"],
+    ) == (4096, 32, 32, 8, 14336, 128256)
 
 
 def test_tiny_run_on_cpu_writes_all_modes(tmp_path, monkeypatch):
     pytest.importorskip("bitsandbytes")
     q = load_script()
     out = tmp_path / "q.json"
-    monkeypatch.setattr("sys.argv", ["quant_8b.py", "--tiny", "--device", "cpu", "--items", "8", "--repeats", "1",
-                                     "--out", str(out)])
+    monkeypatch.setattr(
+        "sys.argv",
+        ["quant_8b.py", "--tiny", "--device", "cpu", "--items", "8", "--repeats", "1", "--out", str(out)],
+    )
     assert q.main() == 0
     report = json.loads(out.read_text())
     results = report["results"]

@@ -16,8 +16,9 @@ from heapmetric.cli import main
 from heapmetric.env import data_dir
 
 AE = data_dir() / "alpacaeval"
-needs_alpacaeval = pytest.mark.skipif(not AE.is_dir(), reason=f"AlpacaEval data not found at {AE} "
-                                      "(set $HEAPMETRIC_DATA)")
+needs_alpacaeval = pytest.mark.skipif(
+    not AE.is_dir(), reason=f"AlpacaEval data not found at {AE} (set $HEAPMETRIC_DATA)"
+)
 
 
 def test_order_free_judge_row(alpaca_files, length_judge) -> None:
@@ -34,8 +35,9 @@ def test_order_free_judge_row(alpaca_files, length_judge) -> None:
     assert ann["preference"] == pytest.approx(1 + 1 / (1 + math.exp(-0.75)))
 
 
-def test_position_swap_cancels_a_positional_judge_and_unparsed_is_not_a_tie(alpaca_files,
-                                                                          first_position_judge) -> None:
+def test_position_swap_cancels_a_positional_judge_and_unparsed_is_not_a_tie(
+    alpaca_files, first_position_judge
+) -> None:
     judge = first_position_judge()
     rows = json.loads(alpaca_files["long"].read_text())
     ref_rows = json.loads(alpaca_files["reference"].read_text())
@@ -43,8 +45,9 @@ def test_position_swap_cancels_a_positional_judge_and_unparsed_is_not_a_tie(alpa
         r[0]["instruction"] = "UNPARSEABLE " + r[0]["instruction"]
     alpaca_files["long"].write_text(json.dumps(rows))
     alpaca_files["reference"].write_text(json.dumps(ref_rows))
-    res = ae.evaluate_model(judge, read_model_outputs(alpaca_files["long"]),
-                            read_model_outputs(alpaca_files["reference"]))
+    res = ae.evaluate_model(
+        judge, read_model_outputs(alpaca_files["long"]), read_model_outputs(alpaca_files["reference"])
+    )
     assert judge.pairs == 24  # both orders
     assert res.row["win_rate"] == pytest.approx(50.0)  # A always wins: 1 in one order, 0 in the other
     assert res.row["n_unparsed"] == 1 and res.row["n_unparsed_orders"] == 2
@@ -76,18 +79,49 @@ def test_cache_makes_a_rerun_free(alpaca_files, length_judge, tmp_path) -> None:
 
 def test_cli_writes_the_leaderboard(alpaca_files, tmp_path, capsys) -> None:
     out = tmp_path / "out"
-    code = main(["bench", "alpacaeval", "--model-outputs", str(alpaca_files["long"]), str(alpaca_files["short"]),
-                 "--reference", str(alpaca_files["reference"]), "--judge", "length", "--out", str(out),
-                 "--cache", str(tmp_path / "c.sqlite")])
+    code = main(
+        [
+            "bench",
+            "alpacaeval",
+            "--model-outputs",
+            str(alpaca_files["long"]),
+            str(alpaca_files["short"]),
+            "--reference",
+            str(alpaca_files["reference"]),
+            "--judge",
+            "length",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+        ]
+    )
     assert code == 0
     with open(out / "leaderboard.csv", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0][:10] == ["", "win_rate", "standard_error", "n_wins", "n_wins_base", "n_draws", "n_total",
-                            "discrete_win_rate", "avg_length", "length_controlled_winrate"]
+    assert rows[0][:10] == [
+        "",
+        "win_rate",
+        "standard_error",
+        "n_wins",
+        "n_wins_base",
+        "n_draws",
+        "n_total",
+        "discrete_win_rate",
+        "avg_length",
+        "length_controlled_winrate",
+    ]
     assert [r[0] for r in rows[1:]] == ["long", "short"]
     annotations = json.loads((out / "annotations" / "long.json").read_text())
-    assert len(annotations) == 12 and set(annotations[0]) >= {"instruction", "output_1", "output_2", "preference",
-                                                               "generator_1", "generator_2", "annotator"}
+    assert len(annotations) == 12 and set(annotations[0]) >= {
+        "instruction",
+        "output_1",
+        "output_2",
+        "preference",
+        "generator_1",
+        "generator_2",
+        "annotator",
+    }
     assert (out / "leaderboard.png").stat().st_size > 1000
     assert "| long |" in capsys.readouterr().out
 
@@ -96,8 +130,19 @@ def test_cli_bad_alignment_is_one_line(alpaca_files, tmp_path, capsys) -> None:
     rows = json.loads(alpaca_files["long"].read_text())
     rows[2]["instruction"] = "not in the reference"
     alpaca_files["long"].write_text(json.dumps(rows))
-    code = main(["bench", "alpacaeval", "--model-outputs", str(alpaca_files["long"]),
-                 "--reference", str(alpaca_files["reference"]), "--judge", "length", "--no-cache"])
+    code = main(
+        [
+            "bench",
+            "alpacaeval",
+            "--model-outputs",
+            str(alpaca_files["long"]),
+            "--reference",
+            str(alpaca_files["reference"]),
+            "--judge",
+            "length",
+            "--no-cache",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "long.json:3 field 'instruction': instruction not in the reference outputs" in err[0]
@@ -109,8 +154,22 @@ def test_annotations_judge_reproduces_alpaca_7b(tmp_path) -> None:
     """alpaca-7b vs gpt4_1106_preview with the shipped GPT-4-turbo annotations as the judge: the published row."""
     ann = AE / "llm_judge_annotations" / "alpaca-7b__weighted_alpaca_eval_gpt4_turbo.json"
     out = tmp_path / "out"
-    assert main(["bench", "alpacaeval", "--model-outputs", str(AE / "model_outputs" / "alpaca-7b.json"),
-                 "--judge", f"annotations:{ann}", "--out", str(out), "-q"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "alpacaeval",
+                "--model-outputs",
+                str(AE / "model_outputs" / "alpaca-7b.json"),
+                "--judge",
+                f"annotations:{ann}",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     with open(out / "leaderboard.csv", encoding="utf-8") as handle:
         ours = next(csv.DictReader(handle))
     published = ae.read_published_leaderboard(ae.default_published_path())["alpaca-7b"]
@@ -131,11 +190,18 @@ def test_gamed_file_enables_the_published_glm(alpaca_files, length_judge, tmp_pa
     path.write_text("\n".join(rows) + "\n")
     gamed = ae.read_gamed_file(path)
     assert len(gamed.preference) == 24 and gamed.difficulty[3] == 0.75
-    res = ae.evaluate_model(length_judge, read_model_outputs(alpaca_files["short"]),
-                            read_model_outputs(alpaca_files["reference"]), gamed=gamed)
+    res = ae.evaluate_model(
+        length_judge,
+        read_model_outputs(alpaca_files["short"]),
+        read_model_outputs(alpaca_files["reference"]),
+        gamed=gamed,
+    )
     assert res.lc["glm"] == "length_controlled_v1"
-    assert set(res.lc["weights"]) == {"np.tanh(std_delta_len)", "instruction_difficulty",
-                                      "not_gamed_baseline.astype(float)"}
+    assert set(res.lc["weights"]) == {
+        "np.tanh(std_delta_len)",
+        "instruction_difficulty",
+        "not_gamed_baseline.astype(float)",
+    }
     assert 0.0 <= res.row["length_controlled_winrate"] <= 100.0
     path.write_text("index,instruction_difficulty\nx,1\n")
     with pytest.raises(Exception, match=r"df_gamed.csv:2"):

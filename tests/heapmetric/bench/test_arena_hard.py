@@ -14,8 +14,11 @@ from heapmetric.cli import main
 
 
 def _load(arena_files):
-    return (read_questions(arena_files["questions"]), read_answers(arena_files["base-model"]),
-            [read_answers(arena_files["long-model"]), read_answers(arena_files["short-model"])])
+    return (
+        read_questions(arena_files["questions"]),
+        read_answers(arena_files["base-model"]),
+        [read_answers(arena_files["long-model"]), read_answers(arena_files["short-model"])],
+    )
 
 
 def test_order_free_judge_gives_soft_battles(arena_files, length_judge) -> None:
@@ -25,17 +28,22 @@ def test_order_free_judge_gives_soft_battles(arena_files, length_judge) -> None:
     assert [r["model"] for r in res.rows] == ["long-model", "base-model", "short-model"]
     assert rows["base-model"]["score"] == 50.0
     assert rows["long-model"]["n_battles"] == 16 and rows["short-model"]["n_battles"] == 16
-    assert rows["long-model"]["rating_q025"] <= rows["long-model"]["score"] <= rows["long-model"]["rating_q975"]
+    assert (
+        rows["long-model"]["rating_q025"] <= rows["long-model"]["score"] <= rows["long-model"]["rating_q975"]
+    )
     games = res.judgments["long-model"][0]["games"]
     assert [g["model_position"] for g in games] == ["B", "A"]
     assert games[0]["p_a_better"] == pytest.approx(1 - games[1]["p_a_better"])
 
 
-def test_strong_verdicts_count_three_times_and_position_bias_cancels(arena_files, first_position_judge) -> None:
+def test_strong_verdicts_count_three_times_and_position_bias_cancels(
+    arena_files, first_position_judge
+) -> None:
     questions, base, models = _load(arena_files)
     # "A>>B" always: the model wins game 2 (3 battles) and loses game 1 (3 battles) -> exactly 50%
-    res = ah.evaluate(first_position_judge("A>>B"), questions, base, models[:1], rng=np.random.default_rng(0),
-                      rounds=10)
+    res = ah.evaluate(
+        first_position_judge("A>>B"), questions, base, models[:1], rng=np.random.default_rng(0), rounds=10
+    )
     row = next(r for r in res.rows if r["model"] == "long-model")
     assert row["n_battles"] == 8 * 6 and row["score"] == pytest.approx(50.0, abs=1e-6)
     assert res.judgments["long-model"][0]["games"][0]["score"] == "A>>B"
@@ -47,16 +55,18 @@ def test_unparsed_games_are_counted_not_tied(arena_files, first_position_judge) 
     first["prompt"] = "UNPARSEABLE " + first["prompt"]
     arena_files["questions"].write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
     questions, base, models = _load(arena_files)
-    res = ah.evaluate(first_position_judge("A>B"), questions, base, models[:1], rng=np.random.default_rng(0),
-                      rounds=5)
+    res = ah.evaluate(
+        first_position_judge("A>B"), questions, base, models[:1], rng=np.random.default_rng(0), rounds=5
+    )
     row = next(r for r in res.rows if r["model"] == "long-model")
     assert row["n_unparsed_games"] == 2 and row["n_battles"] == 14
 
 
 def test_style_control_runs_and_reports_coefficients(arena_files, length_judge) -> None:
     questions, base, models = _load(arena_files)
-    res = ah.evaluate(length_judge, questions, base, models, rng=np.random.default_rng(0), rounds=5,
-                      style_control=True)
+    res = ah.evaluate(
+        length_judge, questions, base, models, rng=np.random.default_rng(0), rounds=5, style_control=True
+    )
     assert set(res.style_coefs) == {"length", "headers", "lists", "bold"}
     assert all(np.isfinite(v) for v in res.style_coefs.values())  # the effect itself: test_bradley_terry
 
@@ -68,13 +78,30 @@ def test_style_counts() -> None:
 
 def test_cli_outputs_and_missing_answer(arena_files, tmp_path, capsys, registered_length_judge) -> None:
     out = tmp_path / "out"
-    args = ["bench", "arena-hard", "--answers", str(arena_files["long-model"]), str(arena_files["short-model"]),
-            "--baseline", str(arena_files["base-model"]), "--questions", str(arena_files["questions"]),
-            "--judge", registered_length_judge, "--rounds", "10", "--out", str(out), "--no-cache"]
+    args = [
+        "bench",
+        "arena-hard",
+        "--answers",
+        str(arena_files["long-model"]),
+        str(arena_files["short-model"]),
+        "--baseline",
+        str(arena_files["base-model"]),
+        "--questions",
+        str(arena_files["questions"]),
+        "--judge",
+        registered_length_judge,
+        "--rounds",
+        "10",
+        "--out",
+        str(out),
+        "--no-cache",
+    ]
     assert main(args) == 0
     with open(out / "leaderboard.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["model"] for r in rows] == ["long-model", "base-model", "short-model"] and set(ah.LEADERBOARD_COLUMNS) <= set(rows[0])
+    assert [r["model"] for r in rows] == ["long-model", "base-model", "short-model"] and set(
+        ah.LEADERBOARD_COLUMNS
+    ) <= set(rows[0])
     judgments = [json.loads(x) for x in (out / "judgments" / "long-model.jsonl").read_text().splitlines()]
     assert len(judgments) == 8 and len(judgments[0]["games"]) == 2
     assert (out / "leaderboard.png").is_file()

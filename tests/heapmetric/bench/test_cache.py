@@ -8,8 +8,12 @@ from heapmetric.bench.cache import AnnotationCache, cache_key
 def test_key_depends_on_every_part() -> None:
     base = cache_key("judge|v1", "prompt", "a", "b")
     assert base == cache_key("judge|v1", "prompt", "a", "b")
-    others = {cache_key("judge|v2", "prompt", "a", "b"), cache_key("judge|v1", "prompt2", "a", "b"),
-              cache_key("judge|v1", "prompt", "b", "a"), cache_key("judge|v1", "prompt", "a", "b", task="t")}
+    others = {
+        cache_key("judge|v2", "prompt", "a", "b"),
+        cache_key("judge|v1", "prompt2", "a", "b"),
+        cache_key("judge|v1", "prompt", "b", "a"),
+        cache_key("judge|v1", "prompt", "a", "b", task="t"),
+    }
     assert base not in others and len(others) == 4
 
 

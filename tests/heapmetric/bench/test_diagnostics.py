@@ -14,8 +14,12 @@ LLMBAR = data_dir() / "llmbar"
 
 
 def _pairs() -> list[LabelledPair]:
-    return [LabelledPair("q1", "long answer", "s", "a", "d"), LabelledPair("q2", "x", "longer one", "a", "d"),
-            LabelledPair("q3", "same", "same", "b", "d"), LabelledPair("q4", "u", "v", "tie", "d")]
+    return [
+        LabelledPair("q1", "long answer", "s", "a", "d"),
+        LabelledPair("q2", "x", "longer one", "a", "d"),
+        LabelledPair("q3", "same", "same", "b", "d"),
+        LabelledPair("q4", "u", "v", "tie", "d"),
+    ]
 
 
 def test_summary_by_hand() -> None:
@@ -45,9 +49,20 @@ def test_positional_judge_and_order_free_judge(first_position_judge, length_judg
 
 def test_heap_preference_file(tmp_path, length_judge) -> None:
     path = tmp_path / "prefs.jsonl"
-    rows = [{"id": f"p{i}", "dataset": "toy", "task": "instruction_following", "criterion": "overall",
-             "item_id": f"i{i}", "source": "q", "output_a": "a" * (10 + i), "output_b": "b" * 5,
-             "label": "a" if i % 2 else "b"} for i in range(6)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "dataset": "toy",
+            "task": "instruction_following",
+            "criterion": "overall",
+            "item_id": f"i{i}",
+            "source": "q",
+            "output_a": "a" * (10 + i),
+            "output_b": "b" * 5,
+            "label": "a" if i % 2 else "b",
+        }
+        for i in range(6)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     sets = read_preference_file(path)
     row = diagnose(length_judge, sets)[0]
@@ -59,8 +74,22 @@ def test_heap_preference_file(tmp_path, length_judge) -> None:
 def test_cli_on_llmbar(tmp_path, registered_length_judge, capsys) -> None:
     sets = read_llmbar(LLMBAR)
     assert sum(len(v) for v in sets.values()) == 885
-    assert main(["bench", "diagnose", "--judge", registered_length_judge, "--limit", "10", "--out",
-                 str(tmp_path), "--no-cache"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "diagnose",
+                "--judge",
+                registered_length_judge,
+                "--limit",
+                "10",
+                "--out",
+                str(tmp_path),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| LLMBar_Natural | 10 |" in out and "| all | 80 |" in out
     assert (tmp_path / "diagnostics.csv").is_file()

@@ -68,7 +68,15 @@ def test_arena_answers_and_missing_answer(arena_files) -> None:
 
 def test_arena_bad_answer_line(tmp_path) -> None:
     path = tmp_path / "a.jsonl"
-    path.write_text(json.dumps({"uid": "q1", "model": "m", "messages": [{"role": "user", "content": "hi"},
-                                                                        {"role": "assistant", "content": 3}]}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "uid": "q1",
+                "model": "m",
+                "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": 3}],
+            }
+        )
+        + "\n"
+    )
     with pytest.raises(InputError, match=r"a.jsonl:1 field 'messages'"):
         read_answers(path)

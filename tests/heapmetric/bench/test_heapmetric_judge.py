@@ -9,13 +9,32 @@ import json
 from heapmetric.cli import main
 
 
-def test_alpacaeval_and_arena_hard_with_a_tiny_metric(tiny_encoder_metric_dir, alpaca_files, arena_files,
-                                                      tmp_path) -> None:
+def test_alpacaeval_and_arena_hard_with_a_tiny_metric(
+    tiny_encoder_metric_dir, alpaca_files, arena_files, tmp_path
+) -> None:
     spec = f"heapmetric:{tiny_encoder_metric_dir}?device=cpu"
     out = tmp_path / "ae"
-    assert main(["bench", "alpacaeval", "--model-outputs", str(alpaca_files["long"]), str(alpaca_files["short"]),
-                 "--reference", str(alpaca_files["reference"]), "--judge", spec, "--out", str(out),
-                 "--cache", str(tmp_path / "c.sqlite"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "alpacaeval",
+                "--model-outputs",
+                str(alpaca_files["long"]),
+                str(alpaca_files["short"]),
+                "--reference",
+                str(alpaca_files["reference"]),
+                "--judge",
+                spec,
+                "--out",
+                str(out),
+                "--cache",
+                str(tmp_path / "c.sqlite"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     with open(out / "leaderboard.csv", encoding="utf-8") as handle:
         rows = {r[""]: r for r in csv.DictReader(handle)}
     assert set(rows) == {"long", "short"}
@@ -27,9 +46,30 @@ def test_alpacaeval_and_arena_hard_with_a_tiny_metric(tiny_encoder_metric_dir, a
     assert abs(ann[0]["p_model_first"] - ann[0]["p_reference_first"]) < 1e-6
 
     out = tmp_path / "ah"
-    assert main(["bench", "arena-hard", "--answers", str(arena_files["long-model"]), "--baseline",
-                 str(arena_files["base-model"]), "--questions", str(arena_files["questions"]), "--judge", spec,
-                 "--rounds", "10", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "arena-hard",
+                "--answers",
+                str(arena_files["long-model"]),
+                "--baseline",
+                str(arena_files["base-model"]),
+                "--questions",
+                str(arena_files["questions"]),
+                "--judge",
+                spec,
+                "--rounds",
+                "10",
+                "--out",
+                str(out),
+                "--cache",
+                str(tmp_path / "c.sqlite"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     with open(out / "leaderboard.csv", encoding="utf-8") as handle:
         board = {r["model"]: r for r in csv.DictReader(handle)}
     assert float(board["base-model"]["score"]) == 50.0
@@ -38,9 +78,30 @@ def test_alpacaeval_and_arena_hard_with_a_tiny_metric(tiny_encoder_metric_dir, a
     # diagnostics on an LLMBar-format folder (no task in the files: --task/--criterion defaults apply)
     llmbar = tmp_path / "llmbar"
     llmbar.mkdir()
-    (llmbar / "Toy.json").write_text(json.dumps([{"input": f"q{i}", "output_1": "a" * (5 + i), "output_2": "b b",
-                                                  "label": 1 + i % 2} for i in range(6)]))
-    assert main(["bench", "diagnose", "--judge", spec, "--llmbar", str(llmbar), "--out", str(tmp_path / "dg"),
-                 "--no-cache", "-q"]) == 0
+    (llmbar / "Toy.json").write_text(
+        json.dumps(
+            [
+                {"input": f"q{i}", "output_1": "a" * (5 + i), "output_2": "b b", "label": 1 + i % 2}
+                for i in range(6)
+            ]
+        )
+    )
+    assert (
+        main(
+            [
+                "bench",
+                "diagnose",
+                "--judge",
+                spec,
+                "--llmbar",
+                str(llmbar),
+                "--out",
+                str(tmp_path / "dg"),
+                "--no-cache",
+                "-q",
+            ]
+        )
+        == 0
+    )
     row = json.loads((tmp_path / "dg" / "diagnostics.json").read_text())["rows"][0]
     assert row["n"] == 6 and row["unparsed"] == 0 and row["swap_consistency"] == 100.0

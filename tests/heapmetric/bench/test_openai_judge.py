@@ -22,8 +22,12 @@ from heapmetric.judges.openai_compat import OpenAIJudge
 from heapmetric.judges.spec import load_judge
 from tests.fakes.openai_server import Failure, FakeOpenAIServer, FakeReply
 
-_A = re.compile(r"<\|The Start of Assistant A's Answer\|>\n(.*?)\n<\|The End of Assistant A's Answer\|>", re.S)
-_B = re.compile(r"<\|The Start of Assistant B's Answer\|>\n(.*?)\n<\|The End of Assistant B's Answer\|>", re.S)
+_A = re.compile(
+    r"<\|The Start of Assistant A's Answer\|>\n(.*?)\n<\|The End of Assistant A's Answer\|>", re.S
+)
+_B = re.compile(
+    r"<\|The Start of Assistant B's Answer\|>\n(.*?)\n<\|The End of Assistant B's Answer\|>", re.S
+)
 
 
 def arena_reply(messages, body) -> str:
@@ -48,9 +52,11 @@ def alpaca_reply(messages, body) -> FakeReply:
 def test_arena_verdicts_retries_and_unparsed(fake_openai_server) -> None:
     srv: FakeOpenAIServer = fake_openai_server(arena_reply)
     judge = OpenAIJudge("judge-model", srv.base_url, max_retries=0)
-    pairs = [PairItem("a much longer answer here", "short", source="Q1"),
-             PairItem("tiny", "a bit longer", source="Q2"),
-             PairItem("x", "y", source="UNPARSEABLE Q3")]
+    pairs = [
+        PairItem("a much longer answer here", "short", source="Q1"),
+        PairItem("tiny", "a bit longer", source="Q2"),
+        PairItem("x", "y", source="UNPARSEABLE Q3"),
+    ]
     res = judge.compare(pairs)
     assert res.probabilities[:2] == [1.0, 0.0]
     assert math.isnan(res.probabilities[2])
@@ -64,8 +70,9 @@ def test_arena_verdicts_retries_and_unparsed(fake_openai_server) -> None:
 def test_alpacaeval_logprob_judge(fake_openai_server, tmp_path, alpaca_files) -> None:
     srv = fake_openai_server(alpaca_reply)
     judge = load_judge(f"openai:gpt-4-1106-preview@{srv.base_url}?config=weighted_alpaca_eval_gpt4_turbo")
-    res = ae.evaluate_model(judge, read_model_outputs(alpaca_files["long"]),
-                            read_model_outputs(alpaca_files["reference"]))
+    res = ae.evaluate_model(
+        judge, read_model_outputs(alpaca_files["long"]), read_model_outputs(alpaca_files["reference"])
+    )
     # P(output_1) = 0.8 in both orders: 0.8 for the model when it is first, 0.2 when second -> mean 0.5
     assert res.row["win_rate"] == pytest.approx(50.0)
     assert res.annotations[0]["p_model_first"] == pytest.approx(0.8)
@@ -93,9 +100,21 @@ def test_endpoint_going_away_keeps_the_cache(fake_openai_server, tmp_path, alpac
 
 
 def test_unreachable_endpoint_is_one_clear_line(tmp_path, alpaca_files, capsys) -> None:
-    code = main(["bench", "alpacaeval", "--model-outputs", str(alpaca_files["short"]), "--reference",
-                 str(alpaca_files["reference"]), "--judge", "openai:m@http://127.0.0.1:9/v1?max_retries=0&timeout=2",
-                 "--cache", str(tmp_path / "c.sqlite"), "-q"])
+    code = main(
+        [
+            "bench",
+            "alpacaeval",
+            "--model-outputs",
+            str(alpaca_files["short"]),
+            "--reference",
+            str(alpaca_files["reference"]),
+            "--judge",
+            "openai:m@http://127.0.0.1:9/v1?max_retries=0&timeout=2",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "failed after 0 of 24 new pairs" in err[0] and "127.0.0.1:9" in err[0]
@@ -109,8 +128,24 @@ def test_both_benchmarks_on_shipped_data_through_loopback(fake_openai_server, tm
     srv = fake_openai_server(arena_reply)
     spec = f"openai:judge-model@{srv.base_url}"
     out = tmp_path / "ae"
-    assert main(["bench", "alpacaeval", "--judge", spec, "--limit", "4", "--out", str(out),
-                 "--cache", str(tmp_path / "c.sqlite"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "alpacaeval",
+                "--judge",
+                spec,
+                "--limit",
+                "4",
+                "--out",
+                str(out),
+                "--cache",
+                str(tmp_path / "c.sqlite"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     with open(out / "leaderboard.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 6 and srv.count() == 6 * 4 * 2
@@ -118,8 +153,26 @@ def test_both_benchmarks_on_shipped_data_through_loopback(fake_openai_server, tm
     assert len(summary["rank_agreement"]["win_rate"]["models"]) == 5  # text_davinci_003 is not on AE2
     srv.reset()
     out = tmp_path / "ah"
-    assert main(["bench", "arena-hard", "--judge", spec, "--limit", "4", "--rounds", "10", "--out", str(out),
-                 "--cache", str(tmp_path / "c.sqlite"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "arena-hard",
+                "--judge",
+                spec,
+                "--limit",
+                "4",
+                "--rounds",
+                "10",
+                "--out",
+                str(out),
+                "--cache",
+                str(tmp_path / "c.sqlite"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert srv.count() == 2 * 4 * 2
     with open(out / "leaderboard.csv", encoding="utf-8") as handle:
         models = [r["model"] for r in csv.DictReader(handle)]

@@ -49,11 +49,25 @@ def test_score_jsonl_matches_the_api(model_fixture, request, rows_file, tmp_path
 
 def test_score_csv_with_map_and_stdin(tiny_encoder_metric_dir, tmp_path, monkeypatch, capsys):
     csv_in = tmp_path / "in.csv"
-    csv_in.write_text("hyp,src,sys\n" + "".join(f"\"{r['output']}\",\"{r['source']}\",{r['system']}\n"
-                                                 for r in ROWS))
+    csv_in.write_text(
+        "hyp,src,sys\n" + "".join(f'"{r["output"]}","{r["source"]}",{r["system"]}\n' for r in ROWS)
+    )
     out = tmp_path / "out.csv"
-    rc = main(["score", "-i", str(csv_in), "-o", str(out), "--model", str(tiny_encoder_metric_dir), *TASK,
-               "--map", "output=hyp,source=src,system=sys", "--quiet"])
+    rc = main(
+        [
+            "score",
+            "-i",
+            str(csv_in),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_encoder_metric_dir),
+            *TASK,
+            "--map",
+            "output=hyp,source=src,system=sys",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     lines = out.read_text().splitlines()
     assert lines[0] == "hyp,src,sys,score" and len(lines) == 4
@@ -66,12 +80,29 @@ def test_score_csv_with_map_and_stdin(tiny_encoder_metric_dir, tmp_path, monkeyp
 
 
 def test_per_row_criterion_overrides_the_flags(tiny_encoder_metric_dir, tmp_path):
-    rows = [dict(ROWS[0]), dict(ROWS[0], criterion="fluency"),
-            dict(ROWS[0], instruction="Rate how polite the reply is.")]
+    rows = [
+        dict(ROWS[0]),
+        dict(ROWS[0], criterion="fluency"),
+        dict(ROWS[0], instruction="Rate how polite the reply is."),
+    ]
     del rows[2]["source"]
     out = tmp_path / "out.jsonl"
-    assert main(["score", "-i", str(write_jsonl(tmp_path / "in.jsonl", rows)), "-o", str(out),
-                 "--model", str(tiny_encoder_metric_dir), *TASK, "-q"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "-i",
+                str(write_jsonl(tmp_path / "in.jsonl", rows)),
+                "-o",
+                str(out),
+                "--model",
+                str(tiny_encoder_metric_dir),
+                *TASK,
+                "-q",
+            ]
+        )
+        == 0
+    )
     got = [r["score"] for r in read_jsonl(out)]
     metric = heapmetric.load(str(tiny_encoder_metric_dir))
     fluency = metric.score(outputs=[ROWS[0]["output"]], task="summarization", criterion="fluency").scores[0]
@@ -82,16 +113,45 @@ def test_per_row_criterion_overrides_the_flags(tiny_encoder_metric_dir, tmp_path
 
 def test_only_system(tiny_encoder_metric_dir, rows_file, tmp_path):
     out = tmp_path / "sys.jsonl"
-    assert main(["score", "-i", str(rows_file), "-o", str(out), "--model", str(tiny_encoder_metric_dir), *TASK,
-                 "--only-system", "-q"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "-i",
+                str(rows_file),
+                "-o",
+                str(out),
+                "--model",
+                str(tiny_encoder_metric_dir),
+                *TASK,
+                "--only-system",
+                "-q",
+            ]
+        )
+        == 0
+    )
     systems = {r["system"]: r for r in read_jsonl(out)}
     assert set(systems) == {"A", "B"} and systems["A"]["n"] == 2
 
 
 def test_generative_judge_through_the_cli(tiny_generative_dir, rows_file, tmp_path):
     out = tmp_path / "gen.jsonl"
-    assert main(["score", "-i", str(rows_file), "-o", str(out), "--model", f"generative:{tiny_generative_dir}",
-                 *TASK, "-q"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "-i",
+                str(rows_file),
+                "-o",
+                str(out),
+                "--model",
+                f"generative:{tiny_generative_dir}",
+                *TASK,
+                "-q",
+            ]
+        )
+        == 0
+    )
     scores = [r["score"] for r in read_jsonl(out)]
     assert all(1.0 <= s <= 5.0 for s in scores)
 
@@ -112,8 +172,24 @@ def test_server_option_uses_the_http_client(rows_file, tmp_path, monkeypatch):
 
     monkeypatch.setattr(heapmetric.client, "HeapmetricClient", FakeClient)
     out = tmp_path / "out.jsonl"
-    assert main(["score", "-i", str(rows_file), "-o", str(out), "--server", "http://127.0.0.1:9", "--api-key",
-                 "k", *TASK, "-q"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "-i",
+                str(rows_file),
+                "-o",
+                str(out),
+                "--server",
+                "http://127.0.0.1:9",
+                "--api-key",
+                "k",
+                *TASK,
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert seen["url"] == "http://127.0.0.1:9" and seen["key"] == "k"
     assert [it.criterion for it in seen["items"]] == ["coherence"] * 3
     assert [r["score"] for r in read_jsonl(out)] == [0.0, 1.0, 2.0]
@@ -134,19 +210,22 @@ def test_input_errors_are_one_line_exit_2(tiny_encoder_metric_dir, tmp_path, cap
     empty.write_text("")
     assert "empty" in run_error(["score", "-i", str(empty), *model, *TASK], capsys)
     rows = write_jsonl(tmp_path / "rows.jsonl", ROWS)
-    err = run_error(["score", "-i", str(rows), *model, "--task", "summarization", "--criterion", "coherense"],
-                    capsys)
+    err = run_error(
+        ["score", "-i", str(rows), *model, "--task", "summarization", "--criterion", "coherense"], capsys
+    )
     assert "did you mean 'coherence'" in err and f"{rows}:1" in err
-    mixed = write_jsonl(tmp_path / "mixed.jsonl", [dict(ROWS[0], task="summarization"),
-                                                   dict(ROWS[1], task="dialogue")])
+    mixed = write_jsonl(
+        tmp_path / "mixed.jsonl", [dict(ROWS[0], task="summarization"), dict(ROWS[1], task="dialogue")]
+    )
     err = run_error(["score", "-i", str(mixed), *model], capsys)
     assert "rows mix tasks" in err and f"{mixed}:1" in err
     (tmp_path / "not-a-model").mkdir()
     err = run_error(["score", "-i", str(rows), "--model", str(tmp_path / "not-a-model"), *TASK], capsys)
     assert "not a heapmetric or Hugging Face checkpoint" in err
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)
-    assert "needs bitsandbytes" in run_error(["score", "-i", str(rows), *model, *TASK, "--quantize", "8bit"],
-                                             capsys)
+    assert "needs bitsandbytes" in run_error(
+        ["score", "-i", str(rows), *model, *TASK, "--quantize", "8bit"], capsys
+    )
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -29,11 +29,37 @@ def test_flags_override_environment_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("HEAPMETRIC_DEVICE", "cuda")
     keys = tmp_path / "keys"
     keys.write_text("# team keys\nalpha\n\nbeta  # ci\n")
-    s = build_settings(parse("--model", "m", "--port", "9001", "--device", "cpu", "--quantize", "4bit",
-                             "--max-batch-tokens", "4096", "--max-wait-ms", "2.5", "--api-key-file", str(keys),
-                             "--cors-origin", "https://a.example", "--cors-origin", "https://b.example"))
+    s = build_settings(
+        parse(
+            "--model",
+            "m",
+            "--port",
+            "9001",
+            "--device",
+            "cpu",
+            "--quantize",
+            "4bit",
+            "--max-batch-tokens",
+            "4096",
+            "--max-wait-ms",
+            "2.5",
+            "--api-key-file",
+            str(keys),
+            "--cors-origin",
+            "https://a.example",
+            "--cors-origin",
+            "https://b.example",
+        )
+    )
     assert (s.model, s.port, s.device, s.quantization, s.max_batch_tokens, s.max_wait_ms, s.max_queue) == (
-        "m", 9001, "cpu", "4bit", 4096, 2.5, 777)
+        "m",
+        9001,
+        "cpu",
+        "4bit",
+        4096,
+        2.5,
+        777,
+    )
     assert s.host == "127.0.0.1"  # loopback unless told otherwise
     assert s.all_api_keys() == ["alpha", "beta"]
     assert s.cors_origins == ["https://a.example", "https://b.example"]
@@ -67,7 +93,13 @@ def start(*argv: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     code = "import sys; from heapmetric.cli import main; sys.exit(main())"
-    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port), *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", str(port), *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -83,13 +115,18 @@ def test_serve_a_checkpoint_and_drain_on_sigterm(tiny_encoder_metric_dir):
                 pass
             time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()[1]
-        body = {"task": "summarization", "criterion": "coherence",
-                "items": [{"output": "word " * (20 + i), "source": "source text " * 30} for i in range(16)]}
+        body = {
+            "task": "summarization",
+            "criterion": "coherence",
+            "items": [{"output": "word " * (20 + i), "source": "source text " * 30} for i in range(16)],
+        }
 
         def post(_: int) -> str:
             try:
                 r = httpx.post(url + "/v1/score", json=body, timeout=60)
-                return "ok" if r.status_code == 200 and len(r.json()["scores"]) == 16 else f"bad {r.status_code}"
+                return (
+                    "ok" if r.status_code == 200 and len(r.json()["scores"]) == 16 else f"bad {r.status_code}"
+                )
             except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
                 # refused, or reset while still in the listen backlog / before uvicorn read it: the app never
                 # saw it (uvicorn's graceful shutdown closes only connections without a request in progress)
@@ -99,7 +136,10 @@ def test_serve_a_checkpoint_and_drain_on_sigterm(tiny_encoder_metric_dir):
 
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
             futures = [pool.submit(post, i) for i in range(24)]
-            while time.monotonic() < deadline and "heapmetric_items_total 0.0" in httpx.get(url + "/metrics").text:
+            while (
+                time.monotonic() < deadline
+                and "heapmetric_items_total 0.0" in httpx.get(url + "/metrics").text
+            ):
                 time.sleep(0.02)  # SIGTERM once the model has started on accepted requests
             proc.send_signal(signal.SIGTERM)
             outcomes = [f.result() for f in futures]

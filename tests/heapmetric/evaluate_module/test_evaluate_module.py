@@ -23,15 +23,21 @@ def test_loads_from_folder_offline():
 
 
 def test_baseline_spec_with_one_or_many_references(hf_metric):
-    one = hf_metric.compute(predictions=["the cat sat", "a dog"], references=["the cat sat on the mat", "the cat"],
-                            model="rouge1")
+    one = hf_metric.compute(
+        predictions=["the cat sat", "a dog"], references=["the cat sat on the mat", "the cat"], model="rouge1"
+    )
     assert one["scores"] == [pytest.approx(2 * 1 * 0.5 / 1.5), 0.0]
-    many = hf_metric.compute(predictions=["the cat sat"], references=[["the cat sat on the mat", "dogs"]],
-                             model="rouge1")
+    many = hf_metric.compute(
+        predictions=["the cat sat"], references=[["the cat sat on the mat", "dogs"]], model="rouge1"
+    )
     assert many["scores"] == [pytest.approx((2 / 3 + 0) / 2)]
     free = hf_metric.compute(predictions=["one two three", "x"], systems=["a", "b"], model="length")
-    assert free == {"scores": [3.0, 1.0], "mean_score": 2.0, "system_scores": {"a": 3.0, "b": 1.0},
-                    "model": "length"}
+    assert free == {
+        "scores": [3.0, 1.0],
+        "mean_score": 2.0,
+        "system_scores": {"a": 3.0, "b": 1.0},
+        "model": "length",
+    }
 
 
 def test_trained_metric_scores_equal_heapmetric_load(hf_metric, tiny_encoder_metric_dir):
@@ -39,8 +45,14 @@ def test_trained_metric_scores_equal_heapmetric_load(hf_metric, tiny_encoder_met
 
     outputs = ["The cat sat on the mat.", "Stocks fell sharply on Monday after the report."]
     sources = ["A story about a cat.", "Markets news from Monday."]
-    got = hf_metric.compute(predictions=outputs, sources=sources, task="summarization", criterion="coherence",
-                            model=str(tiny_encoder_metric_dir))
+    got = hf_metric.compute(
+        predictions=outputs,
+        sources=sources,
+        task="summarization",
+        criterion="coherence",
+        model=str(tiny_encoder_metric_dir),
+    )
     want = heapmetric.load(str(tiny_encoder_metric_dir), device="cpu").score(
-        outputs=outputs, sources=sources, task="summarization", criterion="coherence")
+        outputs=outputs, sources=sources, task="summarization", criterion="coherence"
+    )
     assert got["scores"] == pytest.approx(want.scores, abs=1e-5)

@@ -89,9 +89,16 @@ def test_embedding_similarity_with_minilm():
     scores = judge.score(ITEMS).scores
     assert scores[0] > scores[1]
     assert all(-1.0 <= s <= 1.0 + 1e-6 for s in scores)
-    src = EmbeddingSimilarityJudge("source").score(
-        [ScoreItem(output="a cat on a mat", source="The cat sat on the mat all day."),
-         ScoreItem(output="stock markets fell", source="The cat sat on the mat all day.")]).scores
+    src = (
+        EmbeddingSimilarityJudge("source")
+        .score(
+            [
+                ScoreItem(output="a cat on a mat", source="The cat sat on the mat all day."),
+                ScoreItem(output="stock markets fell", source="The cat sat on the mat all day."),
+            ]
+        )
+        .scores
+    )
     assert src[0] > src[1]
 
 
@@ -110,11 +117,13 @@ def test_rouge_beta_and_whitespace_tokenizer_hand_computed():
     # whitespace tokens keep "." and case; LCS("the cat sat .", "the cat ran away .") = "the cat ." = 3
     item = ScoreItem(output="the cat sat .", reference="the cat ran away .")
     p, r, beta = 3 / 4, 3 / 5, 1.2
-    expected = (1 + beta ** 2) * p * r / (r + beta ** 2 * p)
+    expected = (1 + beta**2) * p * r / (r + beta**2 * p)
     judge = RougeJudge("rougeL", beta=beta, tokenizer="whitespace", stem=False)
     assert judge.score([item]).scores == [pytest.approx(expected)]
     # the rouge tokenizer drops "." -> LCS 2 of 3 and 4 tokens
-    assert RougeJudge("rougeL").score([item]).scores == [pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))]
+    assert RougeJudge("rougeL").score([item]).scores == [
+        pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))
+    ]
     with pytest.raises(InputError, match="tokenizer"):
         RougeJudge("rougeL", tokenizer="spacy")
 
@@ -124,7 +133,9 @@ def test_bleu_smoothing_options():
 
     item = ScoreItem(output="the cat sat on the hat", reference="the cat sat on the mat")
     none = BleuJudge(smooth="none").score([item]).scores[0]
-    assert none == pytest.approx(sacrebleu.sentence_bleu(item.output, [item.reference], smooth_method="none").score)
+    assert none == pytest.approx(
+        sacrebleu.sentence_bleu(item.output, [item.reference], smooth_method="none").score
+    )
     miss = ScoreItem(output="cat hat", reference="the cat sat on the mat")
     floor = BleuJudge(smooth="floor", smooth_value=1e-10).score([miss]).scores[0]
     assert BleuJudge(smooth="none").score([miss]).scores[0] == 0.0 and 0 < floor < 1e-3

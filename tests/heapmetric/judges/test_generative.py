@@ -10,8 +10,12 @@ from heapmetric.judges.base import Judge
 from heapmetric.judges.generative import GenerativeJudge, locate_model
 
 TASK = {"task": "summarization", "criterion": "coherence"}
-OUTPUTS = ["The council approved the library.", "library library council", "Work starts in spring.",
-           "A much longer summary that goes on about the council, the library, the depot and the mayor."]
+OUTPUTS = [
+    "The council approved the library.",
+    "library library council",
+    "Work starts in spring.",
+    "A much longer summary that goes on about the council, the library, the depot and the mayor.",
+]
 SOURCES = ["The council met and approved a new library in the old depot."] * 4
 
 
@@ -25,7 +29,9 @@ def test_scores_are_expected_values_on_the_scale(judge):
     result = judge.score(outputs=OUTPUTS, sources=SOURCES, **TASK)
     assert all(1.0 <= s <= 5.0 for s in result.scores)
     assert len(set(result.scores)) > 1
-    assert result.metadata["kind"] == "generative" and result.metadata["criterion"] == "summarization/coherence"
+    assert (
+        result.metadata["kind"] == "generative" and result.metadata["criterion"] == "summarization/coherence"
+    )
     # coverage has a [0, 1] human scale: the prompt asks 1..5 and calibrated maps onto [0, 1]
     cov = judge.score(outputs=OUTPUTS[:2], references=["ref"] * 2, task="summarization", criterion="coverage")
     assert all(0.0 <= c <= 1.0 for c in cov.calibrated)
@@ -50,8 +56,9 @@ def test_pairwise_compare_swaps_positions(judge):
     for p, q in zip(ab.probabilities, ba.probabilities, strict=True):
         assert 0.0 <= p <= 1.0 and p + q == pytest.approx(1.0, abs=1e-5)
     assert 0.0 <= ab.metadata["position_consistency"] <= 1.0
-    by_scores = judge.compare(outputs_a=OUTPUTS[:2], outputs_b=OUTPUTS[2:], sources=SOURCES[:2], **TASK,
-                              mode="scores")
+    by_scores = judge.compare(
+        outputs_a=OUTPUTS[:2], outputs_b=OUTPUTS[2:], sources=SOURCES[:2], **TASK, mode="scores"
+    )
     assert by_scores.scores_a is not None and len(by_scores.probabilities) == 2
 
 
@@ -71,9 +78,13 @@ def test_smollm2_gguf_judge():
     """SmolLM2-135M-Instruct (4-bit GGUF, ~25 s to load). Measured here: a fluent faithful summary scored 2.62
     and a word salad of the same words 2.41 on coherence (1..5 expected value); A/B with swap gave 0.511."""
     judge = heapmetric.load("generative:smollm2", device="cpu")
-    src = ("Paul Merson has restarted his row with Andros Townsend after the Tottenham midfielder was brought "
-           "on with only seven minutes remaining in his team's 0-0 draw with Burnley on Sunday.")
-    good = "Paul Merson criticised Andros Townsend after he came on late in Tottenham's 0-0 draw with Burnley."
+    src = (
+        "Paul Merson has restarted his row with Andros Townsend after the Tottenham midfielder was brought "
+        "on with only seven minutes remaining in his team's 0-0 draw with Burnley on Sunday."
+    )
+    good = (
+        "Paul Merson criticised Andros Townsend after he came on late in Tottenham's 0-0 draw with Burnley."
+    )
     bad = "townsend townsend the the merson . . draw draw burnley was was"
     result = judge.score(outputs=[good, bad], sources=[src, src], **TASK)
     assert all(1.0 <= s <= 5.0 for s in result.scores)

@@ -26,8 +26,9 @@ def test_configs_and_prompts_load() -> None:
     assert [m["role"] for m in msgs] == ["system", "user"]
     assert msgs[0]["content"].startswith("Please act as an impartial judge")
     assert "[[A>>B]]" in msgs[0]["content"]
-    assert msgs[1]["content"].startswith("<|User Prompt|>\nQ?\n\n<|The Start of Assistant A's Answer|>\nans "
-                                         "{output_2} one\n")
+    assert msgs[1]["content"].startswith(
+        "<|User Prompt|>\nQ?\n\n<|The Start of Assistant A's Answer|>\nans {output_2} one\n"
+    )
     for name in ("weighted_alpaca_eval_gpt4_turbo", "alpaca_eval_gpt4"):
         msgs = render_messages(load_config(name).template, "I", "o1", "o2")
         assert msgs[0]["role"] == "system" and '"""o1"""' in msgs[1]["content"]
@@ -37,7 +38,7 @@ def test_verdict_and_ranking_parsers() -> None:
     pats = load_config("arena-hard-v0.1").regex_patterns
     assert parse_verdict("blah [[B>>A]] end", pats) == "B>>A"
     assert parse_verdict("final: [A=B]", pats) == "A=B"
-    assert parse_verdict("[[A>B]] ... no, [[B>A]]", pats) is None   # ambiguous
+    assert parse_verdict("[[A>B]] ... no, [[B>A]]", pats) is None  # ambiguous
     assert parse_verdict("no verdict", pats) is None
     assert parse_ranking("[{'model': 'model_2', 'rank': 1}, {'model': 'model_1', 'rank': 2}]") == 0.0
     assert parse_ranking('[{"model": "model_1", "rank": 1}, {"model": "model_2", "rank": 2}]') == 1.0
@@ -53,8 +54,11 @@ def test_spec_registration() -> None:
 
 
 def test_logprob_parser() -> None:
-    lp = SimpleNamespace(token="m", logprob=math.log(0.6), top_logprobs=(("m", math.log(0.6)), ("M", math.log(0.2)),
-                                                                          ("The", math.log(0.2))))
+    lp = SimpleNamespace(
+        token="m",
+        logprob=math.log(0.6),
+        top_logprobs=(("m", math.log(0.6)), ("M", math.log(0.2)), ("The", math.log(0.2))),
+    )
     assert parse_logprob(SimpleNamespace(text="m", logprobs=(lp,)), "m", ("m", "M")) == pytest.approx(0.75)
     assert parse_logprob(SimpleNamespace(text="M", logprobs=None), "m", ("m", "M")) == 0.0
     assert parse_logprob(SimpleNamespace(text="Model M", logprobs=None), "m", ("m", "M")) is None
@@ -65,6 +69,8 @@ def test_every_packaged_config_loads_and_unknown_names_suggest() -> None:
     assert {"arena-hard-v0.1", "weighted_alpaca_eval_gpt4_turbo", "alpaca_eval_gpt4"} <= set(names)
     for name in names:
         cfg = load_config(name)
-        assert "{instruction}" in cfg.template and "{output_1}" in cfg.template and "{output_2}" in cfg.template
+        assert (
+            "{instruction}" in cfg.template and "{output_1}" in cfg.template and "{output_2}" in cfg.template
+        )
     with pytest.raises(UnknownNameError, match="arena-hard-v0.1"):
         load_config("arena-hard-v0.2")

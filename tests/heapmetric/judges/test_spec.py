@@ -18,7 +18,11 @@ def test_parse_spec():
     assert parse_spec("rouge1") == ("rouge1", None, {})
     assert parse_spec("heapmetric:./ckpt") == ("heapmetric", "./ckpt", {})
     assert parse_spec("openai:gpt-4o@http://h:8000/v1") == ("openai", "gpt-4o@http://h:8000/v1", {})
-    assert parse_spec("rouge2?stem=false&multi-ref=max") == ("rouge2", None, {"stem": False, "multi_ref": "max"})
+    assert parse_spec("rouge2?stem=false&multi-ref=max") == (
+        "rouge2",
+        None,
+        {"stem": False, "multi_ref": "max"},
+    )
     assert parse_spec("heapmetric?max_length=128") == ("heapmetric", None, {"max_length": 128})
 
 
@@ -59,14 +63,21 @@ def test_register_judge_hook(monkeypatch):
 
 def test_scores_file_joins_on_id(tmp_path):
     path = tmp_path / "s.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"id": "a", "score": 0.5}, {"id": "b", "score": 2}, {"id": "c", "score": float("nan")}]) + "\n")
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [{"id": "a", "score": 0.5}, {"id": "b", "score": 2}, {"id": "c", "score": float("nan")}]
+        )
+        + "\n"
+    )
     judge = load_judge(f"scores:{path}")
     r = judge.score([ScoreItem(output="x", id="b", system="s"), ScoreItem(output="y", id="a", system="s")])
     assert r.scores == [2.0, 0.5] and r.system_scores == {"s": 1.25}
     assert math.isnan(judge.score([ScoreItem(output="z", id="c")]).scores[0])
     with pytest.raises(InputError, match=r"2 of 3 ids have no 'score' in the file \(first: 'q', 'r'\)"):
-        judge.score([ScoreItem(output="x", id="q"), ScoreItem(output="x", id="a"), ScoreItem(output="x", id="r")])
+        judge.score(
+            [ScoreItem(output="x", id="q"), ScoreItem(output="x", id="a"), ScoreItem(output="x", id="r")]
+        )
     lenient = load_judge(f"scores:{path}?missing=nan")
     assert math.isnan(lenient.score([ScoreItem(output="x", id="q")]).scores[0])
 

@@ -10,8 +10,10 @@ import pytest
 from heapmetric.errors import ModelLoadError
 from heapmetric.llm.local import LocalChatBackend, resolve_local_model, smollm2_gguf_path
 
-CHAT_TEMPLATE = ("{% for m in messages %}<s>{{ m['role'] }} {{ m['content'] }}</s>{% endfor %}"
-                 "{% if add_generation_prompt %}<s>assistant{% endif %}")
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<s>{{ m['role'] }} {{ m['content'] }}</s>{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant{% endif %}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,18 +22,32 @@ def tiny_chat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    words = ["<unk>", "<pad>", "<s>", "</s>", "user", "assistant", "system"] + \
-        [f"w{i}" for i in range(57)] + ["hello", "world", "say", "something"]
+    words = (
+        ["<unk>", "<pad>", "<s>", "</s>", "user", "assistant", "system"]
+        + [f"w{i}" for i in range(57)]
+        + ["hello", "world", "say", "something"]
+    )
     tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
-                                  eos_token="</s>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
     tok.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-                                         max_position_embeddings=128, bos_token_id=2, eos_token_id=3,
-                                         pad_token_id=1))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(words),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=128,
+            bos_token_id=2,
+            eos_token_id=3,
+            pad_token_id=1,
+        )
+    )
     out = tmp_path_factory.mktemp("tiny_chat")
     model.save_pretrained(out)
     tok.save_pretrained(out)
@@ -59,7 +75,8 @@ def test_tiny_model_greedy_generation(tiny_chat_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     prompt_ids = AutoTokenizer.from_pretrained(tiny_chat_dir).apply_chat_template(
-        msgs, add_generation_prompt=True, return_dict=True)["input_ids"]
+        msgs, add_generation_prompt=True, return_dict=True
+    )["input_ids"]
     assert first.input_tokens == len(prompt_ids)
     assert 1 <= first.output_tokens <= 6 and first.finish_reason in ("stop", "length")
     assert backend.stats["calls"] == 2 and backend.stats["output_tokens"] == 2 * first.output_tokens
@@ -70,8 +87,9 @@ def test_tiny_model_greedy_generation(tiny_chat_dir: Path) -> None:
 @pytest.mark.slow
 def test_smollm2_answers_offline() -> None:
     backend = LocalChatBackend("smollm2")
-    r = backend.chat_sync([{"role": "user", "content": "What is the capital of France? One word."}],
-                          max_tokens=8)
+    r = backend.chat_sync(
+        [{"role": "user", "content": "What is the capital of France? One word."}], max_tokens=8
+    )
     assert "Paris" in r.text and r.output_tokens <= 8
 
 

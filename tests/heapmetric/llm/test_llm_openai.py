@@ -44,8 +44,13 @@ def test_reply_usage_and_request_body() -> None:
     with FakeOpenAIServer(lambda m, b: "alpha beta", api_key="k") as srv:
         b = backend(srv, api_key="k")
         r = b.chat_sync(MSG, max_tokens=7, temperature=0.3, response_format={"type": "json_object"}, seed=3)
-        assert (r.text, r.input_tokens, r.output_tokens, r.model, r.attempts) == \
-            ("alpha beta", 3, 2, "fake-model", 1)
+        assert (r.text, r.input_tokens, r.output_tokens, r.model, r.attempts) == (
+            "alpha beta",
+            3,
+            2,
+            "fake-model",
+            1,
+        )
         sent = srv.requests[0].body
         assert sent["max_tokens"] == 7 and sent["temperature"] == 0.3 and sent["seed"] == 3
         assert sent["response_format"] == {"type": "json_object"}
@@ -70,16 +75,27 @@ def test_logprobs_round_trip() -> None:
 
 
 def test_every_failure_kind_is_retried_and_counted() -> None:
-    failures = {0: Failure("429", retry_after=0.05), 1: Failure("500"), 2: Failure("malformed"),
-                3: Failure("delay", delay=1.5), 4: Failure("503")}
+    failures = {
+        0: Failure("429", retry_after=0.05),
+        1: Failure("500"),
+        2: Failure("malformed"),
+        3: Failure("delay", delay=1.5),
+        4: Failure("503"),
+    }
     with FakeOpenAIServer(failures=failures) as srv:
         b = backend(srv, timeout=0.5)
         start = time.monotonic()
         r = b.chat_sync(MSG, max_tokens=4)
         assert r.text == "echo: one two three" and r.attempts == 6
         assert time.monotonic() - start >= 0.05 + 0.5  # Retry-After and the timeout were both waited out
-        assert b.stats["errors"] == {"429": 1, "5xx": 2, "4xx_retryable": 0, "timeout": 1, "connection": 0,
-                                     "malformed": 1}
+        assert b.stats["errors"] == {
+            "429": 1,
+            "5xx": 2,
+            "4xx_retryable": 0,
+            "timeout": 1,
+            "connection": 0,
+            "malformed": 1,
+        }
         assert b.stats["retries"] == 5 and b.stats["failures"] == 0
         assert [r.failure for r in srv.requests] == ["429", "500", "malformed", "delay", "503", None]
 
@@ -102,14 +118,18 @@ def test_unreachable_endpoint() -> None:
 
 
 def test_concurrency_limit_and_many_parallel_requests() -> None:
-    with FakeOpenAIServer(lambda m, b: m[-1]["content"], latency=0.1,
-                          failures=fail_first_attempt_of_each_prompt(Failure("429", retry_after=0))) as srv:
+    with FakeOpenAIServer(
+        lambda m, b: m[-1]["content"],
+        latency=0.1,
+        failures=fail_first_attempt_of_each_prompt(Failure("429", retry_after=0)),
+    ) as srv:
         b = backend(srv, concurrency=4)
 
         async def go() -> list[str]:
             async with b:
-                rs = await asyncio.gather(*(b.chat([{"role": "user", "content": f"q{i}"}], max_tokens=4)
-                                            for i in range(12)))
+                rs = await asyncio.gather(
+                    *(b.chat([{"role": "user", "content": f"q{i}"}], max_tokens=4) for i in range(12))
+                )
             return [r.text for r in rs]
 
         start = time.monotonic()

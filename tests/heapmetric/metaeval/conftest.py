@@ -31,18 +31,33 @@ class TableJudge:
         return CompareResult(probabilities=[self.probs.get(p.id, 0.5) for p in pairs])
 
 
-def make_judgements(n_inputs: int = 12, systems: Sequence[str] = ("s1", "s2", "s3", "s4"),
-                    criteria: Sequence[str] = ("coherence", "fluency"), seed: int = 0) -> list[Judgement]:
+def make_judgements(
+    n_inputs: int = 12,
+    systems: Sequence[str] = ("s1", "s2", "s3", "s4"),
+    criteria: Sequence[str] = ("coherence", "fluency"),
+    seed: int = 0,
+) -> list[Judgement]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n_inputs):
         for k, sysname in enumerate(systems):
             for c in criteria:
                 score = float(np.clip(round(1 + k + rng.normal(scale=1.0)), 1, 5))
-                out.append(Judgement(id=f"toy/d{i}/{sysname}/{c}", dataset="toy", task="summarization",
-                                     criterion=c, item_id=f"d{i}", source=f"article {i}",
-                                     references=[f"reference {i}"], output=f"summary {i} by {sysname}",
-                                     system=sysname, score=score, scale=[1.0, 5.0]))
+                out.append(
+                    Judgement(
+                        id=f"toy/d{i}/{sysname}/{c}",
+                        dataset="toy",
+                        task="summarization",
+                        criterion=c,
+                        item_id=f"d{i}",
+                        source=f"article {i}",
+                        references=[f"reference {i}"],
+                        output=f"summary {i} by {sysname}",
+                        system=sysname,
+                        score=score,
+                        scale=[1.0, 5.0],
+                    )
+                )
     return out
 
 

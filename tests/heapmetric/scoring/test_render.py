@@ -50,8 +50,10 @@ def test_render_instruction_override_and_free_text():
 
 
 def test_short_input_is_not_truncated(tokenizer):
-    r = render(ScoreItem(output="A short summary.", source="A short article."),
-               get_criterion("summarization", "coherence"))
+    r = render(
+        ScoreItem(output="A short summary.", source="A short article."),
+        get_criterion("summarization", "coherence"),
+    )
     (enc,) = encode(tokenizer, [r], 128)
     assert not enc.truncated
     assert enc.input_ids[0] == tokenizer.cls_token_id and enc.input_ids[-1] == tokenizer.sep_token_id
@@ -94,8 +96,10 @@ def test_context_keeps_its_end_and_source_its_start(tokenizer):
 
 def test_encode_batch_pads_and_counts_truncation(tokenizer):
     c = get_criterion("summarization", "coherence")
-    rs = [render(ScoreItem(output="short", source="short"), c),
-          render(ScoreItem(output="short", source=words(500)), c)]
+    rs = [
+        render(ScoreItem(output="short", source="short"), c),
+        render(ScoreItem(output="short", source=words(500)), c),
+    ]
     batch, n_truncated = encode_batch(tokenizer, rs, 64)
     assert n_truncated == 1
     assert batch["input_ids"].shape == (2, 64)

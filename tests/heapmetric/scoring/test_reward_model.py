@@ -14,9 +14,11 @@ from heapmetric.registry import get_criterion
 from heapmetric.scoring.render import encode_batch, render
 from heapmetric.scoring.reward_model import CONFIG_NAME, RewardModel, pool
 
-ITEMS = [ScoreItem(output="the cat sat on the mat", source="a story about a cat " * 30),
-         ScoreItem(output="dog", source="short"),
-         ScoreItem(output="a summary of the article " * 10, source="the article text " * 5)]
+ITEMS = [
+    ScoreItem(output="the cat sat on the mat", source="a story about a cat " * 30),
+    ScoreItem(output="dog", source="short"),
+    ScoreItem(output="a summary of the article " * 10, source="the article text " * 5),
+]
 
 
 def scores(model: RewardModel, padding_side: str | None = None, max_length: int = 96) -> torch.Tensor:
@@ -49,8 +51,9 @@ def test_full_layout_round_trip(tiny_encoder_metric_dir, tmp_path):
     assert {"heapmetric", "torch", "transformers"} <= set(meta["versions"])
     assert meta["render_version"] and meta["registry_version"]
     before = scores(model)
-    calibration = {"summarization/coherence": {"type": "linear", "slope": 2.0, "intercept": 3.0,
-                                               "scale": [1, 5]}}
+    calibration = {
+        "summarization/coherence": {"type": "linear", "slope": 2.0, "intercept": 3.0, "scale": [1, 5]}
+    }
     model.save_pretrained(tmp_path / "copy", calibration=calibration)
     again = RewardModel.from_pretrained(tmp_path / "copy")
     torch.testing.assert_close(scores(again), before, atol=1e-6, rtol=0)
@@ -61,8 +64,11 @@ def _tiny_bert_base(path: Path) -> Path:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(1)
-    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(path)
+    BertModel(
+        BertConfig(
+            vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        )
+    ).save_pretrained(path)
     return path
 
 
@@ -122,8 +128,14 @@ def test_adapter_layout_round_trip(tmp_path, minilm_path):
 def test_hf_sequence_classification_folder_loads(tmp_path, minilm_path):
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, num_labels=1)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
     BertForSequenceClassification(config).save_pretrained(tmp_path / "seqcls")
     AutoTokenizer.from_pretrained(str(minilm_path)).save_pretrained(tmp_path / "seqcls")
     model = RewardModel.from_pretrained(tmp_path / "seqcls")

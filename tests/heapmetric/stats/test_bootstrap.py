@@ -62,14 +62,16 @@ def test_constant_draws_are_counted_as_failed():
     metric = [1.0, 2.0, 1.5, 2.5]
     human = [1.0, 2.0, 1.0, 2.0]
     systems = ["a", "b", "a", "b"]
-    ci = bootstrap_correlation("system", metric, human, "pearson", systems=systems, n_resamples=100,
-                               rng=np.random.default_rng(0))
+    ci = bootstrap_correlation(
+        "system", metric, human, "pearson", systems=systems, n_resamples=100, rng=np.random.default_rng(0)
+    )
     assert 0 < ci.n_failed < 100
 
 
 def test_pairwise_accuracy_bootstrap():
     credit = np.array([1, 1, 0, 1, 0.5, 1, 1, 0])
-    ci = bootstrap_pairwise_accuracy(credit, groups=[0, 0, 1, 1, 2, 2, 3, 3], n_resamples=300,
-                                     rng=np.random.default_rng(1))
+    ci = bootstrap_pairwise_accuracy(
+        credit, groups=[0, 0, 1, 1, 2, 2, 3, 3], n_resamples=300, rng=np.random.default_rng(1)
+    )
     assert ci.low <= credit.mean() <= ci.high
     assert 0 <= ci.low and ci.high <= 1

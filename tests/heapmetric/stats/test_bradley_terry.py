@@ -53,7 +53,7 @@ def test_undefeated_model_gets_a_finite_rating() -> None:
 
 
 def test_arena_hard_verdict_weighting() -> None:
-    assert verdict_battles("A>>B", "B") == [0.0, 0.0, 0.0]   # baseline in A much better
+    assert verdict_battles("A>>B", "B") == [0.0, 0.0, 0.0]  # baseline in A much better
     assert verdict_battles("A>B", "A") == [1.0]
     assert verdict_battles("A=B", "A") == [0.5]
     assert verdict_battles("B>>A", "B") == [1.0, 1.0, 1.0]

@@ -130,7 +130,9 @@ def test_kendall_matches_scipy_on_both_code_paths(n):
         assert kendall(x, y, variant) == pytest.approx(sps.kendalltau(x, y, variant=variant)[0])
 
 
-@pytest.mark.parametrize("stat,variant", [("pearson", "b"), ("spearman", "b"), ("kendall", "b"), ("kendall", "c")])
+@pytest.mark.parametrize(
+    "stat,variant", [("pearson", "b"), ("spearman", "b"), ("kendall", "b"), ("kendall", "c")]
+)
 def test_vectorised_item_level_equals_per_group_scipy(stat, variant):
     rng = np.random.default_rng(5)
     n_groups, k = 20, 6
@@ -138,10 +140,16 @@ def test_vectorised_item_level_equals_per_group_scipy(stat, variant):
     human = metric + rng.integers(-2, 3, n_groups * k)
     metric[:k] = 1.0  # one constant group
     groups = np.repeat(np.arange(n_groups), k)
-    fn = {"pearson": lambda x, y: sps.pearsonr(x, y)[0], "spearman": lambda x, y: sps.spearmanr(x, y)[0],
-          "kendall": lambda x, y: sps.kendalltau(x, y, variant=variant)[0]}[stat]
-    expected = [fn(metric[groups == g], human[groups == g]) for g in range(1, n_groups)
-                if len(set(metric[groups == g])) > 1 and len(set(human[groups == g])) > 1]
+    fn = {
+        "pearson": lambda x, y: sps.pearsonr(x, y)[0],
+        "spearman": lambda x, y: sps.spearmanr(x, y)[0],
+        "kendall": lambda x, y: sps.kendalltau(x, y, variant=variant)[0],
+    }[stat]
+    expected = [
+        fn(metric[groups == g], human[groups == g])
+        for g in range(1, n_groups)
+        if len(set(metric[groups == g])) > 1 and len(set(human[groups == g])) > 1
+    ]
     r = item_level(metric, human, groups, stat, variant=variant)
     assert r.value == pytest.approx(np.mean(expected))
     assert r.n == len(expected) and r.n_constant == n_groups - len(expected)

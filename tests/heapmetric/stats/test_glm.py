@@ -39,8 +39,16 @@ def _synthetic(n: int, seed: int = 0):
         g_sdl = rng.normal(0, 1, n)
         g_p = 1 / (1 + np.exp(-(-1.0 * np.tanh(g_sdl) + 0.5 * diff)))
         for i in range(n):
-            gamed_rows.append({"model": model, "index": i, "instruction_difficulty": diff[i],
-                               "preference": g_p[i], "std_delta_len": g_sdl[i], "not_gamed_baseline": False})
+            gamed_rows.append(
+                {
+                    "model": model,
+                    "index": i,
+                    "instruction_difficulty": diff[i],
+                    "preference": g_p[i],
+                    "std_delta_len": g_sdl[i],
+                    "not_gamed_baseline": False,
+                }
+            )
     return prefs, len_model, len_base, diff, gamed_rows
 
 
@@ -49,13 +57,22 @@ def _alpaca_eval_lc(tmp_path, prefs, len_model, len_base, gamed_rows, glm_name):
     glm_winrate = pytest.importorskip("alpaca_eval.metrics.glm_winrate")
     path = tmp_path / "df_gamed.csv"
     pd.DataFrame(gamed_rows).to_csv(path, index=False)
-    df = pd.DataFrame({"instruction": [f"i{i}" for i in range(len(prefs))],
-                       "output_1": ["x" * int(n) for n in len_base], "output_2": ["y" * int(n) for n in len_model],
-                       "generator_1": "base", "generator_2": "model", "annotator": "judge",
-                       "preference": [np.nan if p is None else p for p in prefs], "index": range(len(prefs))})
+    df = pd.DataFrame(
+        {
+            "instruction": [f"i{i}" for i in range(len(prefs))],
+            "output_1": ["x" * int(n) for n in len_base],
+            "output_2": ["y" * int(n) for n in len_model],
+            "generator_1": "base",
+            "generator_2": "model",
+            "annotator": "judge",
+            "preference": [np.nan if p is None else p for p in prefs],
+            "index": range(len(prefs)),
+        }
+    )
     with mock.patch.object(glm_winrate, "hf_hub_download", return_value=str(path)):
-        out = glm_winrate.get_length_controlled_winrate(df, glm_name=glm_name, save_weights_dir=None,
-                                                        is_warn_extreme_changes=False)
+        out = glm_winrate.get_length_controlled_winrate(
+            df, glm_name=glm_name, save_weights_dir=None, is_warn_extreme_changes=False
+        )
     return out["length_controlled_winrate"], out["lc_standard_error"]
 
 
@@ -64,8 +81,11 @@ def _alpaca_eval_lc(tmp_path, prefs, len_model, len_base, gamed_rows, glm_name):
 def test_matches_alpaca_eval(tmp_path, glm_name: str) -> None:
     prefs, len_model, len_base, diff, gamed_rows = _synthetic(300)
     ref_lc, ref_se = _alpaca_eval_lc(tmp_path, prefs, len_model, len_base, gamed_rows, glm_name)
-    gamed = GamedAnnotations([r["preference"] for r in gamed_rows], [r["std_delta_len"] for r in gamed_rows],
-                             [r["instruction_difficulty"] for r in gamed_rows])
+    gamed = GamedAnnotations(
+        [r["preference"] for r in gamed_rows],
+        [r["std_delta_len"] for r in gamed_rows],
+        [r["instruction_difficulty"] for r in gamed_rows],
+    )
     kwargs = {"instruction_difficulty": diff, "gamed": gamed} if glm_name == "length_controlled_v1" else {}
     mine = length_controlled_winrate(prefs, len_model, len_base, **kwargs)
     assert mine.glm == glm_name

@@ -47,15 +47,17 @@ def _metrics(seed=0, n_inputs=25, n_out=4):
 
 def test_permutation_detects_a_real_difference():
     human, good, bad, groups = _metrics()
-    r = permutation_test(good, bad, human, "pearson", groups=groups, n_resamples=300,
-                         rng=np.random.default_rng(0))
+    r = permutation_test(
+        good, bad, human, "pearson", groups=groups, n_resamples=300, rng=np.random.default_rng(0)
+    )
     assert r.delta > 0.3 and r.p_value < 0.01
 
 
 def test_permutation_identical_metrics_gives_p_one_and_is_deterministic():
     human, good, _, groups = _metrics()
-    r = permutation_test(good, good * 3 + 1, human, "spearman", groups=groups, n_resamples=100,
-                         rng=np.random.default_rng(0))
+    r = permutation_test(
+        good, good * 3 + 1, human, "spearman", groups=groups, n_resamples=100, rng=np.random.default_rng(0)
+    )
     assert r.delta == pytest.approx(0.0) and r.p_value == 1.0
     human, a, b, groups = _metrics(seed=3)
     kw = {"groups": groups, "level": "item", "n_resamples": 100}

@@ -13,8 +13,9 @@ from heapmetric.env import data_dir
 from heapmetric.stats.winrate import as_preferences, avg_length, preference_from_probability, win_rate
 
 AE = data_dir() / "alpacaeval"
-needs_alpacaeval = pytest.mark.skipif(not AE.is_dir(), reason=f"AlpacaEval data not found at {AE} "
-                                      "(set $HEAPMETRIC_DATA)")
+needs_alpacaeval = pytest.mark.skipif(
+    not AE.is_dir(), reason=f"AlpacaEval data not found at {AE} (set $HEAPMETRIC_DATA)"
+)
 
 
 def test_win_rate_by_hand() -> None:
@@ -57,17 +58,24 @@ def test_matches_alpaca_eval_get_winrate() -> None:
 @needs_alpacaeval
 def test_reproduces_alpaca_7b_published_row() -> None:
     """The judge's answers in the shipped annotations give alpaca-7b's AlpacaEval 2.0 leaderboard row exactly."""
-    ann = json.loads((AE / "llm_judge_annotations" / "alpaca-7b__weighted_alpaca_eval_gpt4_turbo.json")
-                     .read_text(encoding="utf-8"))
+    ann = json.loads(
+        (AE / "llm_judge_annotations" / "alpaca-7b__weighted_alpaca_eval_gpt4_turbo.json").read_text(
+            encoding="utf-8"
+        )
+    )
     outputs = json.loads((AE / "model_outputs" / "alpaca-7b.json").read_text(encoding="utf-8"))
-    with open(AE / "leaderboards" / "alpacaeval2_weighted_alpaca_eval_gpt4_turbo_leaderboard.csv",
-              encoding="utf-8") as handle:
+    with open(
+        AE / "leaderboards" / "alpacaeval2_weighted_alpaca_eval_gpt4_turbo_leaderboard.csv", encoding="utf-8"
+    ) as handle:
         published = {row[""]: row for row in csv.DictReader(handle)}["alpaca-7b"]
     r = win_rate([a["preference"] for a in ann])
     assert r.win_rate == pytest.approx(float(published["win_rate"]), abs=1e-6)
     assert r.standard_error == pytest.approx(float(published["standard_error"]), abs=1e-6)
     assert r.discrete_win_rate == pytest.approx(float(published["discrete_win_rate"]), abs=1e-6)
     assert (r.n_wins, r.n_wins_base, r.n_draws, r.n_total) == (
-        int(published["n_wins"]), int(published["n_wins_base"]), int(published["n_draws"]),
-        int(published["n_total"]))
+        int(published["n_wins"]),
+        int(published["n_wins_base"]),
+        int(published["n_draws"]),
+        int(published["n_total"]),
+    )
     assert avg_length([o["output"] for o in outputs]) == int(published["avg_length"])

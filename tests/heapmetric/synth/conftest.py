@@ -13,17 +13,25 @@ import pytest
 
 from heapmetric.judges.base import JudgeInfo, ScoreResult
 
-VOCAB = ("river garden planet engine violin harbor lantern quartz meadow falcon canyon orchard glacier "
-         "compass ember tundra saffron atlas beacon cobalt delta fjord granite hollow ivory jasmine kettle "
-         "lagoon marble nectar oasis pepper quill raven summit timber umber velvet willow yonder zephyr").split()
+VOCAB = (
+    "river garden planet engine violin harbor lantern quartz meadow falcon canyon orchard glacier "
+    "compass ember tundra saffron atlas beacon cobalt delta fjord granite hollow ivory jasmine kettle "
+    "lagoon marble nectar oasis pepper quill raven summit timber umber velvet willow yonder zephyr"
+).split()
 
 REFERENCES = [
-    {"instruction": "How do I bake sourdough bread at home?",
-     "response": "Feed a starter, mix flour and water, fold, proof overnight and bake hot in a Dutch oven."},
-    {"instruction": "Explain FIXABLE recursion to a beginner programmer.",
-     "response": "A function that calls itself on a smaller problem until it reaches a base case."},
-    {"instruction": "BROKEN: which planets have rings?",
-     "response": "Jupiter, Saturn, Uranus and Neptune all have ring systems; Saturn's are the brightest."},
+    {
+        "instruction": "How do I bake sourdough bread at home?",
+        "response": "Feed a starter, mix flour and water, fold, proof overnight and bake hot in a Dutch oven.",
+    },
+    {
+        "instruction": "Explain FIXABLE recursion to a beginner programmer.",
+        "response": "A function that calls itself on a smaller problem until it reaches a base case.",
+    },
+    {
+        "instruction": "BROKEN: which planets have rings?",
+        "response": "Jupiter, Saturn, Uranus and Neptune all have ring systems; Saturn's are the brightest.",
+    },
 ]
 
 
@@ -34,7 +42,7 @@ def _h(text: str) -> str:
 def words_for(seed: str, n: int = 10) -> str:
     """``n`` pseudo-random vocabulary words chosen by ``seed`` (distinct seeds give dissimilar texts)."""
     digest = _h(seed) + _h(seed + "#")
-    return " ".join(VOCAB[int(digest[2 * i:2 * i + 2], 16) % len(VOCAB)] for i in range(n))
+    return " ".join(VOCAB[int(digest[2 * i : 2 * i + 2], 16) % len(VOCAB)] for i in range(n))
 
 
 def _tag(text: str, name: str) -> str:
@@ -59,7 +67,11 @@ def refed_reply(messages: list[dict[str, Any]], body: dict[str, Any], repairing:
             return "Sure! Subject areas: programming. Skills: teaching."
         h = _h(instruction)[:6]
         areas = ["broken area", f"area {h}"] if "BROKEN" in instruction else [f"area {h}", f"field {h}"]
-        return "```json\n" + json.dumps({"subject_areas": areas, "skills": [f"skill {h}", f"craft {h}"]}) + "\n```"
+        return (
+            "```json\n"
+            + json.dumps({"subject_areas": areas, "skills": [f"skill {h}", f"craft {h}"]})
+            + "\n```"
+        )
     if "Strengths:" in last and "<response>" in last:  # response feedback: headed bullet lists
         h = _h(_tag(last, "response"))[:6]
         return f"Strengths:\n- clear {h}\n- concise\nImprovements:\n- add detail {h}"

@@ -14,14 +14,38 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.heapmetric.synth.conftest import refed_reply
 
 
-def test_cli_run_with_prices_and_length_metric(references_file: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture) -> None:
+def test_cli_run_with_prices_and_length_metric(
+    references_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "out"
     with FakeOpenAIServer(refed_reply) as srv:
-        code = main(["synth", "--references", str(references_file), "--out", str(out), "--base-url",
-                     srv.base_url, "--model", "fake-model", "--instructions-per-feature", "1",
-                     "--max-features", "2", "--metric", "length", "--top-k", "1", "--prices", "in=0.15,out=0.6",
-                     "--no-decontaminate", "--no-dataset", "--name", "demo"])
+        code = main(
+            [
+                "synth",
+                "--references",
+                str(references_file),
+                "--out",
+                str(out),
+                "--base-url",
+                srv.base_url,
+                "--model",
+                "fake-model",
+                "--instructions-per-feature",
+                "1",
+                "--max-features",
+                "2",
+                "--metric",
+                "length",
+                "--top-k",
+                "1",
+                "--prices",
+                "in=0.15,out=0.6",
+                "--no-decontaminate",
+                "--no-dataset",
+                "--name",
+                "demo",
+            ]
+        )
     assert code == 0
     err = capsys.readouterr().err
     assert "3 records from 5 candidates (3 references)" in err and "top_k" in err
@@ -32,15 +56,19 @@ def test_cli_run_with_prices_and_length_metric(references_file: Path, tmp_path: 
     assert "# demo" in (out / "README.md").read_text()
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--instructions-per-feature", "0"], "field 'instructions-per-feature': must be at least 1"),
-    (["--metric", "length", "--metric-server", "http://x"], "not both"),
-    (["--diversity", "2"], "field 'diversity'"),
-    (["--prices", "in=x"], "field 'prices'"),
-    (["--backend", "openai"], "needs --base-url"),
-])
-def test_cli_argument_errors(extra: list[str], message: str, references_file: Path, tmp_path: Path,
-                             capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--instructions-per-feature", "0"], "field 'instructions-per-feature': must be at least 1"),
+        (["--metric", "length", "--metric-server", "http://x"], "not both"),
+        (["--diversity", "2"], "field 'diversity'"),
+        (["--prices", "in=x"], "field 'prices'"),
+        (["--backend", "openai"], "needs --base-url"),
+    ],
+)
+def test_cli_argument_errors(
+    extra: list[str], message: str, references_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     args = ["synth", "--references", str(references_file), "--out", str(tmp_path / "o"), "--model", "m"]
     if "--backend" not in extra:
         args += ["--base-url", "http://127.0.0.1:9"]
@@ -50,15 +78,31 @@ def test_cli_argument_errors(extra: list[str], message: str, references_file: Pa
 
 
 def test_cli_missing_references(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["synth", "--references", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"),
-                 "--base-url", "http://127.0.0.1:9", "--model", "m"]) == 2
+    assert (
+        main(
+            [
+                "synth",
+                "--references",
+                str(tmp_path / "nope.jsonl"),
+                "--out",
+                str(tmp_path / "o"),
+                "--base-url",
+                "http://127.0.0.1:9",
+                "--model",
+                "m",
+            ]
+        )
+        == 2
+    )
     assert "nope.jsonl: file not found" in capsys.readouterr().err
 
 
 def test_no_heavy_imports() -> None:
-    code = ("import sys, heapmetric.cli.synth, heapmetric.llm, heapmetric.synth;"
-            "heavy = [m for m in ('torch', 'transformers', 'httpx', 'datasets', 'numpy', 'fastapi') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, heapmetric.cli.synth, heapmetric.llm, heapmetric.synth;"
+        "heavy = [m for m in ('torch', 'transformers', 'httpx', 'datasets', 'numpy', 'fastapi') "
+        "if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -70,7 +114,11 @@ def test_max_tokens_per_stage() -> None:
     defaults = {"response": 1024, "refine": 1536, "instructions": 512}
     assert parse_max_tokens(None, defaults) == {}
     assert parse_max_tokens("96,refine=256", defaults) == {"response": 96, "refine": 256, "instructions": 96}
-    assert parse_max_tokens("refine=200,2000", defaults) == {"refine": 200, "response": 1024, "instructions": 512}
+    assert parse_max_tokens("refine=200,2000", defaults) == {
+        "refine": 200,
+        "response": 1024,
+        "instructions": 512,
+    }
     with pytest.raises(UnknownNameError, match="did you mean 'refine'"):
         parse_max_tokens("refin=3", defaults)
     with pytest.raises(InputError, match="max-tokens"):

@@ -26,12 +26,26 @@ REF_A = Reference("ra", 0, "How do I bake sourdough bread at home with a starter
 REF_B = Reference("rb", 1, "Explain recursion to a beginner.", "...")
 
 
-def cand(i: int, instruction: str, score: float | None = None, ref: Reference = REF_A,
-         response: str = "") -> Candidate:
-    return Candidate(id=f"c{i:02d}", reference=ref, feature="f", feature_kind="skill", feature_index=0, index=i,
-                     instruction=instruction, response=response or words_for(f"resp{i}", 20), mode="reference",
-                     draft_response="", instruction_feedback={}, feedback={}, applied_feedback=[], timings={},
-                     score=score)
+def cand(
+    i: int, instruction: str, score: float | None = None, ref: Reference = REF_A, response: str = ""
+) -> Candidate:
+    return Candidate(
+        id=f"c{i:02d}",
+        reference=ref,
+        feature="f",
+        feature_kind="skill",
+        feature_index=0,
+        index=i,
+        instruction=instruction,
+        response=response or words_for(f"resp{i}", 20),
+        mode="reference",
+        draft_response="",
+        instruction_feedback={},
+        feedback={},
+        applied_feedback=[],
+        timings={},
+        score=score,
+    )
 
 
 def test_text_helpers() -> None:
@@ -42,27 +56,37 @@ def test_text_helpers() -> None:
 
 def test_dedup_exact_near_and_against_references() -> None:
     base = "Write a short poem about the quiet winter mornings in a small mountain village near the lake"
-    cands = [cand(0, base, 0.2), cand(1, base.upper() + "!", 0.9),           # exact (normalised) duplicates
-             cand(2, base.replace("lake", "river"), 0.5),                    # near duplicate (Jaccard 0.88)
-             cand(3, "how do I bake sourdough bread at home with a starter"),  # a reference's instruction
-             cand(4, words_for("other", 15))]
+    cands = [
+        cand(0, base, 0.2),
+        cand(1, base.upper() + "!", 0.9),  # exact (normalised) duplicates
+        cand(2, base.replace("lake", "river"), 0.5),  # near duplicate (Jaccard 0.88)
+        cand(3, "how do I bake sourdough bread at home with a starter"),  # a reference's instruction
+        cand(4, words_for("other", 15)),
+    ]
     kept, removed = DedupFilter([REF_A, REF_B]).apply(cands)
     # the best-scored of each duplicate group survives
     assert [c.id for c in kept] == ["c01", "c04"]
     reasons = {c.id: r for c, r in removed}
     assert reasons["c00"] == "exact: same instruction as candidate c01"
-    assert reasons["c02"].startswith("near: Jaccard 0.8") and reasons["c03"] == "exact: same instruction as reference ra"
+    assert (
+        reasons["c02"].startswith("near: Jaccard 0.8")
+        and reasons["c03"] == "exact: same instruction as reference ra"
+    )
 
 
 def test_decontamination_exact_ngram_and_near() -> None:
-    prompts = [("mt-bench", "Compose an engaging travel blog post about a recent trip to Hawaii."),
-               ("alpacaeval", "What are the names of some famous actors that started their careers on Broadway?"),
-               ("alpacaeval", "Give me three tips for staying healthy.")]
-    cands = [cand(0, "compose an ENGAGING travel blog post about a recent trip to hawaii"),
-             cand(1, "Please list the names of some famous actors that started their careers on Broadway now"),
-             cand(2, "Compose an engaging travel blog post about a recent trip to Peru."),
-             cand(3, "Give me three tips for staying healthy today, please."),  # too short for an 8-gram
-             cand(4, words_for("clean", 12))]
+    prompts = [
+        ("mt-bench", "Compose an engaging travel blog post about a recent trip to Hawaii."),
+        ("alpacaeval", "What are the names of some famous actors that started their careers on Broadway?"),
+        ("alpacaeval", "Give me three tips for staying healthy."),
+    ]
+    cands = [
+        cand(0, "compose an ENGAGING travel blog post about a recent trip to hawaii"),
+        cand(1, "Please list the names of some famous actors that started their careers on Broadway now"),
+        cand(2, "Compose an engaging travel blog post about a recent trip to Peru."),
+        cand(3, "Give me three tips for staying healthy today, please."),  # too short for an 8-gram
+        cand(4, words_for("clean", 12)),
+    ]
     f = DecontaminationFilter(prompts)
     kept, removed = f.apply(cands)
     assert [c.id for c in kept] == ["c04"]
@@ -80,12 +104,18 @@ def test_benchmark_prompts_from_the_real_data(data_dir: Path) -> None:
 
 
 def test_threshold_and_top_k() -> None:
-    cands = [cand(i, words_for(str(i)), s, ref) for i, (s, ref) in
-             enumerate([(0.1, REF_A), (0.9, REF_A), (0.5, REF_A), (0.7, REF_B), (0.7, REF_B), (0.2, REF_B)])]
+    cands = [
+        cand(i, words_for(str(i)), s, ref)
+        for i, (s, ref) in enumerate(
+            [(0.1, REF_A), (0.9, REF_A), (0.5, REF_A), (0.7, REF_B), (0.7, REF_B), (0.2, REF_B)]
+        )
+    ]
     kept, steps = run_filters(cands, [ScoreThresholdFilter(0.2), TopKPerReferenceFilter(1)])
     assert [c.id for c in kept] == ["c01", "c03"]  # ties broken by the stable order
-    assert [(s.name, s.n_in, s.kept, len(s.removed)) for s in steps] == [("min_score", 6, 5, 1),
-                                                                          ("top_k", 5, 2, 3)]
+    assert [(s.name, s.n_in, s.kept, len(s.removed)) for s in steps] == [
+        ("min_score", 6, 5, 1),
+        ("top_k", 5, 2, 3),
+    ]
     assert steps[0].to_dict()["reasons"] == {"score": 1}
     with pytest.raises(ValueError, match="needs scores"):
         ScoreThresholdFilter(0.5).apply([cand(0, "x")])
@@ -93,8 +123,9 @@ def test_threshold_and_top_k() -> None:
 
 def test_budget_trades_score_for_diversity() -> None:
     text = "Describe the history of the printing press in Europe during the fifteenth century"
-    clones = [cand(i, text, 1.0 - i * 0.01, response="The same answer about printing presses.")
-              for i in range(4)]
+    clones = [
+        cand(i, text, 1.0 - i * 0.01, response="The same answer about printing presses.") for i in range(4)
+    ]
     others = [cand(10 + i, words_for(f"o{i}", 14), 0.5) for i in range(4)]
     pool = clones + others
     # no diversity weight: the 4 best scores, all near-identical
@@ -117,12 +148,20 @@ def test_prices_and_cost_report() -> None:
         parse_prices("total=3")
     t = CostTracker(Prices(1.0, 10.0))
     t.add("response", {"ok": True, "usage": {"in": 1000, "out": 100, "calls": 1}}, new=True)
-    t.add("response", {"ok": False, "kind": "parse", "usage": {"in": 500, "out": 50, "calls": 2, "repairs": 1}},
-          new=False)
+    t.add(
+        "response",
+        {"ok": False, "kind": "parse", "usage": {"in": 500, "out": 50, "calls": 2, "repairs": 1}},
+        new=False,
+    )
     r = t.report()
     assert r["stages"]["response"]["failures"] == {"parse": 1}
     assert r["total"]["cost_usd"] == pytest.approx((1500 * 1.0 + 150 * 10.0) / 1e6)
-    assert (r["total"]["calls"], r["total"]["repairs"], r["total"]["new"], r["total"]["cached"]) == (3, 1, 1, 1)
+    assert (r["total"]["calls"], r["total"]["repairs"], r["total"]["new"], r["total"]["cached"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
     assert CostTracker().report()["total"]["cost_usd"] is None
 
 
@@ -133,8 +172,11 @@ def test_scoring_criterion_choice() -> None:
 
     default = ScoringCriterion.parse()
     if REGISTERED_DEFAULT in {c.id for c in registry.list_criteria()}:
-        assert (default.task, default.criterion, default.instruction) == \
-            ("instruction_following", "instruction_following", None)
+        assert (default.task, default.criterion, default.instruction) == (
+            "instruction_following",
+            "instruction_following",
+            None,
+        )
     else:
         assert default.instruction == DEFAULT_CRITERION
     assert ScoringCriterion.parse(instruction="Rate politeness.").key == "Rate politeness."

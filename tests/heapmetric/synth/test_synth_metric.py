@@ -13,23 +13,37 @@ from heapmetric.synth.pipeline import SynthOptions, load_metric, synthesize
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.heapmetric.synth.conftest import FakeJudge, refed_reply
 
-GEN = GenerationConfig(instructions_per_feature=1, max_features=2)  # 2 + 2 + 1 candidates (one feature broken)
+GEN = GenerationConfig(
+    instructions_per_feature=1, max_features=2
+)  # 2 + 2 + 1 candidates (one feature broken)
 
 
 def run(refs: Path, out: Path, judge, **kw) -> tuple[dict, list[dict]]:
     with FakeOpenAIServer(refed_reply) as srv:
-        report = synthesize(SynthOptions(references=str(refs), out_dir=str(out), generation=GEN,
-                                         decontaminate=False, save_datasets=False, **kw),
-                            OpenAIChatBackend(srv.base_url, "fake-model"), judge)
+        report = synthesize(
+            SynthOptions(
+                references=str(refs),
+                out_dir=str(out),
+                generation=GEN,
+                decontaminate=False,
+                save_datasets=False,
+                **kw,
+            ),
+            OpenAIChatBackend(srv.base_url, "fake-model"),
+            judge,
+        )
     return report, [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
 
 
-def test_in_process_metric_threshold(references_file: Path, tmp_path: Path,
-                                     tiny_encoder_metric_dir: Path) -> None:
+def test_in_process_metric_threshold(
+    references_file: Path, tmp_path: Path, tiny_encoder_metric_dir: Path
+) -> None:
     metric = load_metric(str(tiny_encoder_metric_dir))
     report, _ = run(references_file, tmp_path / "all", metric)
-    scores = sorted(json.loads(line)["provenance"]["scores"]["score"]
-                    for line in (tmp_path / "all" / "data.jsonl").read_text().splitlines())
+    scores = sorted(
+        json.loads(line)["provenance"]["scores"]["score"]
+        for line in (tmp_path / "all" / "data.jsonl").read_text().splitlines()
+    )
     assert len(scores) == report["candidates"] == 5
     threshold = scores[2]
     report, rows = run(references_file, tmp_path / "cut", metric, min_score=threshold)
@@ -38,8 +52,17 @@ def test_in_process_metric_threshold(references_file: Path, tmp_path: Path,
     # the score the filter used is the metric's own score of (instruction -> response)
     r = rows[0]
     crit = ScoringCriterion.parse()
-    direct = metric.score([ScoreItem(output=r["response"], source=r["instruction"], task=crit.task,
-                                     criterion=crit.criterion, instruction=crit.instruction)]).scores[0]
+    direct = metric.score(
+        [
+            ScoreItem(
+                output=r["response"],
+                source=r["instruction"],
+                task=crit.task,
+                criterion=crit.criterion,
+                instruction=crit.instruction,
+            )
+        ]
+    ).scores[0]
     assert abs(direct - r["provenance"]["scores"]["score"]) < 1e-4
     assert r["provenance"]["scores"]["criterion"] == crit.key
 
@@ -56,8 +79,21 @@ def test_metric_server_top_k(references_file: Path, tmp_path: Path) -> None:
     assert judge.scored - warmup == report["candidates"] == 5
     assert report["filters"][-1]["filter"] == "top_k" and len(rows) == 3  # one per reference
     crit = ScoringCriterion.parse()
-    expected = FakeJudge().score([ScoreItem(output=r["response"], source=r["instruction"], task=crit.task,
-                                            criterion=crit.criterion, instruction=crit.instruction)
-                                  for r in rows]).scores
+    expected = (
+        FakeJudge()
+        .score(
+            [
+                ScoreItem(
+                    output=r["response"],
+                    source=r["instruction"],
+                    task=crit.task,
+                    criterion=crit.criterion,
+                    instruction=crit.instruction,
+                )
+                for r in rows
+            ]
+        )
+        .scores
+    )
     assert [r["provenance"]["scores"]["score"] for r in rows] == expected
     assert rows[0]["provenance"]["scores"]["judge"].startswith("http:")

@@ -36,18 +36,31 @@ def read(path: Path) -> list[dict]:
 
 
 def test_expected_records_and_every_failure_counted(references_file: Path, tmp_path: Path) -> None:
-    injected = {1: Failure("429", retry_after=0.01), 4: Failure("500"), 7: Failure("malformed"),
-                10: Failure("delay", delay=1.5), 13: Failure("503"), 20: Failure("429")}
+    injected = {
+        1: Failure("429", retry_after=0.01),
+        4: Failure("500"),
+        7: Failure("malformed"),
+        10: Failure("delay", delay=1.5),
+        13: Failure("503"),
+        20: Failure("429"),
+    }
     with FakeOpenAIServer(refed_reply, failures=injected) as srv:
         b = backend(srv, timeout=0.5, concurrency=4)
-        report = synthesize(options(references_file, tmp_path / "out", prices=Prices(1.0, 2.0),
-                                    save_datasets=True), b)
+        report = synthesize(
+            options(references_file, tmp_path / "out", prices=Prices(1.0, 2.0), save_datasets=True), b
+        )
         served = srv.count()
     rows = read(tmp_path / "out" / "data.jsonl")
     assert report["candidates"] == len(rows) == EXPECTED
     # HTTP failures: every injected one was seen by the client and retried
-    assert b.stats["errors"] == {"429": 2, "5xx": 2, "4xx_retryable": 0, "timeout": 1, "connection": 0,
-                                 "malformed": 1}
+    assert b.stats["errors"] == {
+        "429": 2,
+        "5xx": 2,
+        "4xx_retryable": 0,
+        "timeout": 1,
+        "connection": 0,
+        "malformed": 1,
+    }
     assert report["backend"]["retries"] == 6 and report["backend"]["failures"] == 0
     # structured-output failures: one repaired, one lost after its repair attempt
     assert report["failures"] == {"instructions": {"parse": 1}}
@@ -59,13 +72,17 @@ def test_expected_records_and_every_failure_counted(references_file: Path, tmp_p
     assert cost["total"]["steps"] == steps and cost["total"]["calls"] == steps + 2
     assert served == steps + 2 + 6
     total = cost["total"]
-    assert total["cost_usd"] == pytest.approx((total["input_tokens"] * 1.0 + total["output_tokens"] * 2.0) / 1e6)
+    assert total["cost_usd"] == pytest.approx(
+        (total["input_tokens"] * 1.0 + total["output_tokens"] * 2.0) / 1e6
+    )
     # columns and provenance
     row = rows[0]
     assert set(row) == {"instruction", "response", "prompt_id", "id", "provenance"}
     assert row["response"].startswith("Refined. Answer: ")
     prov = row["provenance"]
-    assert prov["mode"] == "reference" and prov["applied_feedback"] == ["clear " + prov["feedback"]["strengths"][0][6:]]
+    assert prov["mode"] == "reference" and prov["applied_feedback"] == [
+        "clear " + prov["feedback"]["strengths"][0][6:]
+    ]
     assert prov["timings"]["refine"] is not None and prov["timings"]["sample_feedback"] is None
     assert len({r["id"] for r in rows}) == len(rows)
     # the datasets folder and the card
@@ -74,7 +91,9 @@ def test_expected_records_and_every_failure_counted(references_file: Path, tmp_p
     ds = load_from_disk(str(tmp_path / "out" / "dataset"))
     assert ds.num_rows == EXPECTED and ds[0]["prompt_id"] == row["prompt_id"]
     card = (tmp_path / "out" / "README.md").read_text()
-    assert card.startswith("---\n") and "task_categories:" in card and f"{EXPECTED} instruction-response" in card
+    assert (
+        card.startswith("---\n") and "task_categories:" in card and f"{EXPECTED} instruction-response" in card
+    )
 
 
 def test_resume_is_free_and_identical(references_file: Path, tmp_path: Path) -> None:
@@ -83,7 +102,10 @@ def test_resume_is_free_and_identical(references_file: Path, tmp_path: Path) -> 
         n = srv.count()
         second = synthesize(options(references_file, tmp_path / "out"), backend(srv))
         assert srv.count() == n  # everything came from the journal
-    assert second["cost"]["total"]["new"] == 0 and second["cost"]["total"]["cached"] == first["cost"]["total"]["steps"]
+    assert (
+        second["cost"]["total"]["new"] == 0
+        and second["cost"]["total"]["cached"] == first["cost"]["total"]["steps"]
+    )
     assert first["cost"]["total"]["input_tokens"] == second["cost"]["total"]["input_tokens"]
     assert first["records"] == second["records"] == EXPECTED
 
@@ -112,8 +134,9 @@ def test_baseline_modes_share_the_drafts(mode: str, references_file: Path, tmp_p
 def test_metric_filters_threshold_top_k_and_budget(references_file: Path, tmp_path: Path) -> None:
     judge = FakeJudge()
     with FakeOpenAIServer(refed_reply) as srv:
-        report = synthesize(options(references_file, tmp_path / "a", min_score=0.3, top_k=3), backend(srv),
-                            judge)
+        report = synthesize(
+            options(references_file, tmp_path / "a", min_score=0.3, top_k=3), backend(srv), judge
+        )
         scored = judge.scored
         rows = read(tmp_path / "a" / "data.jsonl")
         steps = {s["filter"]: s for s in report["filters"]}
@@ -124,7 +147,11 @@ def test_metric_filters_threshold_top_k_and_budget(references_file: Path, tmp_pa
         for r in rows:
             per_ref[r["provenance"]["reference_id"]] = per_ref.get(r["provenance"]["reference_id"], 0) + 1
         assert max(per_ref.values()) <= 3
-        assert len(rows) == steps["top_k"]["kept"] == EXPECTED - steps["min_score"]["removed"] - steps["top_k"]["removed"]
+        assert (
+            len(rows)
+            == steps["top_k"]["kept"]
+            == EXPECTED - steps["min_score"]["removed"] - steps["top_k"]["removed"]
+        )
         removed = read(tmp_path / "a" / "removed.jsonl")
         assert len(removed) == EXPECTED - len(rows)
         assert {r["filter"] for r in removed} <= {"min_score", "top_k"}
@@ -132,8 +159,9 @@ def test_metric_filters_threshold_top_k_and_budget(references_file: Path, tmp_pa
         synthesize(options(references_file, tmp_path / "a", min_score=0.3, top_k=3), backend(srv), judge)
         assert judge.scored == scored
         # data budget: exactly target-size records, using references only as far as needed
-        report = synthesize(options(references_file, tmp_path / "b", target_size=5, diversity=0.5),
-                            backend(srv), FakeJudge())
+        report = synthesize(
+            options(references_file, tmp_path / "b", target_size=5, diversity=0.5), backend(srv), FakeJudge()
+        )
     assert report["records"] == 5 and len(read(tmp_path / "b" / "data.jsonl")) == 5
     assert report["references"]["used"] == 1  # 8 candidates from the first reference were enough
     assert report["filters"][-1]["filter"] == "budget" and report["filters"][-1]["removed"] == 3
@@ -145,10 +173,15 @@ def test_decontamination_against_benchmark_prompts(references_file: Path, tmp_pa
         leaked = read(tmp_path / "a" / "data.jsonl")[3]["instruction"]
         bench = tmp_path / "bench" / "mt_bench"
         bench.mkdir(parents=True)
-        (bench / "question.jsonl").write_text(json.dumps({"question_id": 81, "turns": [leaked.upper(), "x"]})
-                                              + "\n")
-        report = synthesize(options(references_file, tmp_path / "a", decontaminate=True,
-                                    benchmarks_dir=str(tmp_path / "bench")), backend(srv))
+        (bench / "question.jsonl").write_text(
+            json.dumps({"question_id": 81, "turns": [leaked.upper(), "x"]}) + "\n"
+        )
+        report = synthesize(
+            options(
+                references_file, tmp_path / "a", decontaminate=True, benchmarks_dir=str(tmp_path / "bench")
+            ),
+            backend(srv),
+        )
     step = report["filters"][0]
     assert step["filter"] == "decontaminate" and step["removed"] == 1 and step["reasons"] == {"exact": 1}
     assert step["params"]["benchmark_prompts"] == {"mt-bench": 2}

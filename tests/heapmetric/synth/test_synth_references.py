@@ -18,23 +18,33 @@ def write(tmp_path: Path, rows: list) -> Path:
 
 
 def test_both_forms_and_multi_turn_skipped(tmp_path: Path) -> None:
-    path = write(tmp_path, [{"instruction": "I1", "response": "R1", "id": "x"},
-                            {"conversations": ["I2", "R2"], "source": "stackexchange"},
-                            {"conversations": ["a", "b", "c", "d"], "source": "multi_turn"},
-                            {"conversations": ["a", "b", "c"], "source": "multi_turn"}])
+    path = write(
+        tmp_path,
+        [
+            {"instruction": "I1", "response": "R1", "id": "x"},
+            {"conversations": ["I2", "R2"], "source": "stackexchange"},
+            {"conversations": ["a", "b", "c", "d"], "source": "multi_turn"},
+            {"conversations": ["a", "b", "c"], "source": "multi_turn"},
+        ],
+    )
     refs = read_references(path)
-    assert [(r.id, r.index, r.instruction) for r in refs.references] == \
-        [("x", 0, "I1"), (reference_id("I2", "R2"), 1, "I2")]
+    assert [(r.id, r.index, r.instruction) for r in refs.references] == [
+        ("x", 0, "I1"),
+        (reference_id("I2", "R2"), 1, "I2"),
+    ]
     assert refs.skipped == {"multi_turn": 2}
     assert len(read_references(path, limit=1).references) == 1
 
 
-@pytest.mark.parametrize("row, where", [
-    ({"response": "r"}, "refs.jsonl:1 field 'instruction'"),
-    ({"instruction": "i", "response": 3}, "refs.jsonl:1 field 'response'"),
-    ({"instruction": " ", "response": "r"}, "field 'instruction': empty"),
-    ({"conversations": "text"}, "field 'conversations'"),
-])
+@pytest.mark.parametrize(
+    "row, where",
+    [
+        ({"response": "r"}, "refs.jsonl:1 field 'instruction'"),
+        ({"instruction": "i", "response": 3}, "refs.jsonl:1 field 'response'"),
+        ({"instruction": " ", "response": "r"}, "field 'instruction': empty"),
+        ({"conversations": "text"}, "field 'conversations'"),
+    ],
+)
 def test_bad_rows_name_file_line_field(tmp_path: Path, row: dict, where: str) -> None:
     with pytest.raises(InputError, match=where):
         read_references(write(tmp_path, [row]))

@@ -45,16 +45,44 @@ def test_sigkill_mid_run_then_restart(references_file: Path, tmp_path: Path) -> 
     gen = GenerationConfig(instructions_per_feature=2, max_features=4)
     with FakeOpenAIServer(refed_reply, latency=0.03) as srv:
         # the uninterrupted run, in-process
-        synthesize(SynthOptions(references=str(references_file), out_dir=str(tmp_path / "whole"), generation=gen,
-                                decontaminate=False, save_datasets=False),
-                   OpenAIChatBackend(srv.base_url, "fake-model", concurrency=2))
+        synthesize(
+            SynthOptions(
+                references=str(references_file),
+                out_dir=str(tmp_path / "whole"),
+                generation=gen,
+                decontaminate=False,
+                save_datasets=False,
+            ),
+            OpenAIChatBackend(srv.base_url, "fake-model", concurrency=2),
+        )
         total_steps = sum(1 for _ in open(tmp_path / "whole" / "journal.jsonl"))
         # the same run as a CLI subprocess, killed once a third of its steps are journaled
         out = tmp_path / "killed"
-        cmd = [sys.executable, "-c", "import sys; from heapmetric.cli import main; sys.exit(main())", "synth", "--references", str(references_file),
-               "--out", str(out), "--backend", "openai", "--base-url", srv.base_url, "--model", "fake-model",
-               "--concurrency", "2", "--instructions-per-feature", "2", "--max-features", "4",
-               "--no-decontaminate", "--no-dataset", "--quiet"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from heapmetric.cli import main; sys.exit(main())",
+            "synth",
+            "--references",
+            str(references_file),
+            "--out",
+            str(out),
+            "--backend",
+            "openai",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "fake-model",
+            "--concurrency",
+            "2",
+            "--instructions-per-feature",
+            "2",
+            "--max-features",
+            "4",
+            "--no-decontaminate",
+            "--no-dataset",
+            "--quiet",
+        ]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         journal = out / "journal.jsonl"
@@ -78,4 +106,5 @@ def test_sigkill_mid_run_then_restart(references_file: Path, tmp_path: Path) -> 
     # the restart redid only what the journal lacked (a step killed in flight may be redone, never twice)
     assert report["cost"]["total"]["cached"] >= done_at_kill - 1
     assert new_calls == report["cost"]["total"]["calls"] - sum(
-        json.loads(line)["usage"]["calls"] for line in open(journal).readlines()[:done_at_kill])
+        json.loads(line)["usage"]["calls"] for line in open(journal).readlines()[:done_at_kill]
+    )
