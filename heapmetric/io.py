@@ -45,12 +45,47 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
-def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-blank line; a bad line raises with file:line."""
+def _open_text(path: str | os.PathLike) -> Any:
+    """A text handle for ``path`` (``-`` is stdin), UTF-8 with an optional BOM; unreadable paths raise
+    :class:`InputError` naming the file."""
     name = str(path)
-    handle = sys.stdin if name == "-" else open(path, encoding="utf-8")
+    if name == "-":
+        return sys.stdin
     try:
-        for number, line in enumerate(handle, start=1):
+        return open(path, encoding="utf-8-sig")
+    except IsADirectoryError as exc:
+        raise InputError("is a folder, not a file", file=name) from exc
+    except FileNotFoundError as exc:
+        raise InputError("file not found", file=name) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from exc
+
+
+def _decode_error(name: str, exc: UnicodeDecodeError, line: int | None = None) -> InputError:
+    return InputError(f"not valid UTF-8 text (byte {exc.object[exc.start]:#04x})", file=name, line=line)
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line; a bad line raises with file:line.
+
+    Files are read as UTF-8 (a leading BOM is skipped); bad bytes, folders and unreadable files raise
+    :class:`InputError` with the file (and line)."""
+    name = str(path)
+    handle = _open_text(path)
+    number = 0
+    try:
+        while True:
+            try:
+                line = handle.readline()
+            except UnicodeDecodeError as exc:
+                raise _decode_error(name, exc, number + 1) from exc
+            except OSError as exc:
+                raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from exc
+            if not line:
+                break
+            number += 1
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # stdin is not decoded with utf-8-sig
             if not line.strip():
                 continue
             try:
@@ -65,6 +100,23 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
     finally:
         if handle is not sys.stdin:
             handle.close()
+
+
+def _read_text(path: str | os.PathLike) -> str:
+    """The whole text of ``path`` (``-`` is stdin), UTF-8 with an optional BOM, errors as :class:`InputError`."""
+    name = str(path)
+    handle = _open_text(path)
+    try:
+        text = handle.read()
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1 if isinstance(exc.object, bytes) else None
+        raise _decode_error(name, exc, line) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from exc
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+    return text.removeprefix("\ufeff")
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -96,7 +148,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def table_format(path: str | os.PathLike, fmt: str | None = None) -> str:
-    """``jsonl``, ``csv`` or ``tsv``: ``fmt`` if given, else from the file suffix (stdin defaults to jsonl)."""
+    """``jsonl``, ``json``, ``csv`` or ``tsv``: ``fmt`` if given, else from the file suffix (stdin defaults to jsonl)."""
     if fmt:
         return fmt
     suffix = Path(str(path)).suffix.lower()
@@ -112,16 +164,15 @@ def read_table(path: str | os.PathLike, fmt: str | None = None) -> list[tuple[in
     if fmt == "jsonl":
         rows = list(iter_jsonl(path))
     elif fmt == "json":
-        with open(path, encoding="utf-8") as handle:
-            try:
-                data = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg})", file=name, line=exc.lineno) from exc
+        try:
+            data = json.loads(_read_text(path))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON ({exc.msg})", file=name, line=exc.lineno) from exc
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise InputError("expected a JSON list of objects", file=name)
         rows = [(i + 1, r) for i, r in enumerate(data)]
     elif fmt in ("csv", "tsv"):
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        text = _read_text(path)
         reader = csv.DictReader(io.StringIO(text), delimiter="," if fmt == "csv" else "\t")
         rows = []
         for row in reader:
@@ -140,10 +191,18 @@ def read_table(path: str | os.PathLike, fmt: str | None = None) -> list[tuple[in
 
 
 def write_table(path: str | os.PathLike, rows: list[dict[str, Any]], fmt: str | None = None) -> None:
-    """Write rows as JSONL, CSV or TSV (by ``fmt`` or suffix; ``-`` is stdout), atomically for files."""
+    """Write rows as JSONL, a JSON list, CSV or TSV (by ``fmt`` or suffix; ``-`` is stdout), atomically for files."""
     fmt = table_format(path, fmt)
-    if fmt in ("jsonl", "json"):
+    if fmt == "jsonl":
         write_jsonl(path, rows)
+        return
+    if fmt == "json":  # one JSON list, as read_table reads .json
+        if str(path) == "-":
+            json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        else:
+            write_json(path, rows)
         return
     fields: list[str] = []
     for row in rows:

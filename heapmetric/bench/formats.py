@@ -99,11 +99,21 @@ def align_to_reference(
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Pair each model record with the reference record of the same instruction, in the reference's order.
 
-    A model instruction absent from the reference is an error naming the first one (file, record, text); reference
-    instructions without a model output are left out (alpaca_eval does the same: text_davinci_001 has 803 of 805)
-    and logged.
+    A model instruction absent from the reference is an error naming the first one (file, record, text), so a
+    file answering other instructions never yields an empty (nothing judged) result; an empty side is an error
+    too (``--limit`` can leave a file with none). Reference instructions without a model output are left out (alpaca_eval does the same:
+    text_davinci_001 has 803 of 805) and logged.
     """
     index = {r["instruction"]: r for r in reference.records}
+    if not reference.records:
+        raise InputError("no reference records: nothing to judge", file=reference.path)
+    if not model.records:  # e.g. `bench alpacaeval --limit N` kept none of this file's instructions
+        raise InputError(
+            f"no output answers any of the {len(reference.records)} reference instructions of {reference.path} "
+            f"(first: {_shorten(reference.records[0]['instruction'])!r}); nothing to judge",
+            file=model.path,
+            field="instruction",
+        )
     by_instruction = {}
     for number, rec in enumerate(model.records, start=1):
         if rec["instruction"] not in index:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     rows = read_rows(args)
     pairs, lines, sides = [], [], []
     for line, row in rows:
-        values = field_values(row, mapping, PAIR_FIELDS)
+        values = field_values(row, mapping, PAIR_FIELDS, file=args.input, line=line)
         for side in ("output_a", "output_b"):
             if side not in values:
                 raise InputError(

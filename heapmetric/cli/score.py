@@ -15,6 +15,7 @@ Long runs resume: with a file output and more than 1,024 rows, scores are journa
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -58,7 +59,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--output",
         default="-",
         metavar="FILE",
-        help="where to write the rows with scores (.jsonl, .csv, .tsv; default: stdout as JSONL)",
+        help="where to write the rows with scores (.jsonl, .json, .csv, .tsv; default: stdout as JSONL)",
     )
     p.add_argument(
         "--input-format",
@@ -66,7 +67,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="input format (default: from the suffix; stdin: jsonl)",
     )
     p.add_argument(
-        "--output-format", choices=["jsonl", "csv", "tsv"], help="output format (default: from suffix)"
+        "--output-format", choices=["jsonl", "json", "csv", "tsv"], help="output format (default: from suffix)"
     )
     p.add_argument("--task", help="task of every row without a 'task' column (see `heapmetric criteria`)")
     p.add_argument(
@@ -139,26 +140,59 @@ def read_rows(args: argparse.Namespace) -> list[tuple[int, dict[str, Any]]]:
     return read_table(args.input, args.input_format)
 
 
-def field_values(row: dict[str, Any], mapping: dict[str, str], fields: tuple[str, ...]) -> dict[str, Any]:
-    """The row's values for ``fields`` (through ``mapping``), empty strings dropped, references as a tuple."""
+def field_values(
+    row: dict[str, Any],
+    mapping: dict[str, str],
+    fields: tuple[str, ...],
+    *,
+    file: str | None = None,
+    line: int | None = None,
+) -> dict[str, Any]:
+    """The row's values for ``fields`` (through ``mapping``), empty strings dropped, references as a tuple.
+
+    A bad ``references`` value raises :class:`~heapmetric.errors.InputError` naming ``file:line``."""
     import json
+
+    from heapmetric.errors import InputError
 
     values: dict[str, Any] = {}
     for f in fields:
-        v = row.get(mapping.get(f, f))
+        column = mapping.get(f, f)
+        v = row.get(column)
         if v is None or (isinstance(v, str) and v == "" and not f.startswith("output")):
             continue
         if f == "references":
-            if isinstance(v, str):
-                try:
-                    v = json.loads(v)
-                except ValueError:
-                    v = [v]
-            v = tuple(str(x) for x in v)
+            try:
+                v = _references(v)
+            except InputError as exc:
+                raise InputError(exc.reason, file=file, line=line, field=column) from exc
+            if not v:
+                continue
         elif not isinstance(v, str):
             v = str(v) if not isinstance(v, (list, dict)) else json.dumps(v, ensure_ascii=False)
         values[f] = v
     return values
+
+
+def _references(value: Any) -> tuple[str, ...]:
+    """``references`` as a tuple of strings: a list (or a cell holding a JSON list) of strings, else one
+    string; anything else (a number, an object, a list of non-strings) is an :class:`InputError`."""
+    import json
+
+    from heapmetric.errors import InputError
+
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return (value,)
+        if not isinstance(parsed, list):
+            return (value,)  # a plain string that happens to parse as JSON (42, "x", {...}): keep it whole
+        value = parsed
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        got = type(value).__name__ if not isinstance(value, list) else "a list with non-string items"
+        raise InputError(f"expected a list of strings or one string, got {got}", field="references")
+    return tuple(value)
 
 
 def resolve_criteria(items: list[Any], lines: list[int], args: argparse.Namespace) -> list[str]:
@@ -228,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     rows = read_rows(args)
     items, lines = [], []
     for line, row in rows:
-        values = field_values(row, mapping, FIELDS)
+        values = field_values(row, mapping, FIELDS, file=args.input, line=line)
         if "output" not in values:
             raise InputError(
                 "missing required field", file=args.input, line=line, field=mapping.get("output", "output")
@@ -241,6 +275,12 @@ def run(args: argparse.Namespace) -> int:
             values.setdefault("criterion", args.criterion)
         items.append(ScoreItem(**values))
         lines.append(line)
+    if args.only_system and not any(it.system for it in items):
+        raise InputError(
+            "--only-system needs a 'system' column and no row has one",
+            file=args.input,
+            field=mapping.get("system", "system"),
+        )
     resolve_criteria(items, lines, args)
     judge = load_judge(args)
     show = not args.quiet and len(items) >= PROGRESS_MIN_ITEMS
@@ -280,11 +320,47 @@ def _item_hash(index: int, item: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+JOURNAL_SETTINGS = (
+    "model",
+    "kind",
+    "revision",
+    "max_length",
+    "dtype",
+    "quantization",
+    "pooling",
+    "render_version",
+    "registry_version",
+    "prompt_version",
+    "template",
+)
+"""Judge metadata that changes scores; a journal written under other values is not resumed (device is left
+out: the same settings give the same scores on another device)."""
+
+
+def journal_header(judge: Any, items: list[Any], args: argparse.Namespace) -> dict[str, Any]:
+    """What a resume journal must match: the judge, its score-changing settings, the criterion flags, n."""
+    info = judge.info
+    meta = info.metadata or {}
+    header: dict[str, Any] = {"judge": info.name, "n": len(items)}
+    header.update({k: meta.get(k) for k in JOURNAL_SETTINGS if k in meta})
+    header["revision"] = meta.get("revision")
+    header.update(
+        task=args.task,
+        criterion=args.criterion,
+        instruction=args.instruction,
+        max_length_flag=args.max_length,
+        dtype_flag=args.dtype,
+        quantize_flag=args.quantize,
+        server=args.server,
+    )
+    return json.loads(json.dumps(header, default=str))  # as it reads back from the file
+
+
 def score_resumable(judge: Any, items: list[Any], args: argparse.Namespace, show: bool) -> tuple[Any, Any]:
     """``judge.score(items)``; for a file output with more than :data:`RESUME_CHUNK` items, scores chunk by chunk
     and journals each chunk to ``<output>.partial.jsonl``, so a rerun of the same command after a crash or
-    Ctrl-C skips what was scored (same rows, same judge). The journal is removed once the output is written."""
-    import json
+    Ctrl-C skips what was scored (same rows, same judge and settings, see :func:`journal_header`). The journal
+    is removed once the output is written."""
     import os
     from pathlib import Path
 
@@ -293,30 +369,42 @@ def score_resumable(judge: Any, items: list[Any], args: argparse.Namespace, show
     if args.output == "-" or len(items) <= RESUME_CHUNK:
         return judge.score(items, batch_size=args.batch_size, show_progress=show), None
     journal = Path(str(args.output) + ".partial.jsonl")
-    info = judge.info
-    header = {"judge": info.name, "revision": (info.metadata or {}).get("revision"), "n": len(items)}
+    header = journal_header(judge, items, args)
     hashes = [_item_hash(i, it) for i, it in enumerate(items)]
     done: dict[int, dict[str, Any]] = {}
     if journal.exists():
-        lines = journal.read_text(encoding="utf-8").splitlines()
+        lines = journal.read_text(encoding="utf-8", errors="replace").splitlines()
         try:
             same = bool(lines) and json.loads(lines[0]) == header
-            entries = [json.loads(line) for line in lines[1:] if line.strip()] if same else []
         except ValueError:
-            same, entries = False, []
-        for e in entries:
-            if isinstance(e, dict) and 0 <= e.get("i", -1) < len(items) and hashes[e["i"]] == e.get("h"):
+            same = False
+        for line in lines[1:] if same else []:
+            try:  # a torn line (the run was killed mid-write) costs only that line
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if (
+                isinstance(e, dict)
+                and isinstance(e.get("i"), int)
+                and 0 <= e["i"] < len(items)
+                and hashes[e["i"]] == e.get("h")
+                and isinstance(e.get("score"), (int, float))
+            ):
                 done[e["i"]] = e
         if not args.quiet:
             print(
                 f"resuming: {len(done)} of {len(items)} rows already scored in {journal}"
                 if same
-                else f"ignoring {journal}: it was written for other rows or another judge",
+                else f"ignoring {journal}: it was written for other rows, another judge or other settings",
                 file=sys.stderr,
             )
-    if not done:
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        journal.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    # (re)write the journal whole, so a torn last line is not glued to the next entry appended
+    from heapmetric.io import atomic_write
+
+    with atomic_write(journal) as handle:
+        handle.write(json.dumps(header) + "\n")
+        for i in sorted(done):
+            handle.write(json.dumps(done[i]) + "\n")
     todo = [i for i in range(len(items)) if i not in done]
     meta: dict[str, Any] = {}
     truncated = 0

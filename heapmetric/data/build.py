@@ -26,7 +26,7 @@ from typing import Any
 from heapmetric.data import CONVERTERS, get_converter
 from heapmetric.data.aggregation import check_aggregation
 from heapmetric.data.preferences import derive_preferences
-from heapmetric.data.splits import SPLITS, split_of
+from heapmetric.data.splits import SPLITS, record_split
 from heapmetric.errors import HeapmetricError, InputError, UnknownNameError
 from heapmetric.io import iter_jsonl, write_json, write_jsonl
 from heapmetric.records import Judgement, Preference, Record, record_from_dict
@@ -152,7 +152,7 @@ def build_dataset(
     by_split: dict[str, list[Record]] = {s: [] for s in SPLITS}
     items: dict[str, set[str]] = {s: set() for s in SPLITS}
     for r in [*records, *derived]:
-        split = split_of(r.dataset, r.item_id)
+        split = record_split(r)
         by_split[split].append(r)
         items[split].add(r.item_id)
     _write_dataset(out, name, by_split)

@@ -34,7 +34,8 @@ Rules (HEAP's, BRIEF §2, with the choices this module makes where the sources l
   (``score = -aggregate(labels)``; ``meta.human_label`` keeps the raw labels). Offensiveness is kept as the
   annotators gave it: higher is more offensive.
 - **item_id** is the input: TuringAdvice ``situation.id``; TellMeWhy ``question_meta`` (answerability, whose
-  output is the question, uses the narrative id, e.g. ``caters_narrative_45``); CommonGen the concept set;
+  output is the question, uses the narrative id, e.g. ``caters_narrative_45``); every TellMeWhy record carries
+  ``meta.split_group`` = the narrative id, so a story's questions all fall in one split; CommonGen the concept set;
   TimeTravel ``Input.STORY``; defeasible inference ``<subset>-<hash of premise and hypothesis>`` (strengthener
   and weakener of one premise/hypothesis share it, so they fall in one split); counter-speech and hate speech
   the post key (``conan_1``), shared by the post and its responses.
@@ -323,6 +324,7 @@ def read_tellmewhy(path: Path, *, aggregation: str = "mean") -> list[Judgement]:
                         field=name,
                     )
         source = f"{first['narrative'].strip()}\n\nQuestion: {first['question'].strip()}"
+        narrative_id = _QUESTION_META.match(qmeta).group("narrative")
         for k, (line, row) in enumerate(rows):
             for column, criterion in (("gram_ann", "grammaticality"), ("val_ann", "validity")):
                 ratings = _ratings(
@@ -345,7 +347,8 @@ def read_tellmewhy(path: Path, *, aggregation: str = "mean") -> list[Judgement]:
                         score=aggregate(ratings, aggregation),
                         scale=list(LIKERT_2),
                         annotator_scores=ratings,
-                        meta={"source_file": path.name},
+                        # split by story: the story's other questions must not sit in another split
+                        meta={"source_file": path.name, "split_group": narrative_id},
                     )
                 )
         votes = []
@@ -359,7 +362,6 @@ def read_tellmewhy(path: Path, *, aggregation: str = "mean") -> list[Judgement]:
                     field="is_ques_answerable_annotator",
                 )
             votes.append(_ANSWERABLE[vote])
-        narrative_id = _QUESTION_META.match(qmeta).group("narrative")
         answerability.append(
             Judgement(
                 id=_id("why_qa", "answerability", qmeta),
@@ -374,6 +376,7 @@ def read_tellmewhy(path: Path, *, aggregation: str = "mean") -> list[Judgement]:
                 annotator_scores=votes,
                 meta={
                     "source_file": path.name,
+                    "split_group": narrative_id,
                     "question_meta": qmeta,
                     "majority": first["is_ques_answerable"].strip(),
                 },

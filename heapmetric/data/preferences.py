@@ -59,6 +59,8 @@ def preferences_from_group(group: list[Judgement], *, max_pairs: int | None = No
         a, b = (x, y) if _h(pid) % 2 == 0 else (y, x)
         refs = _shared_references(a, b)
         meta = {"derived_from": [a.id, b.id], "score_a": a.score, "score_b": b.score, "scale": list(a.scale)}
+        if a.meta.get("split_group"):  # keep the pair in its judgements' split
+            meta["split_group"] = a.meta["split_group"]
         out.append(
             Preference(
                 id=pid,

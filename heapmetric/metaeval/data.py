@@ -30,9 +30,13 @@ def load_records(
         raise InputError(f"unknown split {split!r} (expected {', '.join(SPLIT_CHOICES)})", field="split")
     splits = ("train", "validation", "test") if split == "all" else (split,)
     if built is not None:
-        folder = Path(built) / dataset
+        root = Path(built)
+        if not root.is_dir():
+            what = "is not a folder" if root.exists() else "does not exist"
+            raise InputError(f"--data folder {what} (expected a `heapmetric data build` output)", file=str(root))
+        folder = root / dataset
         if not folder.is_dir():
-            known = [p.name for p in Path(built).iterdir() if p.is_dir()] if Path(built).is_dir() else []
+            known = sorted(p.name for p in root.iterdir() if p.is_dir())
             raise UnknownNameError(f"dataset in {built}", dataset, known)
         records: list[Record] = []
         for s in splits:
@@ -44,7 +48,7 @@ def load_records(
         records = [r for r in records if not (isinstance(r, Preference) and "derived_from" in r.meta)]
     else:
         from heapmetric.data import get_converter
-        from heapmetric.data.splits import split_of
+        from heapmetric.data.splits import record_split
         from heapmetric.env import data_dir as default_data_dir
 
         module = get_converter(dataset)
@@ -55,7 +59,7 @@ def load_records(
                 "(or --data with a `heapmetric data build` folder)",
                 file=str(folder),
             )
-        records = [r for r in module.convert(folder) if split_of(r.dataset, r.item_id) in splits]
+        records = [r for r in module.convert(folder) if record_split(r) in splits]
     if criteria:
         present = sorted({r.criterion for r in records})
         for c in criteria:

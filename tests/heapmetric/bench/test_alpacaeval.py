@@ -206,3 +206,29 @@ def test_gamed_file_enables_the_published_glm(alpaca_files, length_judge, tmp_pa
     path.write_text("index,instruction_difficulty\nx,1\n")
     with pytest.raises(Exception, match=r"df_gamed.csv:2"):
         ae.read_gamed_file(path)
+
+
+def test_cli_nothing_to_judge_is_an_error_not_exit_0(alpaca_files, capsys) -> None:
+    """--limit 2 with a file answering only later instructions used to judge nothing and exit 0."""
+    rows = json.loads(alpaca_files["long"].read_text())
+    reference = json.loads(alpaca_files["reference"].read_text())
+    first_two = {r["instruction"] for r in reference[:2]}
+    alpaca_files["long"].write_text(json.dumps([r for r in rows if r["instruction"] not in first_two]))
+    code = main(
+        [
+            "bench",
+            "alpacaeval",
+            "--model-outputs",
+            str(alpaca_files["long"]),
+            "--reference",
+            str(alpaca_files["reference"]),
+            "--judge",
+            "length",
+            "--no-cache",
+            "--limit",
+            "2",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "long.json field 'instruction': no output answers any of the 2 reference instructions" in err[0]

@@ -80,3 +80,20 @@ def test_arena_bad_answer_line(tmp_path) -> None:
     )
     with pytest.raises(InputError, match=r"a.jsonl:1 field 'messages'"):
         read_answers(path)
+
+
+def test_no_matching_instruction_is_an_error_not_an_empty_run(alpaca_files) -> None:
+    from heapmetric.bench.formats import ModelOutputs
+
+    files = alpaca_files
+    rows = json.loads(files["long"].read_text())
+    for i, row in enumerate(rows):
+        row["instruction"] = f"unrelated question {i}"
+    files["long"].write_text(json.dumps(rows))
+    reference = read_model_outputs(files["reference"])
+    with pytest.raises(InputError, match=r"long.json:1 field 'instruction'.*unrelated question 0"):
+        align_to_reference(read_model_outputs(files["long"]), reference)
+    first = reference.records[0]["instruction"][:20]
+    with pytest.raises(InputError, match=r"empty.json field 'instruction': no output answers any") as err:
+        align_to_reference(ModelOutputs("m", (), "empty.json"), reference)
+    assert first in str(err.value)

@@ -10,7 +10,7 @@ import pytest
 
 from heapmetric.cli import main
 from heapmetric.data import build as builder
-from heapmetric.data.splits import SPLITS, split_of
+from heapmetric.data.splits import SPLITS, record_split
 from heapmetric.errors import UnknownNameError
 from heapmetric.records import Preference, read_records
 from heapmetric.registry import get_criterion
@@ -35,7 +35,7 @@ def test_build_writes_every_dataset(tiny_sources, source_names, tmp_path):
         splits_of_item = defaultdict(set)
         for split, records in per_split.items():
             for r in records:
-                assert r.dataset == name and split_of(name, r.item_id) == split
+                assert r.dataset == name and record_split(r) == split
                 get_criterion(r.task, r.criterion)
                 splits_of_item[r.item_id].add(split)
         assert all(len(s) == 1 for s in splits_of_item.values())

@@ -16,7 +16,7 @@ import pytest
 
 from heapmetric.data import available_converters, build, get_converter
 from heapmetric.data.preferences import derive_preferences
-from heapmetric.data.splits import SPLITS, split_of
+from heapmetric.data.splits import SPLITS, record_split
 from heapmetric.records import Judgement, Preference, read_records
 from heapmetric.registry import get_criterion
 
@@ -199,8 +199,21 @@ def test_no_item_in_two_splits(converted):
     for name, records in converted.items():
         splits = defaultdict(set)
         for r in records:
-            splits[r.item_id].add(split_of(name, r.item_id))
+            splits[r.item_id].add(record_split(r))
         assert all(len(s) == 1 for s in splits.values()), name
+
+
+def test_tellmewhy_story_in_one_split(converted):
+    """Every question and answer about one TellMeWhy story lands in one split (the story is the input)."""
+    splits = defaultdict(set)
+    records = [r for r in converted["heap_sources"] if r.task == "why_qa"]
+    derived = derive_preferences(r for r in records if isinstance(r, Judgement))
+    assert records and derived
+    for r in [*records, *derived]:
+        story = r.meta["split_group"]
+        assert story.startswith("caters_narrative_")
+        splits[story].add(record_split(r))
+    assert len(splits) == 190 and all(len(s) == 1 for s in splits.values())
 
 
 def test_real_build_of_small_sets(real_data_dir, tmp_path):
@@ -226,7 +239,7 @@ def test_card_counts_match_a_fresh_conversion(converted, source_names):
     for name in source_names:
         records = converted[name]
         derived = derive_preferences(r for r in records if isinstance(r, Judgement))
-        rows = count_rows((split_of(name, r.item_id), r) for r in [*records, *derived])
+        rows = count_rows((record_split(r), r) for r in [*records, *derived])
         card = (REPO_ROOT / "datasets_cards" / f"{name}.md").read_text(encoding="utf-8")
         block = re.search(r"<!-- counts:start -->\n(.*?)\n<!-- counts:end -->", card, flags=re.S)
         assert block and block.group(1) == counts_markdown(rows, name), f"{name}.md counts are stale"

@@ -154,3 +154,15 @@ def test_reproduction_table_format():
     table = format_table(rows)
     assert "| rouge1 (`rouge1`) | spearman | 0.200 / 0.201 | 0.200 / 0.197 | 0.0030 |" in table
     assert REPRODUCTIONS["summeval"].specs["rougeL"] == "rougeLsum"
+
+
+def test_cli_missing_data_folder_says_it_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "data_build_none"
+    rc = main(["meta-eval", "--dataset", "qags", "--data", str(missing), "--metric", "length", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err
+    assert str(missing) in err and "does not exist" in err and "unknown dataset" not in err
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    rc = main(["meta-eval", "--dataset", "qags", "--data", str(afile), "--metric", "length", "-q"])
+    assert rc == 2 and "is not a folder" in capsys.readouterr().err
