@@ -6,8 +6,15 @@
 ...                        criterion="coherence")]).scores                   # doctest: +SKIP
 
 Requests are split into chunks of at most the server's ``max_items_per_request`` (read from
-``GET /v1/models`` once) or ``batch_size``. 429 and 503 answers, connection errors and timeouts are retried
-with exponential backoff (honouring ``Retry-After``) up to ``max_retries`` times; other errors raise at once.
+``GET /v1/models`` once) or ``batch_size``. 429 and 503 answers, connection errors and connect/write/pool
+timeouts are retried with exponential backoff (honouring ``Retry-After``) up to ``max_retries`` times; other
+errors raise at once.
+
+Timeouts: the default ``timeout`` (:data:`DEFAULT_TIMEOUT`, 90 s) is longer than the server's default
+``request_timeout_s`` (60 s), after which the server itself answers 503 (retried as above), so a slow batch is
+normally answered rather than abandoned. A *read* timeout means the server got the request and may still be
+working on it: re-sending it only adds load, so it is retried once and then raised. Against a server started
+with a longer ``request_timeout_s``, pass a ``timeout`` above it (or send smaller ``batch_size`` chunks).
 """
 
 from __future__ import annotations
@@ -25,10 +32,14 @@ import httpx
 from heapmetric.errors import HeapmetricError, InputError
 from heapmetric.judges.base import CompareResult, JudgeInfo, PairItem, ScoreItem, ScoreResult, system_means
 
-__all__ = ["HeapmetricClient", "AsyncHeapmetricClient", "ServerError"]
+__all__ = ["HeapmetricClient", "AsyncHeapmetricClient", "ServerError", "DEFAULT_TIMEOUT"]
 
 RETRY_STATUS = (429, 503)
 _DEFAULT_CHUNK = 64
+DEFAULT_TIMEOUT = 90.0
+"""Seconds; above the service's default ``request_timeout_s`` (60) so the server's own deadline answers first."""
+MAX_READ_TIMEOUT_RETRIES = 1
+"""A read timeout (the server has the request and may still be computing) is re-sent at most this often."""
 
 
 class ServerError(HeapmetricError):
@@ -71,6 +82,16 @@ def _delay(attempt: int, response: httpx.Response | None, backoff: float, max_de
             except ValueError:
                 pass
     return min(backoff * (2**attempt), max_delay) * (0.5 + random.random() / 2)
+
+
+def _read_timeout_error(
+    base_url: str, method: str, path: str, timeout: Any, exc: Exception
+) -> HeapmetricError:
+    return HeapmetricError(
+        f"{base_url} did not answer {method} {path} within the client timeout ({timeout} s) "
+        f"{MAX_READ_TIMEOUT_RETRIES + 1} times; the server may be overloaded or the batch too slow: "
+        f"pass a longer timeout (above the server's request_timeout_s) or a smaller batch_size ({exc})"
+    )
 
 
 def _chunks(n: int, size: int) -> list[tuple[int, int]]:
@@ -116,14 +137,16 @@ class _Base:
         self,
         base_url: str,
         api_key: str | None = None,
-        timeout: float = 30,
+        timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 5,
         *,
         backoff: float = 0.5,
         max_delay: float = 30.0,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise InputError(f"expected an http(s) URL, got {base_url!r}", field="base_url")
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            # no field name: this is the CLI's --server as much as the API's base_url
+            hint = f" (did you mean 'http://{base_url}'?)" if isinstance(base_url, str) and base_url else ""
+            raise InputError(f"the server URL must start with http:// or https://, got {base_url!r}{hint}")
         self.base_url = base_url.rstrip("/")
         self.max_retries, self.backoff, self.max_delay = max_retries, backoff, max_delay
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -143,7 +166,12 @@ class HeapmetricClient(_Base):
     """Synchronous client; a :class:`~heapmetric.judges.base.Judge` backed by a heapmetric server."""
 
     def __init__(
-        self, base_url: str, api_key: str | None = None, timeout: float = 30, max_retries: int = 5, **kw: Any
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = 5,
+        **kw: Any,
     ) -> None:
         super().__init__(base_url, api_key, timeout, max_retries, **kw)
         self._http = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=timeout)
@@ -158,11 +186,17 @@ class HeapmetricClient(_Base):
         self._http.close()
 
     def request(self, method: str, path: str, json: Any = None) -> Any:
-        """One API call with retries on 429/503 and transport errors; returns the decoded JSON body."""
+        """One API call with retries on 429/503 and transport errors (a read timeout: once); returns the
+        decoded JSON body."""
+        read_timeouts = 0
         for attempt in range(self.max_retries + 1):
             response = None
             try:
                 response = self._http.request(method, path, json=json)
+            except httpx.ReadTimeout as exc:
+                read_timeouts += 1
+                if read_timeouts > MAX_READ_TIMEOUT_RETRIES or attempt == self.max_retries:
+                    raise _read_timeout_error(self.base_url, method, path, self._timeout, exc) from exc
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if attempt == self.max_retries:
                     raise HeapmetricError(f"cannot reach {self.base_url}: {exc}") from exc
@@ -227,7 +261,7 @@ class AsyncHeapmetricClient(_Base):
         self,
         base_url: str,
         api_key: str | None = None,
-        timeout: float = 30,
+        timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 5,
         *,
         concurrency: int = 8,
@@ -259,11 +293,17 @@ class AsyncHeapmetricClient(_Base):
             self._http = None
 
     async def request(self, method: str, path: str, json: Any = None) -> Any:
-        """One API call with retries on 429/503 and transport errors; returns the decoded JSON body."""
+        """One API call with retries on 429/503 and transport errors (a read timeout: once); returns the
+        decoded JSON body."""
+        read_timeouts = 0
         for attempt in range(self.max_retries + 1):
             response = None
             try:
                 response = await self._client().request(method, path, json=json)
+            except httpx.ReadTimeout as exc:
+                read_timeouts += 1
+                if read_timeouts > MAX_READ_TIMEOUT_RETRIES or attempt == self.max_retries:
+                    raise _read_timeout_error(self.base_url, method, path, self._timeout, exc) from exc
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if attempt == self.max_retries:
                     raise HeapmetricError(f"cannot reach {self.base_url}: {exc}") from exc
@@ -288,7 +328,10 @@ class AsyncHeapmetricClient(_Base):
     def info(self) -> JudgeInfo:
         if self._models is None:
             with httpx.Client(base_url=self.base_url, headers=self._headers, timeout=self._timeout) as c:
-                response = c.get("/v1/models")
+                try:
+                    response = c.get("/v1/models")
+                except httpx.HTTPError as exc:
+                    raise HeapmetricError(f"cannot reach {self.base_url}: {exc}") from exc
                 if response.status_code >= 400:
                     raise _error_of(response)
                 self._models = response.json()

@@ -45,14 +45,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
-def _open_text(path: str | os.PathLike) -> Any:
-    """A text handle for ``path`` (``-`` is stdin), UTF-8 with an optional BOM; unreadable paths raise
+def _open(path: str | os.PathLike, mode: str = "rb") -> Any:
+    """A handle for ``path`` (``-`` is stdin: its byte buffer where it has one); unreadable paths raise
     :class:`InputError` naming the file."""
     name = str(path)
     if name == "-":
-        return sys.stdin
+        return getattr(sys.stdin, "buffer", sys.stdin) if "b" in mode else sys.stdin
     try:
-        return open(path, encoding="utf-8-sig")
+        return open(path, mode)  # noqa: SIM115 - closed by the caller
     except IsADirectoryError as exc:
         raise InputError("is a folder, not a file", file=name) from exc
     except FileNotFoundError as exc:
@@ -61,8 +61,20 @@ def _open_text(path: str | os.PathLike) -> Any:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from exc
 
 
-def _decode_error(name: str, exc: UnicodeDecodeError, line: int | None = None) -> InputError:
-    return InputError(f"not valid UTF-8 text (byte {exc.object[exc.start]:#04x})", file=name, line=line)
+def _decode(data: bytes | str, name: str, line: int | None = None) -> str:
+    """UTF-8 text of ``data`` (a leading BOM dropped), or an :class:`InputError` at ``file:line``."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if line is None:
+                line = data[: exc.start].count(b"\n") + 1
+            raise InputError(
+                f"not valid UTF-8 text (byte {data[exc.start]:#04x}); save the file as UTF-8",
+                file=name,
+                line=line,
+            ) from exc
+    return data.removeprefix("\ufeff")
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -71,21 +83,18 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
     Files are read as UTF-8 (a leading BOM is skipped); bad bytes, folders and unreadable files raise
     :class:`InputError` with the file (and line)."""
     name = str(path)
-    handle = _open_text(path)
-    number = 0
+    handle = _open(path)
     try:
+        number = 0
         while True:
             try:
-                line = handle.readline()
-            except UnicodeDecodeError as exc:
-                raise _decode_error(name, exc, number + 1) from exc
+                raw = handle.readline()
             except OSError as exc:
                 raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from exc
-            if not line:
+            if not raw:
                 break
             number += 1
-            if number == 1:
-                line = line.removeprefix("\ufeff")  # stdin is not decoded with utf-8-sig
+            line = _decode(raw, name, number)
             if not line.strip():
                 continue
             try:
@@ -98,25 +107,23 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=name, line=number)
             yield number, obj
     finally:
-        if handle is not sys.stdin:
+        if handle is not sys.stdin and handle is not getattr(sys.stdin, "buffer", None):
             handle.close()
 
 
 def _read_text(path: str | os.PathLike) -> str:
     """The whole text of ``path`` (``-`` is stdin), UTF-8 with an optional BOM, errors as :class:`InputError`."""
     name = str(path)
-    handle = _open_text(path)
+    handle = _open(path)
     try:
-        text = handle.read()
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1 if isinstance(exc.object, bytes) else None
-        raise _decode_error(name, exc, line) from exc
+        data = handle.read()
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from exc
     finally:
-        if handle is not sys.stdin:
+        if handle is not sys.stdin and handle is not getattr(sys.stdin, "buffer", None):
             handle.close()
-    return text.removeprefix("\ufeff")
+    text = _decode(data, name)
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text mode reads
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

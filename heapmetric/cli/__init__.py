@@ -8,8 +8,10 @@ module level, so ``heapmetric --help`` answers in about a second. Errors the use
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 
 # verb -> module under heapmetric.cli, in the order --help lists them
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
+    saved_env = _silence_progress_bars() if quiet else None
     try:
         return int(args.func(args) or 0)
     except HeapmetricError as exc:
@@ -81,6 +84,37 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if saved_env is not None:
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+PROGRESS_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
+"""Read by huggingface_hub / transformers and tqdm when first imported: ``--quiet`` sets them before any
+model code loads, so every bar (transformers' "Loading weights", GGUF, hub downloads, ours) stays off."""
+
+
+def _silence_progress_bars() -> dict[str, str | None]:
+    """For ``--quiet``: turn progress bars off without importing anything heavy; return the old env values.
+
+    Libraries imported earlier in this process (only in tests or embedding code) are switched off directly."""
+    saved = {key: os.environ.get(key) for key in PROGRESS_ENV}
+    os.environ.update(PROGRESS_ENV)
+    if "huggingface_hub" in sys.modules:
+        with contextlib.suppress(Exception):
+            from huggingface_hub.utils import disable_progress_bars
+
+            disable_progress_bars()
+    if "transformers" in sys.modules:
+        with contextlib.suppress(Exception):
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+    return saved
 
 
 if __name__ == "__main__":

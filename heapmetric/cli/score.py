@@ -67,7 +67,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="input format (default: from the suffix; stdin: jsonl)",
     )
     p.add_argument(
-        "--output-format", choices=["jsonl", "json", "csv", "tsv"], help="output format (default: from suffix)"
+        "--output-format",
+        choices=["jsonl", "json", "csv", "tsv"],
+        help="output format (default: from suffix)",
     )
     p.add_argument("--task", help="task of every row without a 'task' column (see `heapmetric criteria`)")
     p.add_argument(

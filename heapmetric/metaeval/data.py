@@ -33,7 +33,9 @@ def load_records(
         root = Path(built)
         if not root.is_dir():
             what = "is not a folder" if root.exists() else "does not exist"
-            raise InputError(f"--data folder {what} (expected a `heapmetric data build` output)", file=str(root))
+            raise InputError(
+                f"--data folder {what} (expected a `heapmetric data build` output)", file=str(root)
+            )
         folder = root / dataset
         if not folder.is_dir():
             known = sorted(p.name for p in root.iterdir() if p.is_dir())

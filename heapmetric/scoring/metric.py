@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from heapmetric.errors import ModelLoadError, UnsupportedError
+from heapmetric.errors import InputError, ModelLoadError, UnsupportedError
 from heapmetric.judges.base import CompareResult, JudgeInfo, ScoreItem, ScoreResult, system_means
 from heapmetric.scoring.batching import DEFAULT_MAX_TOKENS, padding_fraction, plan_batches, restore_order
 
@@ -160,6 +160,25 @@ def load(
     )
 
 
+def position_limit(model: Any) -> tuple[int | None, str]:
+    """The most input tokens ``model`` can take and where that comes from (config / tokenizer), or None.
+
+    A RoBERTa-style ``max_position_embeddings`` counts the padding offset; the tokenizer's
+    ``model_max_length`` (when set to a real value) is the tighter, usable limit."""
+    limits: list[tuple[int, str]] = []
+    tokenizer = getattr(model, "tokenizer", None)
+    value = getattr(tokenizer, "model_max_length", None)
+    if isinstance(value, int) and 0 < value < 10**6:
+        limits.append((value, "tokenizer.model_max_length"))
+    config = getattr(model, "config", None)
+    value = getattr(config, "max_position_embeddings", None)
+    if isinstance(value, int) and 0 < value < 10**6:
+        limits.append((value, "config.max_position_embeddings"))
+    if not limits:
+        return None, ""
+    return min(limits)
+
+
 class Metric:
     """The trained metric (a :class:`~heapmetric.scoring.reward_model.RewardModel`) as a ``Judge``.
 
@@ -188,6 +207,13 @@ class Metric:
         self.device = device
         self.dtype = dtype or torch.float32
         self.quantization = quantization
+        if max_length is not None:
+            limit, source = position_limit(model)
+            if limit is not None and int(max_length) > limit:
+                raise InputError(
+                    f"max_length {int(max_length)} is above this model's limit of {limit} tokens ({source}); "
+                    f"pass --max-length {limit} or less"
+                )
         self.max_length = int(max_length or model.max_length)
         self.max_tokens = max_tokens
         self.calibration: dict[str, Any] = dict(model.spec.get("calibration") or {})

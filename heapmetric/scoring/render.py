@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from heapmetric.errors import InputError
 from heapmetric.judges.base import ScoreItem
 from heapmetric.registry import Criterion
 
@@ -193,7 +194,10 @@ def encode(tokenizer: Any, rendered: Sequence[RenderedInput], max_length: int) -
         lengths = {s.name: len(b) for s, b in zip(r.segments, bodies, strict=True)}
         budget = max_length - fixed
         if budget < 0:
-            raise ValueError(f"max_length {max_length} is too small for the segment headers ({fixed} tokens)")
+            raise InputError(
+                f"max_length {max_length} is too small for the segment headers ({fixed} tokens); "
+                "raise --max-length"
+            )
         keep = _allocate(lengths, budget)
         seq = list(prefix)
         truncated = False
@@ -265,7 +269,7 @@ def truncate_rendered(tokenizer: Any, rendered: RenderedInput, max_tokens: int) 
     headers, bodies = ids[0::2], ids[1::2]
     budget = max_tokens - sum(len(h) for h in headers)
     if budget < 0:
-        raise ValueError(f"max_tokens {max_tokens} is too small for the segment headers")
+        raise InputError(f"max_tokens {max_tokens} is too small for the segment headers; raise --max-length")
     keep = _allocate({s.name: len(b) for s, b in zip(rendered.segments, bodies, strict=True)}, budget)
     segments, truncated = [], False
     for s, b in zip(rendered.segments, bodies, strict=True):

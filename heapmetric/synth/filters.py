@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,13 +55,15 @@ class FilterStep:
     n_in: int
     kept: int
     removed: Removed = field(default_factory=list)
+    nan_scores: int = 0
+    """Candidates (kept or removed) whose score is NaN: the judge gave none; they are treated as unscored."""
 
     def to_dict(self, examples: int = 3) -> dict[str, Any]:
         reasons: dict[str, int] = {}
         for _, reason in self.removed:
             head = reason.split(":", 1)[0]
             reasons[head] = reasons.get(head, 0) + 1
-        return {
+        out = {
             "filter": self.name,
             "params": self.params,
             "in": self.n_in,
@@ -68,10 +71,18 @@ class FilterStep:
             "removed": len(self.removed),
             "reasons": reasons,
             "examples": [
-                {"id": c.id, "instruction": c.instruction[:160], "score": c.score, "reason": r}
+                {
+                    "id": c.id,
+                    "instruction": c.instruction[:160],
+                    "score": None if _no_score(c.score) else c.score,
+                    "reason": r,
+                }
                 for c, r in self.removed[:examples]
             ],
         }
+        if self.nan_scores:
+            out["nan_scores"] = self.nan_scores
+        return out
 
 
 def run_filters(
@@ -82,13 +93,26 @@ def run_filters(
     for f in filters:
         n_in = len(candidates)
         candidates, removed = f.apply(candidates)
-        steps.append(FilterStep(f.name, f.params(), n_in, len(candidates), removed))
+        nan = sum(_is_nan(c.score) for c in candidates) + sum(_is_nan(c.score) for c, _ in removed)
+        steps.append(FilterStep(f.name, f.params(), n_in, len(candidates), removed, nan))
     return candidates, steps
 
 
+def _is_nan(score: float | None) -> bool:
+    return score is not None and math.isnan(score)
+
+
+def _no_score(score: float | None) -> bool:
+    """None (not scored) or NaN (the judge gave no score): both rank last and never pass a threshold."""
+    return score is None or math.isnan(score)
+
+
 def _priority(c: Candidate) -> tuple:
-    """Higher score first, then the stable order: who survives among duplicates."""
-    return (-(c.score if c.score is not None else float("-inf")), c.order)
+    """Higher score first, unscored (None/NaN) last, then the stable order: who survives among duplicates.
+
+    NaN must not reach the sort key itself: it compares false with everything, which scrambles the order."""
+    missing = _no_score(c.score)
+    return (missing, 0.0 if missing else -c.score, c.order)
 
 
 # -- the metric -----------------------------------------------------------------------------------------
@@ -172,10 +196,18 @@ class MetricScorer:
             ]
             result = self.judge.score(items, show_progress=self.show_progress)
             for c, s in zip(chunk, result.scores, strict=True):
-                c.score = float(s)
+                c.score = math.nan if s is None else float(s)
                 if self.journal is not None:
                     self.journal.append({"k": self._key(c), "stage": "score", "ok": True, "v": c.score})
             self.scored_new += len(chunk)
+        n_nan = sum(_is_nan(c.score) for c in candidates)
+        if n_nan:
+            log.warning(
+                "%s gave no score (NaN) to %d of %d candidates; they rank last and fail any min_score",
+                self.judge_name,
+                n_nan,
+                len(candidates),
+            )
         return candidates, []
 
 
@@ -195,7 +227,9 @@ class ScoreThresholdFilter:
         for c in candidates:
             if c.score is None:
                 raise ValueError("min_score needs scores: put a MetricScorer before it")
-            if c.score >= self.min_score:
+            if math.isnan(c.score):
+                removed.append((c, "no score: the judge returned NaN"))
+            elif c.score >= self.min_score:
                 kept.append(c)
             else:
                 removed.append((c, f"score: {c.score:.4g} < {self.min_score:g}"))
@@ -203,7 +237,8 @@ class ScoreThresholdFilter:
 
 
 class TopKPerReferenceFilter:
-    """Keeps the ``k`` best-scored candidates of each reference (ties broken by the stable order)."""
+    """Keeps the ``k`` best-scored candidates of each reference (ties broken by the stable order; NaN scores,
+    where the judge gave none, rank last)."""
 
     name = "top_k"
 
@@ -224,7 +259,13 @@ class TopKPerReferenceFilter:
             keep_ids.update(c.id for c in sorted(group, key=_priority)[: self.k])
         kept = [c for c in candidates if c.id in keep_ids]
         removed = [
-            (c, f"rank: below the top {self.k} of reference {c.reference.id}")
+            (
+                c,
+                f"no score: the judge returned NaN (ranked last, not in the top {self.k} of reference "
+                f"{c.reference.id})"
+                if math.isnan(c.score)
+                else f"rank: below the top {self.k} of reference {c.reference.id}",
+            )
             for c in candidates
             if c.id not in keep_ids
         ]
@@ -381,7 +422,8 @@ class DecontaminationFilter:
 class BudgetFilter:
     """Selects ``size`` candidates trading score against diversity (maximal marginal relevance):
     greedily take the candidate maximising ``(1 - diversity) * score01 - diversity * max_sim``, where
-    ``score01`` is the score min-max scaled to [0, 1] (0 without scores) and ``max_sim`` the MinHash
+    ``score01`` is the score min-max scaled to [0, 1] (0 when no candidate has a score; -1, below every
+    scored one, for a candidate without one or with a NaN score) and ``max_sim`` the MinHash
     Jaccard estimate of its instruction+response to the most similar one already selected. ``diversity=0``
     is plain top-``size`` by score; ``diversity=1`` ignores scores."""
 
@@ -400,9 +442,14 @@ class BudgetFilter:
             return candidates, []
         import numpy as np
 
-        scores = np.array([c.score if c.score is not None else 0.0 for c in candidates], dtype=float)
-        span = scores.max() - scores.min()
-        s01 = (scores - scores.min()) / span if span > 0 else np.zeros_like(scores)
+        scores = np.array([np.nan if c.score is None else c.score for c in candidates], dtype=float)
+        finite = np.isfinite(scores)
+        s01 = np.zeros_like(scores)
+        if finite.any():
+            lo, hi = scores[finite].min(), scores[finite].max()
+            if hi > lo:
+                s01[finite] = (scores[finite] - lo) / (hi - lo)
+            s01[~finite] = -1.0
         sigs = signatures([c.instruction + "\n" + c.response for c in candidates], self.num_perm)
         w = self.diversity
         # lazy greedy: a candidate's value only falls as the selection grows, so a stale heap value is an

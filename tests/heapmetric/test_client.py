@@ -154,3 +154,72 @@ def test_nan_scores_travel_as_null_and_come_back_as_nan():
         with HeapmetricClient(srv.url) as client:
             scores = client.score([ScoreItem(output="nan"), ScoreItem(output="ok")]).scores
     assert math.isnan(scores[0]) and scores[1] == 1.0
+
+
+def test_default_timeout_outlasts_the_servers_request_deadline():
+    """The server answers 503 at request_timeout_s; a shorter client timeout re-sent work the server still did."""
+    from heapmetric.client import DEFAULT_TIMEOUT
+
+    assert DEFAULT_TIMEOUT > Settings().request_timeout_s
+    client = HeapmetricClient("http://127.0.0.1:9")
+    assert client._timeout == DEFAULT_TIMEOUT and client._http.timeout.read == DEFAULT_TIMEOUT
+    client.close()
+    assert AsyncHeapmetricClient("http://127.0.0.1:9")._timeout == DEFAULT_TIMEOUT
+
+
+def slow_app(delay: float) -> tuple[Starlette, list[float]]:
+    """/v1/score answers only after ``delay`` seconds."""
+    import time
+
+    calls: list[float] = []
+
+    async def score(request: Request) -> JSONResponse:
+        calls.append(time.monotonic())
+        body = await request.json()
+        await asyncio.sleep(delay)
+        return JSONResponse({"scores": [1.0] * len(body["items"]), "metadata": {}})
+
+    async def models(_: Request) -> JSONResponse:
+        return JSONResponse({"data": [{"id": "slow"}], "limits": {"max_items_per_request": 100}})
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/v1/score", score, methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/healthz", health),
+    ]
+    return Starlette(routes=routes), calls
+
+
+def test_read_timeout_is_resent_once_then_one_clear_error():
+    app, calls = slow_app(1.5)
+    with serve_in_thread(app) as srv:
+        with HeapmetricClient(srv.url, max_retries=5, backoff=0.01, timeout=0.3) as client:
+            with pytest.raises(
+                HeapmetricError, match=r"did not answer POST /v1/score within .*0.3 s"
+            ) as info:
+                client.score(ITEMS[:1])
+        assert len(calls) == 2 and "timeout" in str(info.value)
+
+        async def main():
+            async with AsyncHeapmetricClient(srv.url, max_retries=5, backoff=0.01, timeout=0.3) as client:
+                await client.ascore(ITEMS[:1])
+
+        with pytest.raises(HeapmetricError, match="did not answer POST /v1/score"):
+            asyncio.run(main())
+        assert len(calls) == 4
+
+
+def test_bad_server_url_names_no_python_parameter():
+    """`heapmetric score --server localhost:9` used to report field 'base_url', a name the CLI user never saw."""
+    with pytest.raises(HeapmetricError) as info:
+        HeapmetricClient("localhost:9")
+    msg = str(info.value)
+    assert "base_url" not in msg and "'localhost:9'" in msg and "http://localhost:9" in msg
+
+
+def test_async_info_of_unreachable_server_is_one_clear_error():
+    with pytest.raises(HeapmetricError, match="cannot reach http://127.0.0.1:9"):
+        AsyncHeapmetricClient("http://127.0.0.1:9", timeout=2).info  # noqa: B018

@@ -270,3 +270,189 @@ def test_long_runs_resume_after_an_interruption(tiny_encoder_metric_dir, tmp_pat
     assert not journal.exists()
     expected = metric.score(rows, task="summarization", criterion="coherence").scores
     assert [r["score"] for r in read_jsonl(out)] == pytest.approx(expected, abs=1e-6)
+
+
+def test_unreadable_inputs_are_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"output": "ok"}\n{"output": "\xff"}\n')
+    assert f"{bad}:2: not valid UTF-8" in run_error(["score", "-i", str(bad), *TASK], capsys)
+    assert "is a folder" in run_error(["score", "-i", str(tmp_path), *TASK], capsys)
+    monkeypatch.setattr(sys, "stdin", io.StringIO('[{"output": "a"}, {"source": "no output"}]'))
+    err = run_error(["score", "-i", "-", "--input-format", "json", *TASK], capsys)
+    assert "-:2 field 'output'" in err  # stdin was read (no FileNotFoundError '-')
+
+
+def test_bom_csv_header_is_read(tiny_encoder_metric_dir, tmp_path):
+    csv_in = tmp_path / "excel.csv"
+    csv_in.write_bytes(b"\xef\xbb\xbfoutput,system\nThe council approved it.,A\n")
+    out = tmp_path / "out.jsonl"
+    argv = ["score", "-i", str(csv_in), "-o", str(out), "--model", str(tiny_encoder_metric_dir), *TASK, "-q"]
+    assert main(argv) == 0
+    assert list(read_jsonl(out)[0]) == ["output", "system", "score"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["r1", "r2"], ("r1", "r2")),
+        ('["r1", "r2"]', ("r1", "r2")),
+        ("plain reference", ("plain reference",)),
+        ("42", ("42",)),
+        ('{"a": 1}', ('{"a": 1}',)),
+        ('"quoted"', ('"quoted"',)),
+    ],
+)
+def test_references_values(value, expected):
+    from heapmetric.cli.score import FIELDS, field_values
+
+    assert field_values({"output": "o", "references": value}, {}, FIELDS)["references"] == expected
+
+
+@pytest.mark.parametrize("bad", [5, {"a": "b"}, [1, 2], True])
+def test_non_list_references_are_one_line_exit_2(bad, tmp_path, capsys):
+    src = write_jsonl(tmp_path / "refs.jsonl", [ROWS[0], {"output": "a", "references": bad}])
+    err = run_error(["score", "-i", str(src), *TASK], capsys)
+    assert f"{src}:2 field 'references'" in err
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"output_a": "a", "output_b": "b", "references": bad}])
+    assert f"{pairs}:1 field 'references'" in run_error(["compare", "-i", str(pairs), *TASK], capsys)
+
+
+def test_max_length_above_the_model_limit_is_one_line(tiny_encoder_metric_dir, rows_file, capsys):
+    model = ["--model", str(tiny_encoder_metric_dir)]
+    err = run_error(["score", "-i", str(rows_file), *model, *TASK, "--max-length", "2000"], capsys)
+    assert "limit of 512 tokens" in err
+    with pytest.raises(heapmetric.errors.InputError, match="limit of 512"):
+        heapmetric.load(str(tiny_encoder_metric_dir), max_length=2000)
+    tiny = heapmetric.load(str(tiny_encoder_metric_dir), max_length=2)  # headers alone do not fit
+    with pytest.raises(heapmetric.errors.InputError, match="too small for the segment headers"):
+        tiny.score(ROWS, task="summarization", criterion="coherence")
+
+
+def test_only_system_fails_before_the_model_loads(rows_file, tmp_path, capsys, monkeypatch):
+    import heapmetric.cli.score as score_cli
+
+    def no_load(args):
+        raise AssertionError("model loaded")
+
+    monkeypatch.setattr(score_cli, "load_judge", no_load)
+    src = write_jsonl(tmp_path / "nosys.jsonl", [{"output": "a"}, {"output": "b"}])
+    assert "--only-system" in run_error(["score", "-i", str(src), *TASK, "--only-system"], capsys)
+
+
+def test_json_output_is_a_json_list(tiny_encoder_metric_dir, rows_file, tmp_path):
+    out = tmp_path / "scored.json"
+    assert (
+        main(
+            [
+                "score",
+                "-i",
+                str(rows_file),
+                "-o",
+                str(out),
+                "--model",
+                str(tiny_encoder_metric_dir),
+                *TASK,
+                "-q",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(out.read_text())
+    assert isinstance(data, list) and [r["id"] for r in data] == ["1", "2", "3"]
+
+
+def test_quiet_turns_library_progress_bars_off(tmp_path, monkeypatch):
+    import os
+
+    import heapmetric.cli.score as score_cli
+
+    seen = {}
+
+    def fake_run(args):
+        seen.update({k: os.environ.get(k) for k in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")})
+        return 0
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setattr(score_cli, "run", fake_run)
+    src = write_jsonl(tmp_path / "rows.jsonl", ROWS)
+    assert main(["score", "-i", str(src), *TASK, "-q"]) == 0
+    assert seen == {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    assert "TQDM_DISABLE" not in os.environ  # restored after the command
+
+
+def _resume_setup(tiny_encoder_metric_dir, tmp_path, monkeypatch):
+    import heapmetric.cli.score as score_cli
+
+    rows = [dict(ROWS[i % 3], id=str(i)) for i in range(7)]
+    src = write_jsonl(tmp_path / "rows.jsonl", rows)
+    out = tmp_path / "scored.jsonl"
+    metric = heapmetric.load(str(tiny_encoder_metric_dir))
+    calls: list[int] = []
+
+    class Counting:
+        info = metric.info
+
+        def score(self, items, **kw):
+            calls.append(len(items))
+            return metric.score(items, **kw)
+
+    monkeypatch.setattr(score_cli, "RESUME_CHUNK", 2)
+    monkeypatch.setattr(score_cli, "load_judge", lambda args: Counting())
+    return rows, src, out, metric, calls, Counting
+
+
+def test_resume_survives_a_torn_last_line(tiny_encoder_metric_dir, tmp_path, monkeypatch):
+    from argparse import Namespace
+
+    from heapmetric.cli.score import _item_hash, journal_header
+    from heapmetric.judges.base import ScoreItem
+
+    rows, src, out, metric, calls, Counting = _resume_setup(tiny_encoder_metric_dir, tmp_path, monkeypatch)
+    argv = ["score", "-i", str(src), "-o", str(out), *TASK, "-q"]
+    args = Namespace(task="summarization", criterion="coherence", instruction=None, max_length=None)
+    args.__dict__.update(dtype="auto", quantize=None, server=None)
+    items = [
+        ScoreItem(
+            output=r["output"],
+            source=r["source"],
+            system=r["system"],
+            id=r["id"],
+            **dict(zip(("task", "criterion"), ("summarization", "coherence"), strict=True)),
+        )
+        for r in rows
+    ]
+    header = journal_header(Counting(), items, args)
+    entries = [
+        json.dumps({"i": i, "h": _item_hash(i, items[i]), "score": 0.5, "calibrated": None}) for i in range(3)
+    ]
+    journal = tmp_path / "scored.jsonl.partial.jsonl"
+    journal.write_text(
+        json.dumps(header) + "\n" + "\n".join(entries) + '\n{"i": 3, "h": "ab'
+    )  # killed mid-write
+    assert main(argv) == 0
+    assert calls == [2, 2]  # rows 3..6: the torn line cost one row, not the journal
+    assert [r["score"] for r in read_jsonl(out)][:3] == [0.5, 0.5, 0.5]
+    assert not journal.exists()
+
+
+def test_resume_refuses_a_journal_made_with_other_settings(tiny_encoder_metric_dir, tmp_path, monkeypatch):
+    rows, src, out, metric, calls, Counting = _resume_setup(tiny_encoder_metric_dir, tmp_path, monkeypatch)
+    journal = tmp_path / "scored.jsonl.partial.jsonl"
+
+    score = Counting.score
+
+    def crash_after_one(self, items, **kw):
+        if calls:
+            raise KeyboardInterrupt
+        return score(self, items, **kw)
+
+    monkeypatch.setattr(Counting, "score", crash_after_one)
+    argv = ["score", "-i", str(src), "-o", str(out), *TASK, "-q"]
+    assert main([*argv, "--max-length", "128"]) == 130
+    assert journal.exists() and len(journal.read_text().splitlines()) == 1 + 2
+    monkeypatch.setattr(Counting, "score", score)
+    calls.clear()
+    assert main(argv) == 0  # another --max-length: scored again from the start
+    assert calls == [2, 2, 2, 1]
+    expected = metric.score(rows, task="summarization", criterion="coherence").scores
+    assert [r["score"] for r in read_jsonl(out)] == pytest.approx(expected, abs=1e-6)

@@ -183,3 +183,56 @@ def test_scoring_criterion_choice() -> None:
     assert ScoringCriterion.parse("summarization/coherence").key == "summarization/coherence"
     with pytest.raises(UnknownNameError):
         ScoringCriterion.parse("summarization/coherense")
+
+
+def test_nan_scores_rank_last_and_are_reported() -> None:
+    """A NaN score used to sit in the sort key, where it compares false with everything: arbitrary top-k."""
+    nan = float("nan")
+    scores = [
+        (nan, REF_A),
+        (0.2, REF_A),
+        (nan, REF_A),
+        (0.9, REF_A),
+        (0.5, REF_A),
+        (nan, REF_B),
+        (0.1, REF_B),
+    ]
+    cands = [cand(i, words_for(str(i)), s, ref) for i, (s, ref) in enumerate(scores)]
+    kept, steps = run_filters(cands, [TopKPerReferenceFilter(2)])
+    assert [c.id for c in kept] == ["c03", "c04", "c05", "c06"]  # rb has room for its NaN one, ranked last
+    report = steps[0].to_dict()
+    assert report["nan_scores"] == 3 and report["reasons"] == {"no score": 2, "rank": 1}
+    assert all(e["score"] is None or e["score"] == e["score"] for e in report["examples"])
+    kept, steps = run_filters(cands, [TopKPerReferenceFilter(1)])
+    assert [c.id for c in kept] == ["c03", "c06"]
+    kept, steps = run_filters(cands, [ScoreThresholdFilter(0.0)])
+    assert [c.id for c in kept] == ["c01", "c03", "c04", "c06"]
+    assert steps[0].to_dict()["reasons"] == {"no score": 3} and steps[0].nan_scores == 3
+    kept, _ = run_filters(cands, [BudgetFilter(3, diversity=0.0)])
+    assert [c.id for c in kept] == ["c01", "c03", "c04"]
+    kept, _ = run_filters(cands[:4], [DedupFilter()])  # priority with NaN does not raise
+    assert len(kept) == 4
+
+
+def test_metric_scorer_nan_is_counted_and_cached(tmp_path: Path, caplog) -> None:
+    from heapmetric.judges.base import ScoreResult
+    from heapmetric.synth.filters import MetricScorer, ScoringCriterion
+    from heapmetric.synth.journal import Journal
+    from tests.heapmetric.synth.conftest import FakeJudge
+
+    class NanJudge(FakeJudge):
+        def score(self, items, *, batch_size=None, show_progress=False) -> ScoreResult:
+            self.scored += len(items)
+            return ScoreResult(scores=[float("nan") if i % 2 else 0.5 for i in range(len(items))])
+
+    crit = ScoringCriterion(instruction="rate it")
+    cands = [cand(i, words_for(str(i))) for i in range(4)]
+    journal = Journal(tmp_path / "journal.jsonl")
+    kept, steps = run_filters(cands, [MetricScorer(NanJudge(), journal, crit), TopKPerReferenceFilter(1)])
+    assert [c.id for c in kept] == ["c00"]
+    assert steps[0].nan_scores == 2 and steps[0].to_dict()["nan_scores"] == 2
+    assert "no score (NaN) to 2 of 4" in caplog.text
+    judge = NanJudge()
+    again = [cand(i, words_for(str(i))) for i in range(4)]
+    _, steps = run_filters(again, [MetricScorer(judge, journal, crit)])
+    assert judge.scored == 0 and steps[0].nan_scores == 2  # NaN came back from the journal too
