@@ -20,6 +20,11 @@ MODE_TEXT = {
 }
 
 
+def _score(score: float | None) -> float | None:
+    """NaN (the judge gave no score) is written as null: valid JSON, and a missing value for ``datasets``."""
+    return None if score is None or score != score else score
+
+
 def record(
     c: Candidate, *, generator: str, prompt_version: str, judge: str | None, criterion: str | None
 ) -> dict[str, Any]:
@@ -48,7 +53,7 @@ def record(
             },
             "applied_feedback": list(c.applied_feedback),
             "draft_response": c.draft_response,
-            "scores": {"judge": judge, "criterion": criterion, "score": c.score},
+            "scores": {"judge": judge, "criterion": criterion, "score": _score(c.score)},
             "timings": {s: c.timings.get(s) for s in STAGE_ORDER},
         },
     }

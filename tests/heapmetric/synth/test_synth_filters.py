@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,11 @@ def test_metric_scorer_nan_is_counted_and_cached(tmp_path: Path, caplog) -> None
     again = [cand(i, words_for(str(i))) for i in range(4)]
     _, steps = run_filters(again, [MetricScorer(judge, journal, crit)])
     assert judge.scored == 0 and steps[0].nan_scores == 2  # NaN came back from the journal too
+
+
+def test_nan_score_is_written_as_null() -> None:
+    from heapmetric.synth.output import record
+
+    row = record(cand(0, "x", float("nan")), generator="g", prompt_version="v", judge="j", criterion="c")
+    assert row["provenance"]["scores"]["score"] is None
+    assert "NaN" not in json.dumps(row, allow_nan=False)
