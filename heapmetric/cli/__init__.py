@@ -42,12 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"heapmetric {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for module_name in VERBS.values():
-        try:
-            module = importlib.import_module(f"heapmetric.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"heapmetric.cli.{module_name}":
-                continue  # verb not built in this checkout
-            raise
+        module = importlib.import_module(f"heapmetric.cli.{module_name}")
         module.add_parser(sub)
     return parser
 
