@@ -136,7 +136,7 @@ def _fmt(v: Any) -> str:
 
 def run_alpacaeval(args: argparse.Namespace) -> int:
     from heapmetric.bench import alpacaeval as ae
-    from heapmetric.bench.formats import ModelOutputs, read_model_outputs
+    from heapmetric.bench.formats import ModelOutputs, align_to_reference, read_model_outputs
     from heapmetric.errors import InputError
     from heapmetric.io import write_json
     from heapmetric.judges.spec import load_judge
@@ -157,6 +157,8 @@ def run_alpacaeval(args: argparse.Namespace) -> int:
     reference = read_model_outputs(args.reference or ae.default_reference_path())
     models = [read_model_outputs(p, args.name[i] if args.name else None) for i, p in enumerate(paths)]
     if args.limit:
+        for m in models:  # a mismatch with the full reference is an error, --limit or not
+            align_to_reference(m, reference)
         keep = {r["instruction"] for r in reference.records[: args.limit]}
         reference = ModelOutputs(reference.generator, reference.records[: args.limit], reference.path)
         models = [

@@ -232,3 +232,28 @@ def test_cli_nothing_to_judge_is_an_error_not_exit_0(alpaca_files, capsys) -> No
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "long.json field 'instruction': no output answers any of the 2 reference instructions" in err[0]
+
+
+def test_cli_limit_still_reports_a_mismatched_instruction(alpaca_files, capsys) -> None:
+    """--limit must not hide a model output whose instruction is not in the reference at all."""
+    rows = json.loads(alpaca_files["long"].read_text())
+    rows[-1] = dict(rows[-1], instruction="An instruction the reference never asked")
+    alpaca_files["long"].write_text(json.dumps(rows))
+    code = main(
+        [
+            "bench",
+            "alpacaeval",
+            "--model-outputs",
+            str(alpaca_files["long"]),
+            "--reference",
+            str(alpaca_files["reference"]),
+            "--judge",
+            "length",
+            "--no-cache",
+            "--limit",
+            "2",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "An instruction the reference never" in err[0]
