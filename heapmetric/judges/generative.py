@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from heapmetric.errors import ModelLoadError, UnsupportedError
+from heapmetric.errors import InputError, ModelLoadError, UnsupportedError
 from heapmetric.judges.base import CompareResult, JudgeInfo, PairItem, ScoreItem, ScoreResult, system_means
 from heapmetric.registry import Criterion
 
@@ -113,6 +113,11 @@ class GenerativeJudge:
             )
             if v and v < 10**6
         ]
+        if max_length and limits and max_length > min(limits):
+            raise InputError(
+                f"max length {max_length} is above what the model can read ({min(limits)} tokens)",
+                field="max_length",
+            )
         self.max_length = int(max_length or min(limits + [2048]))
         self._input_device = next(model.parameters()).device
         self._templated = bool(getattr(tokenizer, "chat_template", None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import heapmetric
-from heapmetric.errors import ModelLoadError
+from heapmetric.errors import InputError, ModelLoadError
 from heapmetric.judges.base import Judge
 from heapmetric.judges.generative import GenerativeJudge, locate_model
 
@@ -48,6 +48,12 @@ def test_long_inputs_are_truncated_not_failed(tiny_generative_dir):
     small = GenerativeJudge.load(str(tiny_generative_dir), max_length=160)
     result = small.score(outputs=["word " * 400], sources=["article " * 3000], **TASK)
     assert result.truncated == 1 and 1.0 <= result.scores[0] <= 5.0
+
+
+def test_max_length_above_the_model_limit_is_an_input_error(tiny_generative_dir):
+    limit = GenerativeJudge.load(str(tiny_generative_dir)).max_length
+    with pytest.raises(InputError, match="above what the model can read"):
+        GenerativeJudge.load(str(tiny_generative_dir), max_length=limit + 1)
 
 
 def test_pairwise_compare_swaps_positions(judge):
