@@ -19,18 +19,10 @@ import json
 import sys
 from typing import Any
 
-FIELDS = (
-    "output",
-    "source",
-    "context",
-    "reference",
-    "references",
-    "instruction",
-    "task",
-    "criterion",
-    "system",
-    "id",
-)
+from heapmetric.judges.base import ITEM_FIELDS
+
+# the same field names as the Judge interface (heapmetric/judges/base.py is stdlib-only, cheap to import)
+FIELDS = ITEM_FIELDS
 PAIR_FIELDS = (
     "output_a",
     "output_b",
