@@ -95,17 +95,24 @@ def _check_criterion(
         ) from exc
 
 
+def _criterion_of(entry: Any, body: Any, path: str, seen: set) -> tuple[Any, Any, Any]:
+    """An item's task/criterion/instruction, the request's filling what the item leaves out; each distinct
+    combination is checked against the registry once per request."""
+    task = entry.task if entry.task is not None else body.task
+    criterion = entry.criterion if entry.criterion is not None else body.criterion
+    instruction = entry.instruction if entry.instruction is not None else body.instruction
+    if (task, criterion, instruction) not in seen:
+        _check_criterion(task, criterion, instruction, path, entry.model_fields_set)
+        seen.add((task, criterion, instruction))
+    return task, criterion, instruction
+
+
 def score_items(body: ScoreRequest, state: ServiceState) -> list[ScoreItem]:
     """Validated :class:`ScoreItem`s, request-level task/criterion/instruction filling missing ones."""
     _check_limits(body, body.items, "items", state)
     out, seen = [], set()
     for i, it in enumerate(body.items):
-        task = it.task if it.task is not None else body.task
-        criterion = it.criterion if it.criterion is not None else body.criterion
-        instruction = it.instruction if it.instruction is not None else body.instruction
-        if (task, criterion, instruction) not in seen:
-            _check_criterion(task, criterion, instruction, f"items[{i}]", it.model_fields_set)
-            seen.add((task, criterion, instruction))
+        task, criterion, instruction = _criterion_of(it, body, f"items[{i}]", seen)
         out.append(
             ScoreItem(
                 output=it.output,
@@ -128,12 +135,7 @@ def pair_items(body: CompareRequest, state: ServiceState) -> list[PairItem]:
     _check_limits(body, body.pairs, "pairs", state)
     out, seen = [], set()
     for i, p in enumerate(body.pairs):
-        task = p.task if p.task is not None else body.task
-        criterion = p.criterion if p.criterion is not None else body.criterion
-        instruction = p.instruction if p.instruction is not None else body.instruction
-        if (task, criterion, instruction) not in seen:
-            _check_criterion(task, criterion, instruction, f"pairs[{i}]", p.model_fields_set)
-            seen.add((task, criterion, instruction))
+        task, criterion, instruction = _criterion_of(p, body, f"pairs[{i}]", seen)
         out.append(
             PairItem(
                 output_a=p.output_a,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,6 +102,22 @@ def build_tiny_encoder_metric(path: Path, seed: int = 0) -> Path:
     return model.save_pretrained(path, layout="full")
 
 
+def tiny_llama_kwargs(tokenizer: Any, **overrides: Any) -> dict[str, Any]:
+    """LlamaConfig arguments of the tiny test decoders (2 layers, hidden 32) for ``tokenizer``."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        **overrides,
+    }
+
+
 def build_tiny_decoder_metric(path: Path, seed: int = 0) -> Path:
     """A 2-layer random Llama (hidden 32) + scalar head, last-token pooling, saved as a heapmetric checkpoint."""
     import torch
@@ -110,18 +127,7 @@ def build_tiny_decoder_metric(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = build_bpe_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    config = LlamaConfig(**tiny_llama_kwargs(tokenizer, max_position_embeddings=512))
     model = RewardModel(LlamaModel(config), pooling="last", max_length=256, tokenizer=tokenizer)
     return model.save_pretrained(path, layout="full")
 
@@ -134,17 +140,7 @@ def build_tiny_generative(path: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     tokenizer = build_bpe_tokenizer()
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False,
+        **tiny_llama_kwargs(tokenizer, max_position_embeddings=1024, tie_word_embeddings=False)
     )
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
