@@ -243,3 +243,45 @@ def check_answers(questions: Sequence[Question], answers: Answers) -> None:
                 file=answers.path,
                 field="uid",
             )
+
+
+@dataclass(frozen=True)
+class MultiTurnAnswers:
+    """One model's MT-Bench answers (FastChat ``model_answer`` JSONL): ``model`` and ``question_id -> turns``."""
+
+    model: str
+    answers: dict[str, list[str]]
+    path: str
+
+
+def read_mt_bench_answers(path: str | os.PathLike, name: str | None = None) -> MultiTurnAnswers:
+    """FastChat answers ``{question_id, model_id, choices: [{turns: [str, ...]}]}``; a missing id, a
+    non-string turn or a duplicate question is an error naming file, line and field."""
+    answers: dict[str, list[str]] = {}
+    models = set()
+    for number, row in read_json_records(path):
+        qid = row.get("question_id")
+        if qid in (None, ""):
+            raise InputError("missing question id", file=str(path), line=number, field="question_id")
+        choices = row.get("choices")
+        turns = (
+            choices[0].get("turns")
+            if isinstance(choices, list) and choices and isinstance(choices[0], dict)
+            else None
+        )
+        if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
+            raise InputError(
+                "expected choices[0].turns, a non-empty list of strings",
+                file=str(path),
+                line=number,
+                field="choices",
+            )
+        if str(qid) in answers:
+            raise InputError(
+                f"duplicate answer for question {qid!r}", file=str(path), line=number, field="question_id"
+            )
+        answers[str(qid)] = turns
+        if row.get("model_id"):
+            models.add(str(row["model_id"]))
+    model_name = name or (models.pop() if len(models) == 1 else Path(str(path)).stem)
+    return MultiTurnAnswers(model_name, answers, str(path))

@@ -3,6 +3,7 @@
     heapmetric bench alpacaeval --model-outputs FILE [FILE ...] [--reference FILE] --judge SPEC [--out DIR]
     heapmetric bench arena-hard --answers FILE [FILE ...] --baseline FILE --questions FILE --judge SPEC [--out DIR]
     heapmetric bench diagnose --judge SPEC [--llmbar DIR] [--preferences FILE ...] [--out DIR]
+    heapmetric bench generate --benchmark alpacaeval|arena-hard|mt-bench --model M [--adapter DIR] --out FILE
 
 Defaults read the sets under ``$HEAPMETRIC_DATA`` (``alpacaeval/``, ``arena_hard/v0.1``, ``llmbar/``). Judge
 verdicts are cached in ``$HEAPMETRIC_CACHE/annotations.sqlite`` so that re-runs cost nothing (``--cache``,
@@ -113,6 +114,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--preferences", nargs="+", metavar="FILE", help="HEAP-format preference JSONL files")
     common(d)
     d.set_defaults(func=run_diagnose)
+
+    from heapmetric.cli import bench_generate
+
+    bench_generate.add_parser(actions)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 

@@ -46,6 +46,49 @@ def resolve_local_model(model: str, gguf_file: str | None = None) -> tuple[str, 
     return model, gguf_file
 
 
+def load_chat_model(
+    path: str,
+    gguf_file: str | None = None,
+    *,
+    device: str = "cpu",
+    dtype: str | None = None,
+    name: str | None = None,
+    adapter: str | None = None,
+) -> tuple[Any, Any]:
+    """``(tokenizer, model)`` of a local chat model in eval mode on ``device``; nothing is downloaded.
+
+    ``path``/``gguf_file`` come from :func:`resolve_local_model`; ``adapter`` is a peft adapter folder, merged
+    into the weights. A model that cannot be loaded, has no chat template or whose adapter does not fit raises
+    :class:`ModelLoadError` naming ``name``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name = name or path
+    kwargs: dict[str, Any] = {"local_files_only": not Path(path).is_dir()}
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=getattr(torch, dtype) if dtype else None, **kwargs
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"cannot load local chat model {name!r}: {exc}. Pass a local model folder, a .gguf file or 'smollm2'."
+        ) from exc
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelLoadError(f"{name!r} has no chat template: use an instruct model")
+    if adapter:
+        try:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load the peft adapter {adapter!r} on {name!r}: {exc}") from exc
+    model.to(device).eval()
+    return tokenizer, model
+
+
 class LocalChatBackend:
     """A chat model run in-process with transformers ``generate`` (greedy when ``temperature`` is 0).
 
@@ -92,28 +135,14 @@ class LocalChatBackend:
     def load(self) -> None:
         """Load tokenizer and model now (otherwise the first request does)."""
         with self._load_lock:
-            if self._model is not None:
-                return
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            kwargs: dict[str, Any] = {"local_files_only": not Path(self.path).is_dir()}
-            if self.gguf_file:
-                kwargs["gguf_file"] = self.gguf_file
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(self.path, **kwargs)
-                model = AutoModelForCausalLM.from_pretrained(
-                    self.path, dtype=getattr(torch, self.dtype) if self.dtype else None, **kwargs
+            if self._model is None:
+                self._tokenizer, self._model = load_chat_model(
+                    self.path,
+                    self.gguf_file,
+                    device=self.device,
+                    dtype=self.dtype,
+                    name=self.model_path_or_id,
                 )
-            except (OSError, ValueError) as exc:
-                raise ModelLoadError(
-                    f"cannot load local chat model {self.model_path_or_id!r}: {exc}. "
-                    "Pass a local model folder, a .gguf file or 'smollm2'."
-                ) from exc
-            if not getattr(tokenizer, "chat_template", None):
-                raise ModelLoadError(f"{self.model_path_or_id!r} has no chat template: use an instruct model")
-            model.to(self.device).eval()
-            self._tokenizer, self._model = tokenizer, model
 
     def _generate(
         self,
