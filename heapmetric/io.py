@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
 import io
 import json
 import os
@@ -46,12 +47,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
 
 
 def _open(path: str | os.PathLike, mode: str = "rb") -> Any:
-    """A handle for ``path`` (``-`` is stdin: its byte buffer where it has one); unreadable paths raise
+    """A handle for ``path`` (``-`` is stdin: its byte buffer where it has one; ``*.gz`` is decompressed
+    on the fly); unreadable paths raise
     :class:`InputError` naming the file."""
     name = str(path)
     if name == "-":
         return getattr(sys.stdin, "buffer", sys.stdin) if "b" in mode else sys.stdin
     try:
+        if name.endswith(".gz"):
+            return gzip.open(path, mode)  # noqa: SIM115 - closed by the caller
         return open(path, mode)  # noqa: SIM115 - closed by the caller
     except IsADirectoryError as exc:
         raise InputError("is a folder, not a file", file=name) from exc

@@ -8,6 +8,7 @@ between train and test.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -133,6 +134,47 @@ class Preference(_Base):
 
 
 Record = Judgement | Preference
+
+#: ``meta`` key naming who produced a record's label: ``"human"`` or the judge model (``"gpt-4-turbo"``).
+LABEL_SOURCE_KEY = "label_source"
+HUMAN = "human"
+
+
+def label_source(record: Record | dict[str, Any]) -> str:
+    """Who produced the record's score or label: ``"human"``, a judge model name, or ``"unknown"``.
+
+    Reads ``meta["label_source"]`` (stamped on every record by ``heapmetric data build``) of a record or of
+    its JSON object. Without it (a build made before provenance was recorded), a record of a registered
+    converter whose labels all share one source gets that converter's ``LABEL_SOURCE``; anything else
+    (hand-made records, mixed-provenance converters) is ``"unknown"``, never silently counted as human.
+    """
+    if isinstance(record, dict):
+        meta, dataset = record.get("meta"), record.get("dataset")
+    else:
+        meta, dataset = record.meta, record.dataset
+    value = (meta or {}).get(LABEL_SOURCE_KEY)
+    if isinstance(value, str) and value:
+        return value
+    return _converter_label_source(dataset) if isinstance(dataset, str) else "unknown"
+
+
+@functools.cache
+def _converter_label_source(dataset: str) -> str:
+    from heapmetric.data import CONVERTERS, get_converter
+    from heapmetric.errors import HeapmetricError
+
+    if dataset not in CONVERTERS:
+        return "unknown"
+    try:
+        value = getattr(get_converter(dataset), "LABEL_SOURCE", None)
+    except HeapmetricError:
+        return "unknown"
+    return value if isinstance(value, str) and value else "unknown"
+
+
+def is_human_label(record: Record | dict[str, Any]) -> bool:
+    """True when the record's label comes from human annotators (see :func:`label_source`)."""
+    return label_source(record) == HUMAN
 
 
 def _known(cls: type, obj: dict[str, Any], file: str | None, line: int | None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Converters from the raw human-judgement sources (``$HEAPMETRIC_DATA/<folder>``) to heapmetric records.
 
 One module per source. Each exposes ``NAME`` (the dataset name written into every record), ``FOLDER`` (its
-sub-folder of the data directory) and ``convert(folder, *, aggregation="mean") -> list[Record]``, which returns
+sub-folder of the data directory), ``LABEL_SOURCE`` (who labelled it: ``"human"`` or the judge model; ``None``
+when every record sets ``meta["label_source"]`` itself) and ``convert(folder, *, aggregation="mean") -> list[Record]``, which returns
 *all* judgements and *native* preferences of the source, without splits. Splits
 (:mod:`heapmetric.data.splits`), preferences derived from graded judgements
 (:mod:`heapmetric.data.preferences`) and the files on disk (:mod:`heapmetric.data.build`) are shared.
@@ -29,6 +30,10 @@ CONVERTERS: dict[str, str] = {
     "fed": "fed",
     "wmt_mqm_ted": "wmt_mqm_ted",
     "llmbar": "llmbar",
+    "autoj_pairwise": "autoj_pairwise",
+    "prometheus_eval": "prometheus_eval",
+    "arena_bench_v1": "arena_bench_v1",
+    "alpacaeval_annotations": "alpacaeval_annotations",
     "heap_sources": "heap_sources",
 }
 

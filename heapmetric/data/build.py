@@ -29,7 +29,7 @@ from heapmetric.data.preferences import derive_preferences
 from heapmetric.data.splits import SPLITS, record_split
 from heapmetric.errors import HeapmetricError, InputError, UnknownNameError
 from heapmetric.io import iter_jsonl, write_json, write_jsonl
-from heapmetric.records import Judgement, Preference, Record, record_from_dict
+from heapmetric.records import LABEL_SOURCE_KEY, Judgement, Preference, Record, label_source, record_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +66,35 @@ def kind_of(record: Record) -> str:
 
 
 def count_rows(records: Iterable[tuple[str, Record]]) -> list[dict[str, Any]]:
-    """Stats rows ``{dataset, task, criterion, split, kind, records}`` for ``(split, record)`` pairs, sorted."""
+    """Stats rows ``{dataset, task, criterion, split, kind, label_source, records}`` for ``(split, record)``
+    pairs, sorted by dataset, task, criterion, kind, split, then label source (human and LLM labels apart)."""
     counts: Counter = Counter()
     for split, r in records:
-        counts[(r.dataset, r.task, r.criterion, split, kind_of(r))] += 1
+        counts[(r.dataset, r.task, r.criterion, split, kind_of(r), label_source(r))] += 1
     order = {s: i for i, s in enumerate(SPLITS)}
-    keys = sorted(counts, key=lambda k: (k[0], k[1], k[2], k[4], order.get(k[3], 9)))
-    return [
-        {"dataset": d, "task": t, "criterion": c, "split": s, "kind": k, "records": counts[(d, t, c, s, k)]}
-        for d, t, c, s, k in keys
-    ]
+    keys = sorted(counts, key=lambda k: (k[0], k[1], k[2], k[4], order.get(k[3], 9), k[5]))
+    names = ("dataset", "task", "criterion", "split", "kind", "label_source")
+    return [{**dict(zip(names, key, strict=True)), "records": counts[key]} for key in keys]
+
+
+def stamp_label_source(name: str, module: Any, records: Sequence[Record], derived: Sequence[Preference]) -> None:
+    """Give every record ``meta.label_source``: the converter's own value where it set one, else the module's
+    ``LABEL_SOURCE``; a derived preference takes the provenance of the judgements it was made from."""
+    default = getattr(module, "LABEL_SOURCE", None)
+    by_id: dict[str, str] = {}
+    for r in records:
+        if not r.meta.get(LABEL_SOURCE_KEY):
+            if not default:
+                raise InputError(
+                    f"record {r.id!r} has no meta.label_source and the {name} converter defines no LABEL_SOURCE",
+                    file=f"<{name} converter>",
+                    field="meta.label_source",
+                )
+            r.meta[LABEL_SOURCE_KEY] = default
+        by_id[r.id] = r.meta[LABEL_SOURCE_KEY]
+    for p in derived:
+        if not p.meta.get(LABEL_SOURCE_KEY):
+            p.meta[LABEL_SOURCE_KEY] = by_id[p.meta["derived_from"][0]]
 
 
 def check_records(name: str, records: Sequence[Record]) -> None:
@@ -144,6 +163,7 @@ def build_dataset(
     derived = derive_preferences(
         (r for r in records if isinstance(r, Judgement)), max_pairs_per_item=max_pairs_per_item
     )
+    stamp_label_source(name, module, records, derived)
     clash = {p.id for p in derived} & {r.id for r in records}
     if clash:
         raise InputError(
@@ -265,12 +285,12 @@ def stats_from_files(folder: Path) -> list[dict[str, Any]]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table: one line per dataset × task × criterion × kind, one column per split."""
-    table: dict[tuple[str, str, str, str], dict[str, int]] = {}
+    """A plain-text table: one line per dataset × task × criterion × kind × label source, one column per split."""
+    table: dict[tuple[str, ...], Counter] = {}
     for row in rows:
-        key = (row["dataset"], row["task"], row["criterion"], row["kind"])
-        table.setdefault(key, {})[row["split"]] = row["records"]
-    head = ("dataset", "task", "criterion", "kind", *SPLITS, "total")
+        key = (row["dataset"], row["task"], row["criterion"], row["kind"], row.get("label_source", "unknown"))
+        table.setdefault(key, Counter())[row["split"]] += row["records"]
+    head = ("dataset", "task", "criterion", "kind", "labels", *SPLITS, "total")
     lines = [head]
     totals = Counter()
     for key, per in table.items():
@@ -278,35 +298,43 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         for s, n in zip(SPLITS, nums, strict=True):
             totals[s] += n
         lines.append((*key, *map(str, nums), str(sum(nums))))
-    lines.append(("TOTAL", "", "", "", *(str(totals[s]) for s in SPLITS), str(sum(totals.values()))))
+    lines.append(("TOTAL", "", "", "", "", *(str(totals[s]) for s in SPLITS), str(sum(totals.values()))))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = []
     for line in lines:
         cells = [
-            c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            c.ljust(w) if i < 5 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
         ]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)
 
 
-def counts_markdown(rows: list[dict[str, Any]], dataset: str) -> str:
-    """A Markdown table of one dataset's records per task × criterion × kind × split (for dataset cards)."""
-    table: dict[tuple[str, str, str], dict[str, int]] = {}
+def counts_markdown(rows: list[dict[str, Any]], dataset: str, *, by_label_source: bool = False) -> str:
+    """A Markdown table of one dataset's records per task × criterion × kind × split (for dataset cards).
+
+    With ``by_label_source=True`` a ``labels`` column splits each line by label provenance (human / judge model).
+    """
+    table: dict[tuple[str, ...], Counter] = {}
     for row in rows:
         if row["dataset"] == dataset:
-            table.setdefault((row["task"], row["criterion"], row["kind"]), {})[row["split"]] = row["records"]
+            key = (row["task"], row["criterion"], row["kind"])
+            if by_label_source:
+                key = (*key, row.get("label_source", "unknown"))
+            table.setdefault(key, Counter())[row["split"]] += row["records"]
+    label_head = " labels |" if by_label_source else ""
     lines = [
-        "| task | criterion | kind | train | validation | test | total |",
-        "|---|---|---|---:|---:|---:|---:|",
+        f"| task | criterion | kind |{label_head} train | validation | test | total |",
+        "|---|---|---|" + ("---|" if by_label_source else "") + "---:|---:|---:|---:|",
     ]
     totals: Counter = Counter()
-    for (task, criterion, kind), per in sorted(table.items()):
+    for key, per in sorted(table.items()):
         nums = [per.get(s, 0) for s in SPLITS]
         totals.update(dict(zip(SPLITS, nums, strict=True)))
         lines.append(
-            f"| {task} | {criterion} | {kind} | " + " | ".join(f"{n:,}" for n in nums) + f" | {sum(nums):,} |"
+            "| " + " | ".join(key) + " | " + " | ".join(f"{n:,}" for n in nums) + f" | {sum(nums):,} |"
         )
+    blank = "| " * (3 if by_label_source else 2)
     lines.append(
-        "| **all** | | | " + " | ".join(f"{totals[s]:,}" for s in SPLITS) + f" | {sum(totals.values()):,} |"
+        f"| **all** {blank}| " + " | ".join(f"{totals[s]:,}" for s in SPLITS) + f" | {sum(totals.values()):,} |"
     )
     return "\n".join(lines)

@@ -33,6 +33,8 @@ from heapmetric.records import Judgement, Record
 
 NAME = "data2text"
 FOLDER = "data2text"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 TASK = "data_to_text"
 SCALE = (1.0, 6.0)
 CRITERIA = {"informativeness": "informativeness", "naturalness": "naturalness", "overall": "overall"}

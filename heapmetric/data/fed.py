@@ -26,6 +26,8 @@ from heapmetric.records import Judgement, Record
 
 NAME = "fed"
 FOLDER = "fed"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 FILE = "fed_data.json"
 TURN_TASK = "dialogue_turn"
 DIALOGUE_TASK = "dialogue_level"

@@ -67,6 +67,8 @@ from heapmetric.records import Judgement, Preference, Record
 
 NAME = "heap_sources"
 FOLDER = "heap_sources"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 
 TURINGADVICE_FILE = "turingadvice_feb-14-2020-workerids.jsonl"
 TELLMEWHY_FILE = "tellmewhy_test_caters_subset.csv"

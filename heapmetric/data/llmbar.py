@@ -27,6 +27,8 @@ from heapmetric.records import Preference, Record
 
 NAME = "llmbar"
 FOLDER = "llmbar"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 TASK = "instruction_following"
 #: subset -> (file, criterion)
 FILES: dict[str, tuple[str, str]] = {

@@ -20,6 +20,8 @@ from heapmetric.records import Record
 
 NAME = "personachat_usr"
 FOLDER = "personachat_usr"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 FILE = "pc_usr_data.json"
 NATIVE = {
     "Understandable": "understandable",

@@ -18,6 +18,8 @@ from heapmetric.records import Judgement, Record
 
 NAME = "qags"
 FOLDER = "qags"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 TASK = "summarization"
 CRITERION = "consistency"
 SCALE = (0.0, 1.0)

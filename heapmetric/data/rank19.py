@@ -20,6 +20,8 @@ from heapmetric.records import Preference, Record
 
 NAME = "rank19"
 FOLDER = "rank19"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 TASK = "summarization"
 CRITERION = "consistency"
 FILE = "rank19_bartscore.json"

@@ -17,6 +17,8 @@ from heapmetric.records import Judgement, Record
 
 NAME = "realsumm"
 FOLDER = "realsumm"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 TASK = "summarization"
 CRITERION = "coverage"
 SCALE = (0.0, 1.0)

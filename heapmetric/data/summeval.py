@@ -25,6 +25,8 @@ from heapmetric.records import Judgement, Record
 
 NAME = "summeval"
 FOLDER = "summeval"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 TASK = "summarization"
 CRITERIA = ("coherence", "consistency", "fluency", "relevance")
 SCALE = (1.0, 5.0)

@@ -22,6 +22,8 @@ from heapmetric.records import Record
 
 NAME = "topicalchat_usr"
 FOLDER = "topicalchat_usr"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 FILE = "topical_chat_unieval.json"
 NATIVE = {
     "understandability": "understandable",

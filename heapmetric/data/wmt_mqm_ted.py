@@ -28,6 +28,8 @@ from heapmetric.records import Judgement, Record
 
 NAME = "wmt_mqm_ted"
 FOLDER = "wmt_mqm_ted"
+#: who produced the labels (stamped as meta.label_source by `data build`)
+LABEL_SOURCE = "human"
 TASK = "machine_translation"
 CRITERION = "mqm"
 SCALE = (-25.0, 0.0)
