@@ -15,7 +15,8 @@ class HeapmetricError(Exception):
 
 
 class InputError(HeapmetricError, ValueError):
-    """Bad input data. Carries where it is (file, line, field) so the message can point at it."""
+    """Bad input data. Carries where it is (file, line, field) so the message can point at it: ``file:line``,
+    or ``item N`` when a line is given without a file (the N-th item given to the Python API)."""
 
     def __init__(
         self, message: str, *, file: str | None = None, line: int | None = None, field: str | None = None
@@ -24,6 +25,8 @@ class InputError(HeapmetricError, ValueError):
         where = ""
         if file is not None:
             where = str(file) + (f":{line}" if line is not None else "")
+        elif line is not None:
+            where = f"item {line}"
         if field is not None:
             where = f"{where} field '{field}'" if where else f"field '{field}'"
         super().__init__(f"{where}: {message}" if where else message)

@@ -2,6 +2,15 @@
 
 Every reader reports a bad line as an :class:`~heapmetric.errors.InputError` with file and line; every
 writer writes to a temporary file in the same folder and renames it, so a crash never leaves half a file.
+
+Output rules shared by every verb (:func:`atomic_write`, :func:`check_output`):
+
+- a regular file (or a new path) is replaced atomically; a symbolic link is followed and its *target* is
+  replaced, the link itself is kept;
+- a path that exists but is not a regular file (a FIFO, ``/dev/stdout``, a ``>(...)`` process substitution,
+  a device) is written through in place, never replaced;
+- JSON and JSON Lines output never holds ``NaN``/``Infinity`` (not JSON): non-finite numbers are written as
+  ``null`` (an empty cell in CSV/TSV).
 """
 
 from __future__ import annotations
@@ -11,7 +20,10 @@ import csv
 import gzip
 import io
 import json
+import math
 import os
+import re
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -21,10 +33,34 @@ from typing import Any
 from heapmetric.errors import InputError
 
 
+def _is_special(path: Path) -> bool:
+    """True when ``path`` exists (links followed) and is not a regular file or a folder: a FIFO, a device,
+    a pipe behind ``/dev/fd/N``."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
-    """Open a temporary file beside ``path``; on success, fsync and rename it over ``path``."""
+    """Open a temporary file beside ``path``; on success, fsync and rename it over ``path``.
+
+    A symbolic link is followed (its target is replaced and the link kept); a path that is not a regular
+    file (FIFO, device, process substitution) is opened and written in place instead, never replaced. A
+    folder raises :class:`InputError`."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a file", file=str(path))
+    if _is_special(path):
+        with open(  # noqa: PTH123 - a FIFO or device: write through, no temporary file
+            path, mode, encoding=None if "b" in mode else encoding, newline=None if "b" in mode else ""
+        ) as handle:
+            yield handle
+        return
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     # mkstemp creates 0600 files; keep the mode of the file replaced, else make it world-readable (0644)
@@ -44,6 +80,42 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def check_output(path: str | os.PathLike, *, folder: bool = False, flag: str = "--out") -> None:
+    """Check, before any work, that ``path`` can be written: as a file (``-`` is stdout) or, with ``folder``,
+    as an output folder. Creates nothing; raises :class:`InputError` naming ``flag`` and the path when the
+    path is a folder where a file is expected (or the reverse), when a parent is a file, or when the file or
+    the nearest existing folder is not writable. Special files (FIFO, ``/dev/stdout``) count as writable
+    files when they can be opened for writing."""
+    name = str(path)
+    if not folder and name == "-":
+        return
+    if not name.strip():
+        raise InputError("empty path", field=flag)
+    target = Path(name)
+    if folder:
+        if target.exists() and not target.is_dir():
+            raise InputError(f"{name} exists and is not a folder; give a folder", field=flag)
+    else:
+        if name.endswith(("/", os.sep)) or target.is_dir():
+            raise InputError(f"{name} is a folder; give a file name", field=flag)
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))
+        if target.exists():
+            if not os.access(target, os.W_OK):
+                raise InputError(f"{name} is not writable", field=flag)
+            if _is_special(target):
+                return
+    folder_path = target if folder and target.exists() else target.parent
+    while not folder_path.exists() and folder_path != folder_path.parent:
+        if folder_path.is_symlink():  # a dangling link in the way
+            break
+        folder_path = folder_path.parent
+    if not folder_path.is_dir():
+        raise InputError(f"cannot create {name}: {folder_path} is not a folder", field=flag)
+    if not os.access(folder_path, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {name}: folder {folder_path} is not writable", field=flag)
 
 
 def _open(path: str | os.PathLike, mode: str = "rb") -> Any:
@@ -81,6 +153,75 @@ def _decode(data: bytes | str, name: str, line: int | None = None) -> str:
     return data.removeprefix("\ufeff")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _bad_text_field(obj: Any, field: str | None = None) -> str | None:
+    """The name of the first field of ``obj`` holding a lone surrogate (``None`` when there is none)."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return field or "?"
+        return None
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            bad = _bad_text_field(key, field) or _bad_text_field(value, key if field is None else field)
+            if bad:
+                return bad
+    elif isinstance(obj, list):
+        for value in obj:
+            bad = _bad_text_field(value, field)
+            if bad:
+                return bad
+    return None
+
+
+def _parse_json(text: str, name: str, line: int | None = None, *, check_text: bool = True) -> Any:
+    """``json.loads`` with every failure (bad syntax, too deep, an integer too long, a lone surrogate escape
+    such as ``\\ud800``, which is not Unicode text) as an :class:`InputError` at ``file:line``."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = line if line is not None else exc.lineno
+        raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", file=name, line=where) from exc
+    except RecursionError as exc:
+        raise InputError("not valid JSON (nested too deeply)", file=name, line=line) from exc
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise InputError(f"not valid JSON ({exc})", file=name, line=line) from exc
+    if check_text and _SURROGATE_ESCAPE.search(text):
+        bad = _bad_text_field(obj)
+        if bad:
+            raise InputError(
+                "holds a lone surrogate escape (e.g. \\ud800), which is not valid Unicode text",
+                file=name,
+                line=line,
+                field=bad,
+            )
+    return obj
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, Infinity, -Infinity) replaced by ``None``, through dicts,
+    lists and tuples; everything else unchanged. This is how non-finite numbers reach JSON output: as null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def dumps_json(obj: Any, **kwargs: Any) -> str:
+    """Standard JSON text of ``obj`` (UTF-8 characters kept): non-finite numbers become ``null``, never the
+    non-standard ``NaN``/``Infinity`` tokens."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, **kwargs)
+    except ValueError:
+        return json.dumps(json_safe(obj), ensure_ascii=False, allow_nan=False, **kwargs)
+
+
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line; a bad line raises with file:line.
 
@@ -101,12 +242,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
             line = _decode(raw, name, number)
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"not valid JSON ({exc.msg} at column {exc.colno})", file=name, line=number
-                ) from exc
+            obj = _parse_json(line, name, number)
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=name, line=number)
             yield number, obj
@@ -115,8 +251,9 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
             handle.close()
 
 
-def _read_text(path: str | os.PathLike) -> str:
-    """The whole text of ``path`` (``-`` is stdin), UTF-8 with an optional BOM, errors as :class:`InputError`."""
+def _read_text(path: str | os.PathLike, *, translate_newlines: bool = True) -> str:
+    """The whole text of ``path`` (``-`` is stdin), UTF-8 with an optional BOM, errors as :class:`InputError`;
+    ``\\r\\n`` and ``\\r`` become ``\\n`` unless ``translate_newlines`` is false."""
     name = str(path)
     handle = _open(path)
     try:
@@ -127,6 +264,8 @@ def _read_text(path: str | os.PathLike) -> str:
         if handle is not sys.stdin and handle is not getattr(sys.stdin, "buffer", None):
             handle.close()
     text = _decode(data, name)
+    if not translate_newlines:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text mode reads
 
 
@@ -140,13 +279,13 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
     count = 0
     if str(path) == "-":
         for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.write(dumps_json(row) + "\n")
             count += 1
         sys.stdout.flush()
         return count
     with atomic_write(path) as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(dumps_json(row) + "\n")
             count += 1
     return count
 
@@ -154,8 +293,7 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write one JSON document atomically, pretty-printed."""
     with atomic_write(path) as handle:
-        json.dump(obj, handle, ensure_ascii=False, indent=2)
-        handle.write("\n")
+        handle.write(dumps_json(obj, indent=2) + "\n")
 
 
 def table_format(path: str | os.PathLike, fmt: str | None = None) -> str:
@@ -164,6 +302,62 @@ def table_format(path: str | os.PathLike, fmt: str | None = None) -> str:
         return fmt
     suffix = Path(str(path)).suffix.lower()
     return {".csv": "csv", ".tsv": "tsv", ".json": "json"}.get(suffix, "jsonl")
+
+
+#: the largest CSV/TSV field read (the csv module's default, 131,072 characters, is far below what a JSONL
+#: line may hold; a long article in one cell is ordinary)
+CSV_FIELD_LIMIT = 2**31 - 1
+
+
+def _read_delimited(text: str, name: str, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of CSV/TSV ``text`` as ``(line, row)`` (the line a row ends on). Quoting is strict: an unterminated
+    quoted field or text after a closing quote raises :class:`InputError` naming the line the row starts on,
+    so a stray quote never swallows the rows after it; duplicate header names and rows with more fields than
+    the header are errors too. Newlines inside quoted fields are kept as they are."""
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+    lines = io.StringIO(text, newline="").readlines()
+    consumed = 0
+
+    def counted() -> Iterator[str]:
+        nonlocal consumed
+        for line in lines:
+            consumed += 1
+            yield line
+
+    reader = csv.DictReader(counted(), delimiter=delimiter, strict=True)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    done = 0  # lines consumed by the header and the rows read so far
+
+    def quoting_error(exc: csv.Error) -> InputError:
+        start = next((i + 1 for i in range(done, len(lines)) if lines[i].strip()), done + 1)
+        reason = str(exc)
+        if "unexpected end of data" in reason:
+            reason = "unterminated quoted field: a quote opened on this line is never closed"
+        return InputError(f"bad CSV quoting ({reason})", file=name, line=start)
+
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise quoting_error(exc) from exc
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputError(f"duplicate column name(s) {', '.join(map(repr, dupes))}", file=name, line=consumed)
+    done = consumed
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise quoting_error(exc) from exc
+        done = consumed
+        if None in row:
+            raise InputError(
+                f"more fields than the header's {len(reader.fieldnames or [])}", file=name, line=consumed
+            )
+        rows.append((consumed, dict(row)))
+    return rows
 
 
 def read_table(path: str | os.PathLike, fmt: str | None = None) -> list[tuple[int, dict[str, Any]]]:
@@ -175,30 +369,37 @@ def read_table(path: str | os.PathLike, fmt: str | None = None) -> list[tuple[in
     if fmt == "jsonl":
         rows = list(iter_jsonl(path))
     elif fmt == "json":
-        try:
-            data = json.loads(_read_text(path))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", file=name, line=exc.lineno) from exc
+        data = _parse_json(_read_text(path), name, check_text=False)
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise InputError("expected a JSON list of objects", file=name)
         rows = [(i + 1, r) for i, r in enumerate(data)]
-    elif fmt in ("csv", "tsv"):
-        text = _read_text(path)
-        reader = csv.DictReader(io.StringIO(text), delimiter="," if fmt == "csv" else "\t")
-        rows = []
-        for row in reader:
-            if None in row:
+        for number, row in rows:
+            bad = _bad_text_field(row)
+            if bad:
                 raise InputError(
-                    f"more fields than the header's {len(reader.fieldnames or [])}",
+                    "holds a lone surrogate escape (e.g. \\ud800), which is not valid Unicode text",
                     file=name,
-                    line=reader.line_num,
+                    line=number,
+                    field=bad,
                 )
-            rows.append((reader.line_num, dict(row)))
+    elif fmt in ("csv", "tsv"):
+        rows = _read_delimited(
+            _read_text(path, translate_newlines=False), name, "," if fmt == "csv" else "\t"
+        )
     else:
         raise InputError(f"unknown format {fmt!r} (expected jsonl, json, csv or tsv)", file=name)
     if not rows:
         raise InputError("input is empty: no rows to read", file=name)
     return rows
+
+
+def _cell(value: Any) -> Any:
+    """A CSV/TSV cell: lists and objects as JSON text, non-finite numbers as an empty cell."""
+    if isinstance(value, (list, dict)):
+        return dumps_json(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    return value
 
 
 def write_table(path: str | os.PathLike, rows: list[dict[str, Any]], fmt: str | None = None) -> None:
@@ -209,8 +410,7 @@ def write_table(path: str | os.PathLike, rows: list[dict[str, Any]], fmt: str | 
         return
     if fmt == "json":  # one JSON list, as read_table reads .json
         if str(path) == "-":
-            json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
-            sys.stdout.write("\n")
+            sys.stdout.write(dumps_json(rows, indent=2) + "\n")
             sys.stdout.flush()
         else:
             write_json(path, rows)
@@ -224,7 +424,7 @@ def write_table(path: str | os.PathLike, rows: list[dict[str, Any]], fmt: str | 
         writer = csv.DictWriter(handle, fieldnames=fields, delimiter=delimiter, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+            writer.writerow({k: _cell(v) for k, v in row.items()})
 
     if str(path) == "-":
         _dump(sys.stdout)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_batch_size(args)
     mapping = parse_mapping(args.mapping, PAIR_FIELDS)
-    rows = read_rows(args)
+    rows = read_rows(args, mapping)
     pairs, lines, sides = [], [], []
     for line, row in rows:
         values = field_values(row, mapping, PAIR_FIELDS, file=args.input, line=line)

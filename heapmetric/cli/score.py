@@ -123,15 +123,36 @@ def parse_mapping(text: str | None, allowed: tuple[str, ...]) -> dict[str, str]:
         field, column = (s.strip() for s in part.split("=", 1))
         if field not in allowed:
             raise InputError(f"--map: unknown field {field!r} (fields: {', '.join(allowed)})")
+        if field in mapping:
+            raise InputError(f"--map: field {field!r} is mapped twice")
+        if not column:
+            raise InputError(f"--map: no column given for field {field!r}")
         mapping[field] = column
     return mapping
 
 
-def read_rows(args: argparse.Namespace) -> list[tuple[int, dict[str, Any]]]:
-    """The input rows as ``(line, row)``; an empty input is an error naming the file."""
-    from heapmetric.io import read_table
+def check_mapped_columns(rows: list[tuple[int, dict[str, Any]]], mapping: dict[str, str], file: str) -> None:
+    """A ``--map`` column that no row has is a typo, not an empty field: raise naming it."""
+    from heapmetric.errors import InputError
 
-    return read_table(args.input, args.input_format)
+    for field, column in mapping.items():
+        if not any(column in row for _, row in rows):
+            raise InputError(
+                f"--map {field}={column}: no row has a column {column!r}", file=file, field=column
+            )
+
+
+def read_rows(
+    args: argparse.Namespace, mapping: dict[str, str] | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """The input rows as ``(line, row)``; an empty input is an error naming the file, and so is a ``--map``
+    column no row has. The output path is checked first, so a bad ``-o`` fails before any work."""
+    from heapmetric.io import check_output, read_table
+
+    check_output(args.output, flag="--output")
+    rows = read_table(args.input, args.input_format)
+    check_mapped_columns(rows, mapping or {}, args.input)
+    return rows
 
 
 def field_values(
@@ -144,49 +165,13 @@ def field_values(
 ) -> dict[str, Any]:
     """The row's values for ``fields`` (through ``mapping``), empty strings dropped, references as a tuple.
 
-    A bad ``references`` value raises :class:`~heapmetric.errors.InputError` naming ``file:line``."""
-    import json
+    Values follow the one input rule of :func:`heapmetric.judges.base.item_values` for file rows: a JSON
+    number, boolean, list or object in a text field is read as its JSON text; ``NaN``/``Infinity``, lone
+    surrogates and bad ``references`` raise :class:`~heapmetric.errors.InputError` naming ``file:line`` and
+    the column."""
+    from heapmetric.judges.base import item_values
 
-    from heapmetric.errors import InputError
-
-    values: dict[str, Any] = {}
-    for f in fields:
-        column = mapping.get(f, f)
-        v = row.get(column)
-        if v is None or (isinstance(v, str) and v == "" and not f.startswith("output")):
-            continue
-        if f == "references":
-            try:
-                v = _references(v)
-            except InputError as exc:
-                raise InputError(exc.reason, file=file, line=line, field=column) from exc
-            if not v:
-                continue
-        elif not isinstance(v, str):
-            v = str(v) if not isinstance(v, (list, dict)) else json.dumps(v, ensure_ascii=False)
-        values[f] = v
-    return values
-
-
-def _references(value: Any) -> tuple[str, ...]:
-    """``references`` as a tuple of strings: a list (or a cell holding a JSON list) of strings, else one
-    string; anything else (a number, an object, a list of non-strings) is an :class:`InputError`."""
-    import json
-
-    from heapmetric.errors import InputError
-
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return (value,)
-        if not isinstance(parsed, list):
-            return (value,)  # a plain string that happens to parse as JSON (42, "x", {...}): keep it whole
-        value = parsed
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        got = type(value).__name__ if not isinstance(value, list) else "a list with non-string items"
-        raise InputError(f"expected a list of strings or one string, got {got}", field="references")
-    return tuple(value)
+    return item_values(row, fields, mapping=mapping, file=file, line=line, from_file=True)
 
 
 def resolve_criteria(items: list[Any], lines: list[int], args: argparse.Namespace) -> list[str]:
@@ -253,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_batch_size(args)
     mapping = parse_mapping(args.mapping, FIELDS)
-    rows = read_rows(args)
+    rows = read_rows(args, mapping)
     items, lines = [], []
     for line, row in rows:
         values = field_values(row, mapping, FIELDS, file=args.input, line=line)
@@ -360,7 +345,9 @@ def score_resumable(judge: Any, items: list[Any], args: argparse.Namespace, show
 
     from heapmetric.judges.base import ScoreResult
 
-    if args.output == "-" or len(items) <= RESUME_CHUNK:
+    output = Path(str(args.output))
+    special = output.exists() and not output.is_file()  # a FIFO, /dev/stdout: nothing to resume into
+    if args.output == "-" or special or len(items) <= RESUME_CHUNK:
         return judge.score(items, batch_size=args.batch_size, show_progress=show), None
     journal = Path(str(args.output) + ".partial.jsonl")
     header = journal_header(judge, items, args)

@@ -16,10 +16,13 @@ Meta-evaluation, benchmarks and synthesis accept any :class:`Judge` and never br
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from heapmetric.errors import InputError
 
 ITEM_FIELDS = (
     "output",
@@ -33,6 +36,110 @@ ITEM_FIELDS = (
     "system",
     "id",
 )
+
+
+# --- the one rule for input values (CLI file rows, keyword API, item dicts) ---------------------------------
+
+
+def text_value(
+    value: Any,
+    field: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    from_file: bool = False,
+) -> str | None:
+    """A text field's value as ``str`` (``None`` stays ``None``), or :class:`InputError` naming file/line/field.
+
+    The rule, the same for ``score`` and ``compare`` and for every entry point:
+
+    - a string is kept as it is, unless it holds a lone surrogate (``"\\ud800"``), which is not Unicode text;
+    - from the Python API (``from_file=False``) anything else is an error (a number, a list, a dict);
+      ``id`` also takes an integer;
+    - from a file (``from_file=True``, JSONL/JSON values) a number, boolean, list or object is read as its JSON
+      text (``42`` -> ``"42"``, ``true`` -> ``"true"``), except non-finite numbers (``NaN``, ``Infinity``),
+      which are an error: they are not text and not JSON.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"holds a lone surrogate ({value[exc.start]!r} at character {exc.start}), "
+                "which is not valid Unicode text",
+                file=file,
+                line=line,
+                field=field,
+            ) from exc
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(
+            f"expected text, got the non-finite number {value!r}", file=file, line=line, field=field
+        )
+    if field == "id" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if from_file and isinstance(value, (int, float, bool, list, dict)):
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except ValueError as exc:
+            raise InputError(
+                "expected text, got a value holding a non-finite number (NaN or Infinity)",
+                file=file,
+                line=line,
+                field=field,
+            ) from exc
+    raise InputError(f"expected a string, got {type(value).__name__}", file=file, line=line, field=field)
+
+
+def references_value(
+    value: Any,
+    field: str = "references",
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    from_file: bool = False,
+) -> tuple[str, ...]:
+    """The references of one item as a tuple of strings (empty when there are none).
+
+    One rule for ``reference`` and ``references`` everywhere: ``None`` or ``""`` is no reference; a string is
+    *one* reference (never split into characters); a list or tuple of strings is several (empty strings
+    dropped). In a file cell (``from_file``) a string holding a JSON list (``'["r1", "r2"]'``, how CSV/TSV
+    carry lists) is that list. Judges that read one reference read the first. Anything else (a number, an
+    object, a list holding a non-string) is an :class:`InputError` naming file/line/field."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return ()
+    if isinstance(value, str):
+        if from_file and value.lstrip().startswith("["):
+            try:
+                parsed = json.loads(value)
+            except (ValueError, RecursionError):
+                parsed = None
+            if isinstance(parsed, list):
+                return references_value(parsed, field, file=file, line=line)
+        return (text_value(value, field, file=file, line=line) or "",)
+    if isinstance(value, (list, tuple)):
+        refs = []
+        for ref in value:
+            if not isinstance(ref, str):
+                got = type(ref).__name__
+                raise InputError(
+                    f"expected one string or a list of strings, got a list holding a {got}",
+                    file=file,
+                    line=line,
+                    field=field,
+                )
+            text = text_value(ref, field, file=file, line=line)
+            if text:
+                refs.append(text)
+        return tuple(refs)
+    raise InputError(
+        f"expected one string or a list of strings, got {type(value).__name__}",
+        file=file,
+        line=line,
+        field=field,
+    )
 
 
 @dataclass(frozen=True)
@@ -179,12 +286,47 @@ def system_means(scores: Sequence[float], systems: Sequence[str | None] | None) 
 def items_from_rows(rows: Sequence[dict[str, Any]], **defaults: Any) -> list[ScoreItem]:
     """Build :class:`ScoreItem`s from dicts (records or table rows); ``defaults`` fill missing fields."""
     items = []
-    for row in rows:
-        values = {k: row.get(k) for k in ITEM_FIELDS if row.get(k) not in (None, "")}
-        if isinstance(values.get("references"), list):
-            values["references"] = tuple(values["references"])
+    for index, row in enumerate(rows):
+        values = item_values(row, ITEM_FIELDS, line=index + 1)
         for k, v in defaults.items():
             if v is not None and k not in values:
                 values[k] = v
         items.append(ScoreItem(**values))
     return items
+
+
+def item_values(
+    row: dict[str, Any],
+    fields: Sequence[str],
+    *,
+    mapping: dict[str, str] | None = None,
+    file: str | None = None,
+    line: int | None = None,
+    from_file: bool = False,
+) -> dict[str, Any]:
+    """The values of ``fields`` in ``row`` (read from the columns ``mapping`` names, else the field names),
+    checked by :func:`text_value` / :func:`references_value`: missing and empty values are left out (except
+    empty outputs), references become a tuple. Where ``fields`` has no ``references`` (pairs), the first
+    reference goes to ``reference``; a list under ``reference`` counts as references."""
+    mapping = mapping or {}
+    values: dict[str, Any] = {}
+    refs: tuple[str, ...] = ()
+    for f in fields:
+        column = mapping.get(f, f)
+        v = row.get(column)
+        if v is None or (isinstance(v, str) and v == "" and not f.startswith("output")):
+            continue
+        if f in ("reference", "references"):
+            got = references_value(v, column, file=file, line=line, from_file=from_file)
+            if f == "reference" and len(got) == 1 and not isinstance(v, (list, tuple)):
+                values["reference"] = got[0]
+            else:
+                refs = refs or got
+            continue
+        values[f] = text_value(v, column, file=file, line=line, from_file=from_file)
+    if refs:
+        if "references" in fields:
+            values["references"] = refs
+        else:
+            values.setdefault("reference", refs[0])
+    return values
