@@ -4,6 +4,9 @@
 [--max-pairs-per-item N]`` writes ``OUT/<dataset>/{train,validation,test}.jsonl`` and ``OUT/stats.json``
 (default ``OUT``: ``./data_build``). ``heapmetric data stats DIR`` recounts a built folder from its files.
 ``heapmetric data list`` shows the converters and whether their source folders exist.
+``heapmetric data perturb [--data-dir DIR] [--split S ...] [--per-group N] [--seed N] [--only NAME ...] [--out DIR]``
+writes rule-based robustness pairs (original better than its perturbation) as ``OUT/{split}.jsonl`` +
+``OUT/stats.json`` (default ``OUT``: ``DIR/perturbations``, ``DIR``: ``./data_build``).
 """
 
 from __future__ import annotations
@@ -62,6 +65,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_common(listing)
     listing.set_defaults(func=run)
 
+    pt = actions.add_parser(
+        "perturb",
+        help="robustness pairs: real outputs vs rule-based perturbations (shuffle, truncation, off-topic, ...)",
+        description="From the good outputs of a built folder, make preference pairs 'original better than its "
+        "perturbation' for the criteria each perturbation breaks (heapmetric/data/perturbation_targets.yaml). "
+        "Each pair stays in the split of its original.",
+    )
+    pt.add_argument(
+        "--data-dir", default="data_build", help="a folder written by 'data build' (default: ./data_build)"
+    )
+    pt.add_argument(
+        "--split",
+        nargs="+",
+        choices=["train", "validation", "test"],
+        default=["train", "validation", "test"],
+        help="splits to write (default: all three)",
+    )
+    pt.add_argument(
+        "--per-group",
+        type=int,
+        default=100,
+        metavar="N",
+        help="at most N pairs per perturbation and dataset/task/criterion group (default 100)",
+    )
+    pt.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    pt.add_argument("--only", nargs="+", metavar="NAME", help="only these perturbations")
+    pt.add_argument("--out", help="output folder (default: DATA_DIR/perturbations)")
+    pt.add_argument("--json", action="store_true", help="print the stats as JSON instead of a table")
+    add_common(pt)
+    pt.set_defaults(func=run)
+
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -72,6 +106,22 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "stats":
         rows = builder.stats_from_files(Path(args.dir))
         print(json.dumps(rows, indent=1) if args.json else builder.format_table(rows))
+        return 0
+    if args.action == "perturb":
+        from heapmetric.data import perturbation_pairs as pp
+
+        out = Path(args.out) if args.out else Path(args.data_dir) / pp.DATASET
+        stats = pp.build_pairs(
+            Path(args.data_dir),
+            args.split,
+            out,
+            per_group=args.per_group,
+            seed=args.seed,
+            only=args.only,
+            report=None if args.quiet else lambda line: print(line, file=sys.stderr),
+        )
+        if not args.quiet:
+            print(json.dumps(stats, indent=1) if args.json else pp.format_stats(stats))
         return 0
     if args.action == "list":
         from heapmetric.data import CONVERTERS, get_converter
