@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from heapmetric.errors import InputError
     from heapmetric.judges.base import PairItem
 
+    if getattr(args, "engine", "local") == "ray":
+        from heapmetric.distributed.cli import run_ray
+
+        return run_ray(args, "compare")
     check_batch_size(args)
     mapping = parse_mapping(args.mapping, PAIR_FIELDS)
     rows = read_rows(args, mapping)

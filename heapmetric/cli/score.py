@@ -87,6 +87,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         metavar="FIELD=COLUMN,...",
         help="read fields from other column names, e.g. output=hyp,source=src,reference=ref",
     )
+    from heapmetric.distributed.cli import add_engine_options
+
+    add_engine_options(p)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -236,6 +239,10 @@ def run(args: argparse.Namespace) -> int:
     from heapmetric.errors import InputError
     from heapmetric.judges.base import ScoreItem, system_means
 
+    if getattr(args, "engine", "local") == "ray":
+        from heapmetric.distributed.cli import run_ray
+
+        return run_ray(args, "score")
     check_batch_size(args)
     mapping = parse_mapping(args.mapping, FIELDS)
     rows = read_rows(args, mapping)
