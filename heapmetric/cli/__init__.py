@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+from typing import Any
 
 # verb -> module under heapmetric.cli, in the order --help lists them
 VERBS: dict[str, str] = {
@@ -27,6 +28,7 @@ VERBS: dict[str, str] = {
     "bench": "bench",
     "serve": "serve",
     "synth": "synth",
+    "finetune": "finetune",
 }
 
 
@@ -53,6 +55,32 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
+def count_type(minimum: int = 0) -> Any:
+    """An argparse ``type`` for a count flag: an integer ``>= minimum``, else argparse's one-line error (exit 2).
+    Every count flag (``--limit``, ``--batch-size``, resamples ...) uses one, so ``--limit -1`` never means
+    "all but the last"."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away (``heapmetric criteria | head -1``): send what is still buffered to
+    /dev/null so that the interpreter's last flush does not raise again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``heapmetric`` console script."""
     from heapmetric.errors import HeapmetricError
@@ -68,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
+    if not debug:  # httpx logs one INFO line per request (openai: judges, --server): noise on stderr
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     saved_env = _silence_progress_bars() if quiet else None
     try:
         return int(args.func(args) or 0)
@@ -79,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # like other Unix filters: a closed pipe downstream is not an error
+        if debug:
+            raise
+        _stdout_gone()
+        return 0
     finally:
         if saved_env is not None:
             for key, value in saved_env.items():

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "bench",
@@ -32,15 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     actions = p.add_subparsers(dest="bench", metavar="BENCHMARK")
 
-    def common(q: argparse.ArgumentParser) -> None:
+    def common(q: argparse.ArgumentParser, writes: str) -> None:
+        q.add_argument("--out", metavar="DIR", help=f"output folder; writes {writes}")
         q.add_argument(
             "--judge",
             default="heapmetric",
             help="judge spec: heapmetric[:MODEL], generative:MODEL, openai:MODEL@BASE_URL[?config=...], "
             "annotations:FILE, ... (default: heapmetric, the embedded metric)",
-        )
-        q.add_argument(
-            "--out", help="write leaderboard.csv, annotations/judgments, leaderboard.png, summary.json"
         )
         q.add_argument(
             "--cache", help="annotation cache file (default: $HEAPMETRIC_CACHE/annotations.sqlite)"
@@ -54,8 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         q.add_argument(
             "--criterion", default="overall", help="criterion given to heapmetric judges (default: overall)"
         )
-        q.add_argument("--batch-size", type=int, default=64, help="pairs per judge call (default 64)")
-        q.add_argument("--limit", type=int, help="only the first N instructions/questions (quick runs)")
+        q.add_argument(
+            "--batch-size", type=count_type(1), default=64, help="pairs per judge call (default 64)"
+        )
+        q.add_argument(
+            "--limit", type=count_type(1), help="only the first N instructions/questions (quick runs)"
+        )
         add_common(q)
 
     a = actions.add_parser(
@@ -83,7 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="published leaderboard CSV for the rank agreement "
         "(default: the shipped AlpacaEval 2.0 leaderboard)",
     )
-    common(a)
+    common(a, "leaderboard.csv, leaderboard.png, summary.json and annotations/MODEL.json per model")
     a.set_defaults(func=run_alpacaeval)
 
     h = actions.add_parser(
@@ -96,13 +98,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     h.add_argument("--baseline", help="baseline answers (default: v0.1 gpt-4-0314)")
     h.add_argument("--questions", help="question.jsonl (default: v0.1)")
-    h.add_argument("--rounds", type=int, default=100, help="bootstrap rounds (default 100)")
+    h.add_argument("--rounds", type=count_type(1), default=100, help="bootstrap rounds (default 100)")
     h.add_argument("--seed", type=int, default=42, help="bootstrap seed (default 42)")
     h.add_argument(
         "--style-control", action="store_true", help="control for answer length and markdown counts"
     )
     h.add_argument("--published", help="published leaderboard CSV (default: the shipped v0.1 leaderboard)")
-    common(h)
+    common(h, "leaderboard.csv, leaderboard.png, summary.json and judgments/MODEL.jsonl per model")
     h.set_defaults(func=run_arena_hard)
 
     d = actions.add_parser(
@@ -112,7 +114,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     d.add_argument("--llmbar", help="LLMBar folder (default: $HEAPMETRIC_DATA/llmbar unless --preferences)")
     d.add_argument("--preferences", nargs="+", metavar="FILE", help="HEAP-format preference JSONL files")
-    common(d)
+    common(d, "diagnostics.csv and diagnostics.json")
     d.set_defaults(func=run_diagnose)
 
     from heapmetric.cli import bench_generate
@@ -123,6 +125,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Fail before any work when ``--out`` cannot be an output folder."""
+    if args.out:
+        from heapmetric.io import check_output
+
+        check_output(args.out, folder=True, flag="--out")
 
 
 def _cache(args: argparse.Namespace, judge: Any) -> Any:
@@ -152,6 +162,7 @@ def run_alpacaeval(args: argparse.Namespace) -> int:
         write_alpacaeval_csv,
     )
 
+    _check_out(args)
     paths = args.model_outputs or [str(p) for p in ae.default_model_outputs()]
     if not paths:
         raise InputError(
@@ -262,6 +273,7 @@ def run_arena_hard(args: argparse.Namespace) -> int:
     from heapmetric.judges.spec import load_judge
     from heapmetric.report.leaderboard import markdown_table, plot_intervals, rank_agreement, write_rows_csv
 
+    _check_out(args)
     defaults = ah.default_paths()
     questions = read_questions(args.questions or defaults["questions"])
     baseline = read_answers(args.baseline or defaults["baseline"])
@@ -360,6 +372,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
     from heapmetric.judges.spec import load_judge
     from heapmetric.report.leaderboard import markdown_table, write_rows_csv
 
+    _check_out(args)
     sets: dict[str, list[dg.LabelledPair]] = {}
     if args.llmbar or not args.preferences:
         sets.update(dg.read_llmbar(args.llmbar or data_dir() / "llmbar"))

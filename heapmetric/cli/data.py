@@ -17,7 +17,7 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "data",
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument(
         "--max-pairs-per-item",
-        type=int,
+        type=count_type(0),
         default=None,
         metavar="N",
         help="keep at most N derived preference pairs per input and criterion (default: all)",
@@ -84,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     pt.add_argument(
         "--per-group",
-        type=int,
+        type=count_type(1),
         default=100,
         metavar="N",
         help="at most N pairs per perturbation and dataset/task/criterion group (default 100)",
@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         from heapmetric.data import perturbation_pairs as pp
 
         out = Path(args.out) if args.out else Path(args.data_dir) / pp.DATASET
+        from heapmetric.io import check_output
+
+        check_output(out, folder=True, flag="--out")
         stats = pp.build_pairs(
             Path(args.data_dir),
             args.split,
@@ -137,10 +140,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:<16} {state}")
         return 0
 
-    if args.max_pairs_per_item is not None and args.max_pairs_per_item < 0:
-        from heapmetric.errors import InputError
+    from heapmetric.errors import InputError
+    from heapmetric.io import check_output
 
-        raise InputError("must be >= 0", field="--max-pairs-per-item")
+    root = data_dir(args.data_dir)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder (give the raw datasets folder)", field="--data-dir")
+    check_output(args.out, folder=True, flag="--out")
     quiet = args.quiet
 
     def report(line: str) -> None:
@@ -148,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
 
     results = builder.build(
-        data_dir(args.data_dir),
+        root,
         Path(args.out),
         only=args.only,
         aggregation=args.aggregation,

@@ -10,7 +10,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "evaluate-model",
@@ -26,9 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--datasets", nargs="+", help="only these datasets")
     p.add_argument("--tasks", nargs="+", help="only these tasks")
     p.add_argument(
-        "--max-per-group", type=int, help="subsample each group (whole inputs) to at most N outputs"
+        "--max-per-group", type=count_type(1), help="subsample each group (whole inputs) to at most N outputs"
     )
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=count_type(1), default=32)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--out", help="write the results JSON here (a .md beside it gets the table)")
     add_common(p)
@@ -43,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from training.evaluation import markdown_table
     from training.protocols import evaluate_on_split, judge_score_fn, model_score_fn
 
+    if args.out:
+        from heapmetric.io import check_output
+
+        check_output(args.out, flag="--out")
+        check_output(Path(args.out).with_suffix(".md"), flag="--out")
     if args.model:
         score_fn, name = (
             model_score_fn(args.model, device=args.device, batch_size=args.batch_size),

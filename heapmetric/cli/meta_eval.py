@@ -12,7 +12,7 @@ def _csv(value: str) -> list[str]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "meta-eval",
@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--bootstrap",
-        type=int,
+        type=count_type(0),
         default=1000,
         metavar="N",
         help="bootstrap resamples for confidence intervals (0: none; default 1000)",
@@ -66,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--confidence", type=float, default=0.95, help="interval coverage (default 0.95)")
     p.add_argument(
         "--significance",
-        type=int,
+        type=count_type(0),
         default=0,
         metavar="N",
         help="permutation resamples for tests of each metric against the first (0: no tests)",
@@ -92,7 +92,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-pairwise", action="store_true", help="skip pairwise accuracy")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size passed to the judges")
+    p.add_argument("--batch-size", type=count_type(1), default=None, help="batch size passed to the judges")
     p.add_argument("--title", help="report title")
     p.add_argument(
         "-o", "--out", default=None, metavar="DIR", help="output folder (default runs/meta-eval/<dataset>)"
@@ -102,11 +102,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from heapmetric.io import check_output
     from heapmetric.judges.spec import load_judge
     from heapmetric.metaeval.data import load_records
     from heapmetric.metaeval.harness import MetaEvalConfig, meta_evaluate
     from heapmetric.report.metaeval import format_markdown, write_report
 
+    out = args.out or f"runs/meta-eval/{args.dataset}"
+    check_output(out, folder=True, flag="--out")
     config = MetaEvalConfig(
         levels=tuple(args.level),
         statistics=tuple(args.statistic),
@@ -130,7 +133,6 @@ def run(args: argparse.Namespace) -> int:
         judges[spec] = load_judge(spec)
     start = time.perf_counter()
     result = meta_evaluate(records, judges, config, dataset=args.dataset, split=args.split)
-    out = args.out or f"runs/meta-eval/{args.dataset}"
     written = write_report(result, out, plots=not args.no_plots, title=args.title)
     if not args.quiet:
         print(format_markdown(result, ci=False, title=args.title))

@@ -12,7 +12,7 @@ PROTOCOLS = ("single-task", "multi-task", "held-out")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "protocol",
@@ -34,7 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config key (value parsed as YAML); repeatable",
     )
-    p.add_argument("--max-per-group", type=int, help="subsample each tested group to at most N outputs")
+    p.add_argument(
+        "--max-per-group", type=count_type(1), help="subsample each tested group to at most N outputs"
+    )
     p.add_argument("--device", default="auto", help="device for testing: auto | cpu | cuda")
     add_common(p)
     p.set_defaults(func=run)
@@ -42,9 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from heapmetric.cli.train import parse_overrides
+    from heapmetric.io import check_output
     from training.config import load_config
     from training.protocols import protocol_markdown, run_protocol
 
+    check_output(args.out, folder=True, flag="--out")
     cfg = load_config(args.config, **parse_overrides(args.overrides))
     result = run_protocol(
         args.protocol,

@@ -196,7 +196,8 @@ def resolve_criteria(items: list[Any], lines: list[int], args: argparse.Namespac
             )
             raise InputError(exc.reason + hint, file=args.input, line=line, field=exc.field) from exc
         except HeapmetricError as exc:
-            raise InputError(str(exc), file=args.input, line=line, field="criterion") from exc
+            field = "task" if getattr(exc, "kind", None) == "task" else "criterion"
+            raise InputError(str(exc), file=args.input, line=line, field=field) from exc
     return ids
 
 

@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         overrides["output_dir"] = args.output
     cfg = load_config(args.config, **overrides)
+    if not args.check:
+        from heapmetric.io import check_output
+
+        check_output(cfg.output_dir, folder=True, flag="--output")
     if args.check:
         from training.trainer import prepare_data
 

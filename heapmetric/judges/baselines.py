@@ -16,6 +16,7 @@ UniEval and G-Eval papers), ``max`` (the best match) or ``first``. An item witho
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from importlib import metadata as importlib_metadata
@@ -441,14 +442,16 @@ class EmbeddingSimilarityJudge(_BaselineJudge):
 
 
 #: baseline name -> factory taking keyword options (what ``load_judge`` resolves the baseline specs with)
+#: name -> constructor taking the spec's options as keywords (partials, so that their signature lists the
+#: options a spec may give: ``heapmetric.judges.spec`` checks names and types against it)
 BASELINES: dict[str, Callable[..., _BaselineJudge]] = {
     "length": LengthJudge,
-    "rouge1": lambda **kw: RougeJudge("rouge1", **kw),
-    "rouge2": lambda **kw: RougeJudge("rouge2", **kw),
-    "rougeL": lambda **kw: RougeJudge("rougeL", **kw),
-    "rougeLsum": lambda **kw: RougeJudge("rougeLsum", **kw),
+    "rouge1": functools.partial(RougeJudge, "rouge1"),
+    "rouge2": functools.partial(RougeJudge, "rouge2"),
+    "rougeL": functools.partial(RougeJudge, "rougeL"),
+    "rougeLsum": functools.partial(RougeJudge, "rougeLsum"),
     "bleu": BleuJudge,
     "chrf": ChrfJudge,
-    "embed-ref": lambda **kw: EmbeddingSimilarityJudge("reference", **kw),
-    "embed-src": lambda **kw: EmbeddingSimilarityJudge("source", **kw),
+    "embed-ref": functools.partial(EmbeddingSimilarityJudge, "reference"),
+    "embed-src": functools.partial(EmbeddingSimilarityJudge, "source"),
 }

@@ -112,25 +112,52 @@ def describe_judges() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def _call(factory: JudgeFactory, prefix: str, arg: str | None, options: dict[str, Any]) -> Judge:
+def check_options(prefix: str, target: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The ``?`` options of a ``prefix`` spec checked against ``target``'s keyword parameters: an unknown name
+    or a value of the wrong kind (``stem=maybe`` where a boolean is expected, ``beta=x`` where a number is)
+    raises :class:`InputError` listing the valid options; numbers given to a text option are kept as text.
+    A target taking ``**kwargs`` accepts any name (it checks its own)."""
     try:
-        params = inspect.signature(factory).parameters
+        params = inspect.signature(target).parameters
     except (TypeError, ValueError):
-        params = {}
-    if params and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        valid = [
-            n
-            for n, p in params.items()
-            if p.kind is p.KEYWORD_ONLY or (n != "arg" and p.default is not p.empty)
-        ]
-        unknown = sorted(set(options) - set(valid))
-        if unknown:
+        return options
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
+    valid = {
+        n: p
+        for n, p in params.items()
+        if p.kind is p.KEYWORD_ONLY
+        or (n != "arg" and p.default is not p.empty and p.kind is not p.VAR_POSITIONAL)
+    }
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise InputError(
+            f"judge {prefix!r} has no option {unknown[0]!r} (valid: {', '.join(valid) if valid else 'none'})",
+            field="metric",
+        )
+    checked = dict(options)
+    for name, value in options.items():
+        default = valid[name].default
+        if isinstance(default, bool):
+            ok, want = isinstance(value, bool), "true or false"
+        elif isinstance(default, (int, float)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and (isinstance(value, int) or isinstance(default, float))
+            want = "an integer" if isinstance(default, int) else "a number"
+        elif isinstance(default, str):
+            ok, want = not isinstance(value, bool), "text"
+            checked[name] = value if isinstance(value, str) else str(value)
+        else:
+            ok, want = True, ""
+        if not ok:
             raise InputError(
-                f"judge {prefix!r} has no option {unknown[0]!r}"
-                f" (valid: {', '.join(valid) if valid else 'none'})",
-                field="metric",
+                f"option {name!r} of judge {prefix!r} expects {want}, got {value!r}", field="metric"
             )
-    return factory(arg, **options)
+    return checked
+
+
+def _call(factory: JudgeFactory, prefix: str, arg: str | None, options: dict[str, Any]) -> Judge:
+    return factory(arg, **check_options(prefix, factory, options))
 
 
 def load_judge(spec: str) -> Judge:
@@ -183,10 +210,7 @@ def _baseline(name: str) -> JudgeFactory:
                 f"baseline {name!r} takes no ':' argument (got {arg!r}); pass options after '?'",
                 field="metric",
             )
-        try:
-            return BASELINES[name](**options)
-        except TypeError as exc:
-            raise InputError(f"bad option for baseline {name!r}: {exc}", field="metric") from exc
+        return BASELINES[name](**check_options(name, BASELINES[name], options))
 
     return factory
 

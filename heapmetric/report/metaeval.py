@@ -51,6 +51,9 @@ def format_markdown(result: MetaEvalResult, *, ci: bool = True, title: str | Non
         + (
             f"{int(cfg.confidence * 100)}% bootstrap percentile intervals from {cfg.bootstrap} resamples "
             f"(inputs resampled; systems at system level), seed {cfg.seed}."
+            if cfg.bootstrap and ci
+            else f"point estimates only here; the {int(cfg.confidence * 100)}% bootstrap intervals "
+            f"({cfg.bootstrap} resamples, seed {cfg.seed}) are in report.md and results.json."
             if cfg.bootstrap
             else "no bootstrap intervals."
         ),

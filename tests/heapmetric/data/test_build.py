@@ -196,7 +196,8 @@ def test_cli_reports_failure_with_exit_code(tiny_sources, tmp_path, capsys):
     assert not (tmp_path / "o" / "llmbar").exists()
 
 
-def test_cli_missing_data_dir_skips(tmp_path, capsys):
+def test_cli_missing_data_dir_is_an_error(tmp_path, capsys):
+    """Issue 12 (15): a data folder that does not exist is exit 2, not a run that builds nothing."""
     rc = main(
         [
             "data",
@@ -210,8 +211,8 @@ def test_cli_missing_data_dir_skips(tmp_path, capsys):
             "fed",
         ]
     )
-    assert rc == 0
-    assert "fed: skipped: source folder" in capsys.readouterr().err
+    assert rc == 2
+    assert "field '--data-dir'" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def test_stats_of_an_empty_folder_is_an_error(tmp_path, capsys):

@@ -32,7 +32,7 @@ def test_baseline_specs_and_options():
     assert (judge.stem, judge.multi_ref) == (False, "first")
     for name in ("length", "rouge1", "rougeL", "rougeLsum", "bleu", "chrf", "embed-ref", "embed-src"):
         assert load_judge(name).info.kind == "baseline"
-    with pytest.raises(InputError, match="bad option"):
+    with pytest.raises(InputError, match="judge .length. has no option .stem. \\(valid: none\\)"):
         load_judge("length?stem=true")
     with pytest.raises(InputError, match="no ':' argument"):
         load_judge("bleu:foo")
