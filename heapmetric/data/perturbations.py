@@ -207,14 +207,17 @@ _STOP_CAPS = {"I", "I'm", "I've", "I'll", "I'd", "The", "A", "An", "It", "He", "
 
 
 def _entities(text: str) -> list[str]:
-    """Capitalised spans that do not start a sentence (names, places, organisations)."""
+    """Capitalised spans (names, places, organisations): mid-sentence ones, and sentence-initial ones of two
+    or more words ("Paul Merson"); a leading "The"/"A"/pronoun is not part of the span."""
     out = []
     for m in _CAP_SPAN.finditer(text):
+        words = m.group(0).split()
+        while words and words[0] in _STOP_CAPS:
+            words.pop(0)
+        span = " ".join(words)
         before = text[: m.start()].rstrip()
-        if not before or before.endswith((".", "!", "?", ":", "\n", '"', "“")):
-            continue
-        span = m.group(0)
-        if span in _STOP_CAPS or len(span) < 2:
+        initial = not before or before.endswith((".", "!", "?", ":", "\n", '"', "“"))
+        if len(span) < 2 or (initial and (len(words) < 2 or words != m.group(0).split())):
             continue
         out.append(span)
     return out
