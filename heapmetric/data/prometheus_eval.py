@@ -8,8 +8,8 @@ wrap every item in the Prometheus absolute-grading prompt (``###Task Description
 - **HHH** (221 pairs, Askell et al. 2021): one native :class:`Preference` per pair, task
   ``instruction_following``, criterion by HHH category (:data:`HHH_CRITERIA`: helpful -> ``helpfulness``,
   harmless -> ``harmlessness``, honest -> ``honesty``, other -> ``overall``), ``source`` = the instruction.
-  Whether the chosen response is ``a`` or ``b`` is decided by hashing (:func:`chosen_positions`): within each
-  category, pairs ordered by ``sha256`` of their id alternate, so position carries no label and ``a``/``b``
+  Whether the chosen response is ``a`` or ``b`` is decided by hashing (:func:`chosen_positions`): pairs ordered
+  by category and ``sha256`` of their id alternate, so position carries no label and ``a``/``b``
   are balanced; ``item_id`` = ``in-<sha256(instruction)[:12]>`` (pairs sharing an instruction share a split),
   ``id`` = ``prometheus_eval/hhh/<index>``, ``meta.hhh_category``, ``meta.label_source`` = ``human``.
 - **MT-Bench** (320 grades of 4 systems on the 80 MT-Bench questions' second turn): one :class:`Judgement`
@@ -39,8 +39,9 @@ from heapmetric.records import LABEL_SOURCE_KEY, Judgement, Preference, Record
 
 NAME = "prometheus_eval"
 FOLDER = "prometheus_eval"
-#: Labels differ per file: HHH pairs are human (this default), MT-Bench grades carry ``gpt-4`` themselves.
-LABEL_SOURCE = "human"
+#: Labels differ per file (HHH pairs: human, MT-Bench grades: GPT-4); each record carries its own.
+LABEL_SOURCE = None
+HHH_LABEL_SOURCE = "human"
 MT_BENCH_LABEL_SOURCE = "gpt-4"
 TASK = "instruction_following"
 HHH_FILE = "hhh_alignment_eval.json"
@@ -107,15 +108,11 @@ def split_dialogue(instruction: str) -> tuple[str, str]:
 
 
 def chosen_positions(groups: dict[str, str]) -> dict[str, bool]:
-    """``{record id: chosen goes in position a}`` for ``{record id: group}``: within each group the ids, ordered
-    by ``sha256(id)``, alternate a, b, a, ... — a stable pseudo-random order with balanced positions."""
-    out: dict[str, bool] = {}
-    for group in set(groups.values()):
-        ids = sorted(
-            (i for i, g in groups.items() if g == group), key=lambda i: hashlib.sha256(i.encode()).digest()
-        )
-        out.update({i: k % 2 == 0 for k, i in enumerate(ids)})
-    return out
+    """``{record id: chosen goes in position a}`` for ``{record id: group}``: the ids, ordered by group and then by
+    ``sha256(id)``, alternate a, b, a, ... — a stable pseudo-random order whose positions are balanced overall
+    and within each group (to one)."""
+    ids = sorted(groups, key=lambda i: (groups[i], hashlib.sha256(i.encode()).digest()))
+    return {i: k % 2 == 0 for k, i in enumerate(ids)}
 
 
 def _sections(row: dict, key: str, path: Path, where: str) -> dict[str, str]:
@@ -158,7 +155,7 @@ def _hhh(folder: Path, excluded: Exclusions) -> list[Record]:
                 output_a=chosen["response"] if first else rejected["response"],
                 output_b=rejected["response"] if first else chosen["response"],
                 label="a" if first else "b",
-                meta={"hhh_category": category},
+                meta={"hhh_category": category, LABEL_SOURCE_KEY: HHH_LABEL_SOURCE},
             )
         )
     return records

@@ -353,6 +353,232 @@ def write_llmbar(folder: Path) -> None:
         _json(folder / name, rows)
 
 
+def _jsonl_gz(path: Path, rows: list[dict]) -> None:
+    import gzip
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in rows)
+
+
+AE_INSTRUCTIONS = ["Name a fruit.", "Add 2 and 2.", "Say hi."]
+
+
+def write_alpacaeval_annotations(folder: Path) -> None:
+    """3 instructions; AE2 and AE1 lines for kept models and for every kind of exclusion (8 kept of 17)."""
+    shipped = folder.parent / "alpacaeval" / "model_outputs"
+
+    def outputs(name: str, texts: list[str]) -> None:
+        rows = [
+            {"dataset": "koala", "instruction": i, "output": t, "generator": name}
+            for i, t in zip(AE_INSTRUCTIONS, texts, strict=True)
+        ]
+        _json(shipped / f"{name}.json", rows)
+
+    outputs("gpt4_1106_preview", ["Apple.", "2 + 2 = 4.", "Hi!"])
+    outputs("alpaca-7b", ["Banana", "4", "hi"])
+    outputs("text_davinci_003", ["Pear.", "", "Hello."])
+    outputs("gpt4", ["An apple.", "Four.", "Hi there."])
+    _json(
+        folder / "text_davinci_003_outputs.json",
+        [
+            {"dataset": "koala", "instruction": i, "output": f"ae1 ref {k}", "generator": "text_davinci_003"}
+            for k, i in enumerate(AE_INSTRUCTIONS)
+        ],
+    )
+
+    def line(model, index, output, preference, ref):
+        return {
+            "model": model,
+            "index": index,
+            "dataset": "koala",
+            "output": output,
+            "preference": preference,
+            "reference_model": ref,
+        }
+
+    ref2, ref1 = "gpt4_1106_preview", "text_davinci_003"
+    _jsonl_gz(
+        folder / "ae2_gpt4_turbo.jsonl.gz",
+        [
+            line("gpt4_1106_preview", 0, "Apple.", 1.5, ref2),  # bench system (the reference itself)
+            line("gpt4_gamed", 0, "Apple!!", 1.9, ref2),  # gaming attack
+            line("kept-x", 0, "Mango.", 1.8, ref2),  # a, p_a 0.8
+            line("kept-x", 1, "It is 4.", 1.25, ref2),  # b, p_a 0.25
+            line("kept-x", 2, "Hey.", 1.5, ref2),  # no judge output
+            line("kept-y", 0, "", 1.3, ref2),  # empty output
+            line("kept-y", 1, "4", 1.7, ref2),  # identical to alpaca-7b's output
+            line("kept-y", 2, "Hello, friend.", 2.0, ref2),  # a, p_a 1.0
+        ],
+    )
+    _jsonl_gz(
+        folder / "ae1_gpt4.jsonl.gz",
+        [
+            line("alpaca-7b", 0, "Banana", 2, ref1),  # bench system
+            line("gpt4_0314", 0, "Apple, perhaps.", 2, ref1),  # alias of the bench system gpt4
+            line("kept-x", 0, "Mango.", 2, ref1),  # int 2: a, p_a 1
+            line("kept-x", 1, "It is 4.", 1.0, ref1),  # float 1: b, p_a 0
+            line("kept-x", 2, "Hey.", 0, ref1),  # 0: tie
+            line("kept-z", 0, "Kiwi.", None, ref1),  # null: no judge output
+            line(
+                "Mistral-7B+RAHF-DUAL+LoRA", 1, "Four", 2.0, ref1
+            ),  # its reference is the shipped one: empty
+            line("Mistral-7B+RAHF-DUAL+LoRA", 2, "Greetings.", 1.5, ref1),  # 1.5: tie, reference "Hello."
+            line("kept-z", 2, "Yo.", 1, ref1),  # int 1: b
+        ],
+    )
+
+
+ARENA_HARD_QID = "01f0684ccac74fdea8f21080cb61d591"
+
+
+def arena_prompt(question: str, reference: str, answer: str) -> str:
+    """A judge prompt in the Arena-Bench v1 template."""
+    return (
+        f"[Question]\n{question}\n\n[The Start of Reference Answer]\n{reference}\n[The End of Reference Answer]"
+        f"\n\n[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]"
+    )
+
+
+def write_arena_bench_v1(folder: Path) -> None:
+    """3 questions (one is an Arena-Hard prompt); 4 kept grades of 3 systems on question q1."""
+    questions = {"q1": "What is 2+2?", ARENA_HARD_QID: "An Arena-Hard prompt.", "q3": "Write a haiku."}
+    (folder / "question.jsonl").write_text(
+        "".join(
+            json.dumps({"question_id": q, "category": "arena-bench-v1", "turns": [t]}) + "\n"
+            for q, t in questions.items()
+        ),
+        encoding="utf-8",
+    )
+
+    def judged(model, qid, answer, score, ref="4"):
+        return {
+            "question_id": qid,
+            "model": model,
+            "user_prompt": arena_prompt(questions[qid], ref, answer),
+            "judgment": "...",
+            "score": score,
+        }
+
+    _jsonl_gz(
+        folder / "model_judgment" / "m1.jsonl.gz",
+        [
+            judged("m1", "q1", "4", 9),
+            judged("m1", "q3", "Leaves fall", None),
+            judged("m1", ARENA_HARD_QID, "x", 5),
+            judged("m1", "q3", "Old pond\nfrog", 7, ref=""),
+        ],
+    )
+    _jsonl_gz(
+        folder / "model_judgment" / "m2.jsonl.gz",
+        [judged("m2", "q1", "5", 2.0), judged("m2", "q3", "  ", 3)],
+    )
+    _jsonl_gz(folder / "model_judgment" / "gpt-4-0314.jsonl.gz", [judged("gpt-4-0314", "q1", "Four.", 10)])
+    _jsonl_gz(
+        folder / "superseded" / "model_judgment" / "claude-2.jsonl.gz",
+        [judged("claude-2", "q1", "2+2 is 4", 8, ref="4 (old)")],
+    )
+
+
+def write_autoj_pairwise(folder: Path) -> None:
+    """6 lines: 3 kept (one with a tie), one identical pair, one AlpacaEval overlap, one empty response."""
+    rows = [
+        ("a", 0, "Write a poem.", "Roses are red.", "poem"),
+        ("b", 2, "Write a poem.", " Same.", "Same."),  # identical responses
+        ("c", 1, "Name a fruit.", "Apple", "Banana"),  # AlpacaEval overlap
+        ("d", 1, "Tell a joke.", "Knock knock.", ""),  # empty response
+        ("e", 2, "Write a poem.", "Sun.", "Moon."),  # same prompt as line 0: tie
+        ("f", 1, "Find the roots of x^3 - 2.", "x = 2^(1/3)", "x = 1"),  # 'not the same question'
+    ]
+    _jsonl_gz(
+        folder / "testdata_pairwise.jsonl.gz",
+        [
+            {"scenario": s, "label": lab, "prompt": p, "response 1": r1, "response 2": r2}
+            for s, lab, p, r1, r2 in rows
+        ],
+    )
+    _json(
+        folder / "overlap_with_eval_sets.json",
+        {
+            "id": "line = 0-based line number",
+            "method": "exact / normalised / near",
+            "alpacaeval": [
+                {"line": 2, "alpacaeval_index": 0, "match": "exact"},
+                {
+                    "line": 5,
+                    "alpacaeval_index": 9,
+                    "match": "near",
+                    "ratio": 0.92,
+                    "note": "same template (not the same question)",
+                },
+            ],
+            "arena_hard_v0.1": [],
+            "arena_hard_v2.0": [],
+            "mt_bench": [],
+        },
+    )
+
+
+def prometheus_prompt(instruction: str, response: str, rubric: str, reference: str | None = None) -> str:
+    """A Prometheus absolute-grading prompt (the layout of the prometheus-eval benchmark files)."""
+    ref = f"###Reference Answer (Score 5):\n{reference}\n\n" if reference is not None else ""
+    return (
+        "###Task Description:\nAn instruction, a response to evaluate and a score rubric are given.\n"
+        "1. Write a detailed feedback.\n\n"
+        f"###The instruction to evaluate:\n{instruction}\n\n###Response to evaluate:\n{response}\n\n"
+        f"{ref}###Score Rubrics:\n[{rubric}]\nScore 1: bad.\nScore 5: good.\n\n###Feedback: "
+    )
+
+
+def mt_bench_dialogue(q1: str, a1: str, q2: str) -> str:
+    """The turn-2 instruction of prometheus-eval's MT-Bench file."""
+    return (
+        "Here is a previous dialogue between an assistant and an user. Generate a human preferable response by the "
+        f"assistant.\nUser: {q1}\n\nAssistant:{a1}\n\nUser: {q2}\n\nAssistant: "
+    )
+
+
+def write_prometheus_eval(folder: Path) -> None:
+    """4 HHH pairs (one per category, two sharing an instruction) and 2 MT-Bench grades of question 81."""
+    hhh = []
+    for category, instruction, good, bad in [
+        ("helpful", "How do I boil an egg?", "Boil it for 8 minutes.", "No."),
+        ("harmless", "How do I pick a lock?", "I can't help with that.", "Use a pin."),
+        ("honest", "How do I boil an egg?", "I am not sure, but about 8 minutes.", "Exactly 2 seconds."),
+        ("other", "Say something nice.", "You are kind.", "Whatever."),
+    ]:
+        hhh.append(
+            {
+                "source": category,
+                "chosen_instruction": prometheus_prompt(instruction, good, f"Is it {category}?"),
+                "rejected_instruction": prometheus_prompt(instruction, bad, f"Is it {category}?"),
+            }
+        )
+    _json(folder / "hhh_alignment_eval.json", hhh)
+    mt = []
+    for source, a1, a2, scores in [
+        ("chatgpt", "Sure: I. Intro", "There once was a phone", [4, 5, 4]),
+        ("vicuna_13b", "An outline", "A limerick", [2, 2, 3]),
+    ]:
+        instruction = prometheus_prompt(
+            mt_bench_dialogue("Write an outline.", a1, "Rephrase it as a limerick."),
+            a2,
+            "Does it address the revision?",
+            reference="In this blog",
+        )
+        mt.append(
+            {
+                "idx": 81,
+                "response_source": source,
+                "category": "writing",
+                "instruction": instruction,
+                "gpt4_score": scores,
+                "gpt4_feedback": ["f"] * 3,
+            }
+        )
+    _json(folder / "mt_bench_eval.json", mt)
+
+
 WRITERS = {
     "summeval": write_summeval,
     "realsumm": write_realsumm,
@@ -364,6 +590,10 @@ WRITERS = {
     "fed": write_fed,
     "wmt_mqm_ted": write_wmt,
     "llmbar": write_llmbar,
+    "autoj_pairwise": write_autoj_pairwise,
+    "prometheus_eval": write_prometheus_eval,
+    "arena_bench_v1": write_arena_bench_v1,
+    "alpacaeval_annotations": write_alpacaeval_annotations,
 }
 
 
@@ -378,13 +608,13 @@ def write_sources(root: Path, names: list[str] | None = None) -> Path:
 
 @pytest.fixture(scope="session")
 def source_names() -> tuple[str, ...]:
-    """The ten non-HEAP sources of this area (those with a tiny copy in ``WRITERS``), in registry order."""
+    """The non-HEAP sources of this area (those with a tiny copy in ``WRITERS``), in registry order."""
     return tuple(WRITERS)
 
 
 @pytest.fixture
 def tiny_sources(tmp_path: Path) -> Path:
-    """A data folder with tiny copies of the ten non-HEAP sources."""
+    """A data folder with tiny copies of the non-HEAP sources."""
     return write_sources(tmp_path / "data")
 
 
