@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "evaluate-model": "evaluate_model",
     "protocol": "protocol",
     "meta-eval": "meta_eval",
+    "robustness": "robustness",
     "bench": "bench",
     "serve": "serve",
     "synth": "synth",

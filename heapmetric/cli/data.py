@@ -6,7 +6,8 @@
 ``heapmetric data list`` shows the converters and whether their source folders exist.
 ``heapmetric data perturb [--data-dir DIR] [--split S ...] [--per-group N] [--seed N] [--only NAME ...] [--out DIR]``
 writes rule-based robustness pairs (original better than its perturbation) as ``OUT/{split}.jsonl`` +
-``OUT/stats.json`` (default ``OUT``: ``DIR/perturbations``, ``DIR``: ``./data_build``).
+``OUT/stats.json`` (default ``OUT``: ``DIR/perturbations``, ``DIR``: ``./data_build``). ``heapmetric data targets``
+prints which perturbation breaks which criterion.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="folder with one sub-folder per source (default: $HEAPMETRIC_DATA, "
         "else ../shared/data beside the repository)",
     )
-    b.add_argument("--out", default="data_build", help="output folder (default: ./data_build)")
+    b.add_argument(
+        "--out",
+        default="data_build",
+        metavar="DIR",
+        help="output folder (default: ./data_build); writes DATASET/train.jsonl, DATASET/validation.jsonl, "
+        "DATASET/test.jsonl per dataset and stats.json",
+    )
     b.add_argument("--only", nargs="+", metavar="NAME", help="build only these datasets (see 'data list')")
     b.add_argument(
         "--aggregation",
@@ -96,6 +103,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_common(pt)
     pt.set_defaults(func=run)
 
+    tg = actions.add_parser(
+        "targets", help="print which perturbation breaks which criterion (the tables of docs/robustness.md)"
+    )
+    add_common(tg)
+    tg.set_defaults(func=run)
+
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -106,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "stats":
         rows = builder.stats_from_files(Path(args.dir))
         print(json.dumps(rows, indent=1) if args.json else builder.format_table(rows))
+        return 0
+    if args.action == "targets":
+        from heapmetric.data.perturbations import targets_markdown
+
+        print(targets_markdown())
         return 0
     if args.action == "perturb":
         from heapmetric.data import perturbation_pairs as pp

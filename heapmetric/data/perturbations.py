@@ -435,8 +435,7 @@ class Targets:
 
 
 @functools.lru_cache(maxsize=1)
-def load_targets() -> dict[str, Targets]:
-    """The perturbation → criteria table, validated (every perturbation known, every entry complete)."""
+def _load_table() -> tuple[dict[str, Targets], dict[str, str]]:
     import yaml
 
     where = {"file": f"heapmetric/data/{TARGETS_FILE}"}
@@ -466,10 +465,27 @@ def load_targets() -> dict[str, Targets]:
             breaks=tuple(breaks),
             needs_input=bool(spec.get("needs_input", False)),
         )
+    untargeted = data.get("untargeted") or {}
+    if not isinstance(untargeted, dict) or not all(isinstance(v, str) for v in untargeted.values()):
+        raise InputError(
+            "'untargeted' must map task/criterion patterns to reasons", field="untargeted", **where
+        )
     missing = sorted(set(PERTURBATIONS) - set(out))
     if missing:
         raise InputError(f"no entry for perturbation(s) {', '.join(missing)}", **where)
-    return {name: out[name] for name in PERTURBATIONS}
+    return {name: out[name] for name in PERTURBATIONS}, {
+        k: " ".join(v.split()) for k, v in untargeted.items()
+    }
+
+
+def load_targets() -> dict[str, Targets]:
+    """The perturbation → criteria table, validated (every perturbation known, every entry complete)."""
+    return _load_table()[0]
+
+
+def untargeted_reason(criterion_id: str) -> str | None:
+    """Why criterion ``task/criterion`` gets no robustness pair (``None`` when the table gives no reason)."""
+    return next((r for p, r in _load_table()[1].items() if fnmatchcase(criterion_id, p)), None)
 
 
 def perturbations_for(
@@ -482,3 +498,21 @@ def perturbations_for(
         for t in load_targets().values()
         if t.matches(criterion_id) and (not t.needs_input or any(f != "instruction" for f in fields))
     ]
+
+
+def targets_markdown() -> str:
+    """The perturbation × criterion tables of ``docs/robustness.md``, rendered from the targets YAML and the
+    criteria registry (a test keeps the document equal to this)."""
+    from heapmetric import registry
+
+    lines = ["| perturbation | what it does | why it breaks the criteria below |", "|---|---|---|"]
+    for t in load_targets().values():
+        needs = " Only where the judge reads the input." if t.needs_input else ""
+        lines.append(f"| `{t.name}` | {t.description}{needs} | {t.why} |")
+    lines += ["", "| criterion | reads | perturbations that break it |", "|---|---|---|"]
+    for c in registry.list_criteria():
+        names = ", ".join(f"`{n}`" for n in perturbations_for(c.id, c.fields))
+        reason = untargeted_reason(c.id) or "no reason given"
+        reads = ", ".join(c.fields) or "output only"
+        lines.append(f"| `{c.id}` | {reads} | {names or f'none: {reason}'} |")
+    return "\n".join(lines)
