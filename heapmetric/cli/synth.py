@@ -52,6 +52,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "instruction_feedback, response_feedback, sample_feedback, instructions, response, refine)",
     )
     g.add_argument(
+        "--prompt-set",
+        default="small",
+        metavar="NAME",
+        help="REFED prompts: small (default; headed lists a 135M model can fill), capable (JSON in every "
+        "structured stage, for capable chat models), or a file stem of heapmetric/synth/prompts/",
+    )
+    g.add_argument(
         "--no-json-mode",
         action="store_true",
         help="do not send response_format=json_object (for endpoints that reject it)",
@@ -163,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         max_tokens=max_tokens,
         json_mode=not args.no_json_mode,
+        prompt_set=args.prompt_set,
     )
     wants_scores = args.min_score is not None or args.top_k is not None
     judge = None

@@ -115,9 +115,15 @@ def _parse(filename: str, text: str) -> PromptSet:
     return PromptSet(name=str(data["name"]), version=int(data["version"]), digest=digest, stages=stages)
 
 
+#: ``--prompt-set`` names per model class: ``small`` is worded so that a 135M model can fill it (headed lists),
+#: ``capable`` asks capable chat models for JSON in every structured stage. A file stem works too.
+PROMPT_SETS = {"small": "refed", "capable": "refed_capable"}
+
+
 @functools.lru_cache(maxsize=8)
 def load_prompts(name: str = "refed") -> PromptSet:
-    """The prompt set ``heapmetric/synth/prompts/<name>.yaml``."""
+    """The prompt set ``heapmetric/synth/prompts/<name>.yaml`` (``name`` may be a :data:`PROMPT_SETS` alias)."""
+    name = PROMPT_SETS.get(name, name)
     folder = resources.files("heapmetric") / "synth" / "prompts"
     known = sorted(e.name[:-5] for e in folder.iterdir() if e.name.endswith(".yaml"))
     if name not in known:
