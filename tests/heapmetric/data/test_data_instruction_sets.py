@@ -169,6 +169,17 @@ def test_arena_tiny_records_and_exclusions(tiny):
     }
 
 
+def test_arena_broken_line_names_file_and_line(tiny):
+    path = tiny / "arena_bench_v1" / "model_judgment" / "m2.jsonl.gz"
+    rows = [{"question_id": "q1", "model": "m2", "user_prompt": "[Question]\nWhat is 2+2?\n", "score": 3}]
+    _jsonl_gz(path, rows)
+    with pytest.raises(InputError, match=r"m2.jsonl.gz:1 field 'user_prompt'"):
+        arena.convert(tiny / "arena_bench_v1")
+    path.write_bytes(b"not gzip")
+    with pytest.raises(InputError, match="m2.jsonl.gz"):
+        arena.convert(tiny / "arena_bench_v1")
+
+
 # --- Auto-J ----------------------------------------------------------------------------------------------
 
 
