@@ -95,7 +95,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=count_type(1), default=None, help="batch size passed to the judges")
     p.add_argument("--title", help="report title")
     p.add_argument(
-        "-o", "--out", default=None, metavar="DIR", help="output folder (default runs/meta-eval/<dataset>)"
+        "-o",
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="output folder (default runs/meta-eval/DATASET); writes report.md, results.json, results.csv, "
+        "summary.json, plots/correlation_LEVEL_STATISTIC.png and plots/scatter_METRIC.png (no plots with "
+        "--no-plots)",
     )
     add_common(p)
     p.set_defaults(func=run)
