@@ -86,9 +86,24 @@ def word_shuffle_global(text: str, rng: random.Random, ctx: PerturbContext) -> s
     return None
 
 
+def _words(text: str) -> list[re.Match[str]]:
+    return list(re.finditer(r"\S+", text))
+
+
+def _replace_words(text: str, spans: list[re.Match[str]], words: list[str]) -> str:
+    """``text`` with its whitespace-separated words replaced one for one (line breaks and spacing kept)."""
+    out, last = [], 0
+    for m, w in zip(spans, words, strict=True):
+        out += [text[last : m.start()], w]
+        last = m.end()
+    return "".join(out) + text[last:]
+
+
 def word_shuffle_local(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
-    """Words shuffled inside windows of 3 (each window moved at least once where its words differ)."""
-    words = text.split()
+    """Words shuffled inside windows of 3 (each window moved at least once where its words differ); line
+    breaks and spacing stay where they were."""
+    spans = _words(text)
+    words = [m.group(0) for m in spans]
     if len(words) < 4:
         return None
     start = rng.randrange(3)
@@ -100,7 +115,7 @@ def word_shuffle_local(text: str, rng: random.Random, ctx: PerturbContext) -> st
             while window == original:
                 rng.shuffle(window)
         out.extend(window)
-    return " ".join(out)
+    return _replace_words(text, spans, out)
 
 
 def sentence_shuffle(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
@@ -126,26 +141,27 @@ def repeat_sentence(text: str, rng: random.Random, ctx: PerturbContext) -> str |
 
 def ngram_loop(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
     """A degenerate loop: a 2-4 word n-gram from the middle repeated 4-6 times in place; needs 6 words."""
-    words = text.split()
-    if len(words) < 6:
+    spans = _words(text)
+    if len(spans) < 6:
         return None
-    n = rng.randint(2, min(4, len(words) // 2))
-    end = rng.randint(max(n, len(words) * 3 // 10), max(n, len(words) * 7 // 10))
-    gram = words[end - n : end]
-    return " ".join(words[:end] + gram * rng.randint(4, 6) + words[end:])
+    n = rng.randint(2, min(4, len(spans) // 2))
+    end = rng.randint(max(n, len(spans) * 3 // 10), max(n, len(spans) * 7 // 10))
+    gram = " ".join(m.group(0) for m in spans[end - n : end])
+    cut = spans[end - 1].end()
+    return text[:cut] + f" {gram}" * rng.randint(4, 6) + text[cut:]
 
 
 def truncate(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
     """Cut after 30-60% of the words, mid-sentence (never right after a sentence end); needs 8 words."""
-    words = text.split()
-    if len(words) < 8:
+    spans = _words(text)
+    if len(spans) < 8:
         return None
-    low, high = max(1, round(0.3 * len(words))), max(1, round(0.6 * len(words)))
-    cuts = [k for k in range(low, high + 1) if not _ends_sentence(words[k - 1])]
+    low, high = max(1, round(0.3 * len(spans))), max(1, round(0.6 * len(spans)))
+    cuts = [k for k in range(low, high + 1) if not _ends_sentence(spans[k - 1].group(0))]
     if not cuts:
         return None
     k = rng.choice(cuts)
-    return " ".join(words[:k]).rstrip(",;:-–—")
+    return text[: spans[k - 1].end()].rstrip(",;:-–—")
 
 
 def drop_sentence(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
