@@ -78,6 +78,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--log-level", default=None, help="uvicorn log level (default: info, warning with --quiet)"
     )
+    from heapmetric.distributed.cli import add_serve_engine_options
+
+    add_serve_engine_options(p)
     add_common(p)
     p.set_defaults(func=run)
 
@@ -114,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
     from service.app import create_app
 
     settings = build_settings(args)
+    if getattr(args, "engine", "local") == "ray":  # Ray Serve binds the port and loads the model per replica
+        from heapmetric.distributed.cli import run_serve_ray
+
+        return run_serve_ray(args, settings)
     log = logging.getLogger("heapmetric.serve")
     fatal: list[str] = []
     server: uvicorn.Server | None = None

@@ -427,6 +427,7 @@ def run_bulk(
     ``on_shard`` is called after each shard is written (progress bars, tests)."""
     from heapmetric.io import atomic_write, check_output
 
+    require_ray()  # before any work: without Ray, say how to install it
     for name, value in (("--workers", workers), ("--rows-per-call", rows_per_call)):
         if value < 1:
             raise InputError(f"must be >= 1, got {value}", field=name)

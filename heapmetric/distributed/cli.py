@@ -108,3 +108,45 @@ def run_ray(args: argparse.Namespace, kind: str) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def add_serve_engine_options(p: argparse.ArgumentParser) -> None:
+    """``heapmetric serve``'s ``--engine``, ``--replicas``, ``--address``, ``--gpus-per-replica``, ``--metrics-port``."""
+    g = p.add_argument_group("ray engine (pip install 'heapmetric[ray]'; see docs/distributed.md)")
+    g.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one uvicorn process (default); ray: the same app as Ray Serve replicas",
+    )
+    g.add_argument("--replicas", type=int, default=1, metavar="N", help="Ray Serve replicas (default 1)")
+    g.add_argument("--address", metavar="ADDR", help="Ray cluster to join (default: a local Ray)")
+    g.add_argument("--cpus-per-replica", type=float, default=1.0, metavar="F", help="default 1")
+    g.add_argument("--gpus-per-replica", type=float, default=0.0, metavar="F", help="default 0")
+    g.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="replica k on a node also serves its Prometheus metrics on PORT+k (default: off)",
+    )
+
+
+def run_serve_ray(args: argparse.Namespace, settings: Any) -> int:
+    """``heapmetric serve --engine ray``: :func:`heapmetric.distributed.serve.serve_forever`."""
+    from heapmetric.distributed.bulk import require_ray
+    from heapmetric.errors import InputError
+
+    require_ray()
+    if args.replicas < 1:
+        raise InputError(f"must be >= 1, got {args.replicas}", field="--replicas")
+    from heapmetric.distributed.serve import serve_forever
+
+    return serve_forever(
+        settings,
+        address=args.address,
+        replicas=args.replicas,
+        cpus_per_replica=args.cpus_per_replica,
+        gpus_per_replica=args.gpus_per_replica,
+        metrics_port=args.metrics_port,
+        quiet=args.quiet,
+    )
