@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +34,14 @@ import httpx
 from heapmetric.errors import HeapmetricError, InputError
 from heapmetric.judges.base import CompareResult, JudgeInfo, PairItem, ScoreItem, ScoreResult, system_means
 
-__all__ = ["HeapmetricClient", "AsyncHeapmetricClient", "ServerError", "DEFAULT_TIMEOUT"]
+__all__ = [
+    "HeapmetricClient",
+    "AsyncHeapmetricClient",
+    "ServerError",
+    "DEFAULT_TIMEOUT",
+    "read_api_key_file",
+    "resolve_api_key",
+]
 
 RETRY_STATUS = (429, 503)
 _DEFAULT_CHUNK = 64
@@ -40,6 +49,46 @@ DEFAULT_TIMEOUT = 90.0
 """Seconds; above the service's default ``request_timeout_s`` (60) so the server's own deadline answers first."""
 MAX_READ_TIMEOUT_RETRIES = 1
 """A read timeout (the server has the request and may still be computing) is re-sent at most this often."""
+
+
+def read_api_key_file(path: str | os.PathLike) -> list[str]:
+    """The keys of an API-key file, in file order: one key per line; blank lines are skipped and a line whose
+    first non-blank character is ``#`` is a comment. Anywhere else ``#`` is part of the key (``key#2`` is one
+    key). Surrounding whitespace is stripped; a key with whitespace inside is an :class:`InputError` naming the
+    line (a comment after a key is not allowed), as are an unreadable file and one without keys."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read the API key file: {exc.strerror}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("the API key file is not UTF-8 text", file=str(path)) from exc
+    keys = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        key = line.strip()
+        if not key or key.startswith("#"):
+            continue
+        if any(ch.isspace() for ch in key):
+            raise InputError(
+                "a key cannot contain whitespace (comments go on their own line, starting with #)",
+                file=str(path),
+                line=number,
+            )
+        keys.append(key)
+    if not keys:
+        raise InputError("the API key file holds no key", file=str(path))
+    return keys
+
+
+def resolve_api_key(api_key: str | None = None, api_key_file: str | os.PathLike | None = None) -> str | None:
+    """The key a client sends: ``api_key``, else the first key of ``api_key_file``
+    (:func:`read_api_key_file`), else ``$HEAPMETRIC_API_KEY``, else None (no ``Authorization`` header)."""
+    if api_key:
+        return api_key
+    if api_key_file is not None:
+        return read_api_key_file(api_key_file)[0]
+    from heapmetric.env import HEAPMETRIC_API_KEY
+
+    return os.environ.get(HEAPMETRIC_API_KEY) or None
 
 
 class ServerError(HeapmetricError):

@@ -14,6 +14,9 @@ HEAPMETRIC_MODEL = "HEAPMETRIC_MODEL"
 HEAPMETRIC_CACHE = "HEAPMETRIC_CACHE"
 #: API key for OpenAI-compatible chat endpoints (heapmetric.llm.OpenAIChatBackend) when none is passed.
 OPENAI_API_KEY = "OPENAI_API_KEY"
+#: API key a client of ``heapmetric serve`` sends (``score --server``, ``synth --metric-server``) when neither
+#: ``--api-key`` nor ``--api-key-file`` is given (heapmetric.client.resolve_api_key).
+HEAPMETRIC_API_KEY = "HEAPMETRIC_API_KEY"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

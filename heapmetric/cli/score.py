@@ -75,7 +75,16 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "(default: $HEAPMETRIC_MODEL, else the embedded model)",
     )
     p.add_argument("--server", metavar="URL", help="score through a running heapmetric service instead")
-    p.add_argument("--api-key", help="bearer token for --server")
+    p.add_argument(
+        "--api-key",
+        help="bearer token for --server (visible to other users in the process list: prefer "
+        "--api-key-file or $HEAPMETRIC_API_KEY)",
+    )
+    p.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="file holding the key for --server (the first key; the format of serve --api-key-file)",
+    )
     p.add_argument("--batch-size", type=int, help="largest batch in items (default: by token budget, max 64)")
     p.add_argument("--max-length", type=int, help="maximum input tokens (default: the checkpoint's)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
@@ -204,9 +213,10 @@ def resolve_criteria(items: list[Any], lines: list[int], args: argparse.Namespac
 def load_judge(args: argparse.Namespace) -> Any:
     """A client of ``--server``, else ``heapmetric.load(--model, ...)``."""
     if args.server:
-        from heapmetric.client import HeapmetricClient
+        from heapmetric.client import HeapmetricClient, resolve_api_key
 
-        return HeapmetricClient(args.server, api_key=args.api_key)
+        key = resolve_api_key(args.api_key, args.api_key_file)
+        return HeapmetricClient(args.server, api_key=key)
     from transformers.utils import logging as hf_logging
 
     from heapmetric.scoring.metric import load
