@@ -1,7 +1,7 @@
 """``heapmetric robustness``: how often judges prefer real outputs to rule-based perturbations of them.
 
 ``heapmetric robustness [--model PATH|default] [--judge SPEC ...] [--data-dir DIR] [--split test] [--per-cell N]
-[--only NAME ...] [--min-rate R] -o OUTDIR`` prints a perturbation × criterion table, writes
+[--pairs FILE] [--only NAME ...] [--min-rate R] -o OUTDIR`` prints a perturbation × criterion table, writes
 ``OUTDIR/robustness.{json,md}`` and one heatmap per judge, and with ``--min-rate`` exits 1 when a cell of any
 judge is below it.
 """
@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--data-dir", default="data_build", help="a folder written by 'data build' (default: ./data_build)"
+    )
+    p.add_argument(
+        "--pairs",
+        metavar="FILE",
+        help="use these robustness pairs (a 'data perturb' split file) instead of making them from --data-dir",
     )
     p.add_argument(
         "--split", choices=["train", "validation", "test"], default="test", help="which split (default test)"
@@ -77,13 +82,26 @@ def run(args: argparse.Namespace) -> int:
     if args.min_rate is not None and not 0 <= args.min_rate <= 1:
         raise InputError(f"must be in [0, 1], got {args.min_rate}", field="--min-rate")
     data_dir = Path(args.data_dir)
-    if not data_dir.is_dir():
-        raise InputError("data folder not found (run `heapmetric data build` first)", file=str(data_dir))
-    pairs = rb.suite_pairs(data_dir, args.split, per_cell=args.per_cell, seed=args.seed, only=args.only)
+    if args.pairs:
+        from heapmetric.records import Preference, read_records
+
+        records = read_records(args.pairs)
+        pairs = [
+            r
+            for r in records
+            if isinstance(r, Preference) and (not args.only or r.meta.get("perturbation") in args.only)
+        ]
+        pairs = rb.cap_cells(pairs, args.per_cell, seed=args.seed)
+        origin = args.pairs
+    else:
+        if not data_dir.is_dir():
+            raise InputError("data folder not found (run `heapmetric data build` first)", file=str(data_dir))
+        pairs = rb.suite_pairs(data_dir, args.split, per_cell=args.per_cell, seed=args.seed, only=args.only)
+        origin = f"{data_dir} ({args.split})"
     if not pairs:
-        raise InputError(f"no robustness pairs could be made from the {args.split} split", file=str(data_dir))
+        raise InputError("no robustness pairs could be made", file=str(args.pairs or data_dir))
     if not args.quiet:
-        print(f"{len(pairs)} pairs from {data_dir} ({args.split})", file=sys.stderr)
+        print(f"{len(pairs)} pairs from {origin}", file=sys.stderr)
     results = []
     for spec in specs:
         judge = load_judge(spec)
@@ -94,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
         result.metadata.update({"spec": spec, "seconds": round(time.perf_counter() - start, 1)})
         results.append(result)
     info = {
-        "data_dir": str(data_dir),
-        "split": args.split,
+        "data_dir": None if args.pairs else str(data_dir),
+        "pairs_file": args.pairs,
+        "split": None if args.pairs else args.split,
         "per_cell": args.per_cell,
         "seed": args.seed,
         "confidence": args.confidence,

@@ -88,9 +88,24 @@ def suite_pairs(
         raise InputError(f"must be >= 1, got {per_cell}", field="--per-cell")
     groups = load_groups(data_dir, split, exclude_datasets=[DATASET])
     pairs, _ = pairs_for_groups(groups.values(), split, per_group=per_cell, seed=seed, only=only)
+    return cap_cells(pairs, per_cell, seed=seed)
+
+
+def cap_cells(pairs: Sequence[Preference], per_cell: int, *, seed: int = 0) -> list[Preference]:
+    """At most ``per_cell`` pairs per perturbation × ``task/criterion`` (``meta["perturbation"]``), drawn evenly
+    from the origin datasets of the cell (seeded); cells in sorted order. A pair without a perturbation name
+    raises :class:`InputError`."""
+    if per_cell < 1:
+        raise InputError(f"must be >= 1, got {per_cell}", field="--per-cell")
     cells: dict[tuple[str, str], dict[str, list[Preference]]] = defaultdict(lambda: defaultdict(list))
     for p in pairs:
-        cells[(p.meta["perturbation"], f"{p.task}/{p.criterion}")][p.meta["origin_dataset"]].append(p)
+        name = (p.meta or {}).get("perturbation")
+        if not isinstance(name, str):
+            raise InputError(
+                "not a robustness pair: no meta.perturbation", field="meta.perturbation", file=p.id
+            )
+        origin = str((p.meta or {}).get("origin_dataset", p.dataset))
+        cells[(name, f"{p.task}/{p.criterion}")][origin].append(p)
     out: list[Preference] = []
     for key in sorted(cells):
         rng = random.Random(f"{seed}/{key[0]}/{key[1]}")
@@ -265,8 +280,9 @@ def write_report(results: Sequence[SuiteResult], out_dir: str | Path, *, info: d
     write_json(json_path, {**info, "results": [r.to_dict() for r in results]})
     with atomic_write(md_path) as fh:
         fh.write("# Robustness suite\n\n")
+        where = f"split `{info['split']}`" if info.get("split") else f"pairs from `{info.get('pairs_file')}`"
         fh.write(
-            f"Split `{info.get('split')}`, at most {info.get('per_cell')} pairs per cell, seed {info.get('seed')}. "
+            f"Robustness pairs: {where}, at most {info.get('per_cell')} per cell, seed {info.get('seed')}. "
             "Each cell: share of pairs where the judge scores the original above its perturbation (ties count "
             f"half), {round(100 * info.get('confidence', 0.95))}% Wilson interval, number of pairs.\n\n"
         )

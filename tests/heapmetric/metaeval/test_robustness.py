@@ -86,3 +86,26 @@ def test_cli_writes_report_and_gates_on_min_rate(tmp_path: Path, capsys: pytest.
     assert "truncate" in capsys.readouterr().out
     assert main([*args, "--only", "repeat_sentence", "--min-rate", "0.9"]) == 1
     assert "below 0.9" in capsys.readouterr().err
+
+
+def test_cli_reads_premade_pairs(tmp_path: Path) -> None:
+    from heapmetric.data.perturbation_pairs import build_pairs
+
+    root = toy_build(tmp_path / "build")
+    build_pairs(root, ["test"], tmp_path / "pairs", per_group=5, only=["truncate", "repeat_sentence"])
+    out = tmp_path / "out"
+    args = [
+        "robustness",
+        "--judge",
+        "length",
+        "--pairs",
+        str(tmp_path / "pairs" / "test.jsonl"),
+        "-o",
+        str(out),
+    ]
+    assert main([*args, "--per-cell", "2", "-q"]) == 0
+    cells = json.loads((out / "robustness.json").read_text())["results"][0]["cells"]
+    assert {c["perturbation"] for c in cells} == {"truncate", "repeat_sentence"}
+    assert all(c["n"] <= 2 for c in cells)
+    rates = {c["perturbation"]: c["rate"] for c in cells}
+    assert rates == {"truncate": 1.0, "repeat_sentence": 0.0}
