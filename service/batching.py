@@ -200,11 +200,15 @@ class MicroBatcher:
             name = "items" if kind == "score" else "pairs"
             line, key = getattr(exc, "line", None), getattr(exc, "field", None)
             where = f"{name}[{line - 1}]" if line else name
+            reason = getattr(exc, "reason", str(exc))
+            if key in ("task", "criterion") and reason.startswith("no "):
+                # the library's wording names command-line flags and file columns
+                reason = (
+                    f"no {key} for this item: give task and criterion (in the item or for the whole "
+                    "request), or an instruction"
+                )
             raise ServiceError(
-                422,
-                "invalid_request",
-                getattr(exc, "reason", str(exc)),
-                field=f"{where}.{key}" if key else where,
+                422, "invalid_request", reason, field=f"{where}.{key}" if key else where
             ) from exc
         loop = asyncio.get_running_loop()
         now = loop.time()

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from heapmetric.judges.base import Judge, ScoreItem
 from service.batching import MicroBatcher
 from service.metrics import ServiceMetrics
+from service.public import PathRedactor
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class ServiceState:
     status: str = "loading"  # loading | ready | failed | draining
     detail: str | None = None
     on_fatal: Callable[[str], Any] | None = None
+    # shows the model by name, never by local path, in responses
+    redact: PathRedactor = field(default_factory=lambda: PathRedactor(None))
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Request
 
-from heapmetric.errors import HeapmetricError
+from heapmetric.errors import HeapmetricError, UnknownNameError
 from heapmetric.judges.base import PairItem, ScoreItem
 from service.batching import Job, Kind
 from service.errors import DeadlineExceeded, NotReady, ServiceError
@@ -33,10 +33,25 @@ _TEXT_FIELDS = (
 
 
 def _check_chars(value: str | None, limit: int, path: str) -> None:
-    if value is not None and len(value) > limit:
+    """422 for a text over ``limit`` characters, or one holding a lone surrogate (JSON's ``"\\ud800"``
+    escape decodes to one; it is not Unicode text and no tokenizer or UTF-8 encoder takes it)."""
+    if value is None:
+        return
+    if len(value) > limit:
         raise ServiceError(
             422, "field_too_long", f"longer than {limit} characters ({len(value)})", field=path
         )
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ServiceError(
+                422,
+                "invalid_text",
+                f"holds a lone surrogate ({value[exc.start]!a} at character {exc.start}), "
+                "which is not Unicode text",
+                field=path,
+            ) from exc
 
 
 def _check_limits(
@@ -79,6 +94,15 @@ def _check_criterion(
     try:
         registry.resolve(task=task, criterion=criterion)
     except HeapmetricError as exc:
+        if not isinstance(exc, UnknownNameError):  # a task without a criterion, or the reverse
+            missing = "criterion" if criterion is None else "task"
+            raise ServiceError(
+                422,
+                "invalid_request",
+                f"no {missing}: give task and criterion (criterion may be written task/criterion), "
+                "in the item or for the whole request, or an instruction",
+                field=f"{path}.{missing}",  # missing from the item and the request alike
+            ) from exc
         if getattr(exc, "kind", None) == "task":
             key = "task"  # an unknown task
         elif getattr(exc, "kind", None) is not None or criterion is None:
@@ -152,8 +176,11 @@ def pair_items(body: CompareRequest, state: ServiceState) -> list[PairItem]:
     return out
 
 
-def request_metadata(job_metadata: dict[str, Any], items: Sequence[ScoreItem | PairItem]) -> dict[str, Any]:
-    """The judge's metadata plus this request's own item count and criterion (or criteria counts)."""
+def request_metadata(
+    job_metadata: dict[str, Any], items: Sequence[ScoreItem | PairItem], state: ServiceState
+) -> dict[str, Any]:
+    """The judge's metadata (local paths replaced by the model's name) plus this request's own item count
+    and criterion (or criteria counts)."""
     from collections import Counter
 
     from heapmetric import registry
@@ -165,7 +192,7 @@ def request_metadata(job_metadata: dict[str, Any], items: Sequence[ScoreItem | P
             return None
 
     counts = Counter(cid(it) for it in items)
-    meta = dict(job_metadata)
+    meta = state.redact(dict(job_metadata))
     meta["n_items"] = len(items)
     if len(counts) == 1:
         meta["criterion"] = next(iter(counts))

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="bearer keys; auth is off when empty"
     )
-    api_key_file: Path | None = Field(None, description="file with one API key per line (# comments)")
+    api_key_file: Path | None = Field(
+        None, description="file with one API key per line (lines starting with # are comments)"
+    )
 
     # micro-batching
     max_batch_tokens: int = Field(16384, ge=1, description="padded-token budget of one model batch")
@@ -72,20 +74,13 @@ class Settings(BaseSettings):
         return self
 
     def all_api_keys(self) -> list[str]:
-        """Keys from ``api_keys`` plus those in ``api_key_file`` (one per line, ``#`` starts a comment)."""
+        """Keys from ``api_keys`` plus those in ``api_key_file`` (one per line; a line starting with ``#`` is a
+        comment, a ``#`` elsewhere is part of the key: :func:`heapmetric.client.read_api_key_file`)."""
         keys = list(self.api_keys)
         if self.api_key_file is not None:
-            from heapmetric.errors import InputError
+            from heapmetric.client import read_api_key_file
 
-            try:
-                text = Path(self.api_key_file).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise InputError(
-                    f"cannot read the API key file: {exc.strerror}", file=str(self.api_key_file)
-                ) from exc
-            keys += [s for s in (line.split("#", 1)[0].strip() for line in text.splitlines()) if s]
-            if not keys:
-                raise InputError("the API key file holds no key", file=str(self.api_key_file))
+            keys += read_api_key_file(self.api_key_file)
         return keys
 
 

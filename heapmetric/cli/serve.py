@@ -109,6 +109,51 @@ def build_settings(args: argparse.Namespace):  # -> service.settings.Settings
     return settings
 
 
+def check_model_and_device(settings) -> None:  # settings: service.settings.Settings
+    """Fail in one line, before the port is bound or anything is loaded, when ``--device``, ``--dtype`` or
+    ``--quantize`` cannot be used here or ``--model`` names no folder, cached hub id or embedded default
+    (nothing is loaded)."""
+    from heapmetric.scoring.device import bnb_config, resolve_device, resolve_dtype
+    from heapmetric.scoring.metric import default_model, resolve_model_path
+
+    device = resolve_device(settings.device)
+    bnb_config(settings.quantization, resolve_dtype(settings.dtype, device), device)
+    model = settings.model or default_model()
+    if model.startswith("generative:"):
+        from heapmetric.judges.generative import locate_model
+
+        locate_model(model.removeprefix("generative:"))
+    else:
+        resolve_model_path(model)
+
+
+def bind_socket(host: str, port: int):  # -> socket.socket
+    """A socket bound to ``host:port`` (not yet listening; uvicorn listens on it). A port in use or an
+    address this machine does not have raises :class:`InputError` naming the flag."""
+    import errno
+    import socket
+
+    from heapmetric.errors import InputError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise InputError(f"cannot resolve {host!r}: {exc.strerror}", field="--host") from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(f"port {port} on {host} is already in use", field="--port") from exc
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}", field="--host") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
@@ -121,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
         from heapmetric.distributed.cli import run_serve_ray
 
         return run_serve_ray(args, settings)
+    # the fast checks first: a bad --model/--device or a busy port fails before the slow model load
+    check_model_and_device(settings)
+    sock = bind_socket(settings.host, settings.port)
     log = logging.getLogger("heapmetric.serve")
     fatal: list[str] = []
     server: uvicorn.Server | None = None
@@ -145,7 +193,10 @@ def run(args: argparse.Namespace) -> int:
         log.warning(
             "serving on %s without API keys: anyone who can reach the port can use the model", settings.host
         )
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     if fatal:
         from heapmetric.errors import ModelLoadError
 

@@ -9,3 +9,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     429: {"model": ErrorResponse, "description": "queue full; retry after the Retry-After header"},
     503: {"model": ErrorResponse, "description": "not ready, shutting down, or past the request timeout"},
 }
+BODY_ERROR_RESPONSES: dict[int | str, dict] = {
+    **ERROR_RESPONSES,
+    415: {"model": ErrorResponse, "description": "the body was not sent as application/json"},
+}

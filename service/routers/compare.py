@@ -7,12 +7,12 @@ from fastapi import APIRouter, Depends, Request
 from service.batching import finite
 from service.deps import get_state, require_api_key
 from service.lifespan import ServiceState
-from service.routers import ERROR_RESPONSES
+from service.routers import BODY_ERROR_RESPONSES
 from service.schemas import CompareRequest, CompareResponse
 from service.serving import pair_items, request_metadata, run_job
 
 router = APIRouter(
-    prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES
+    prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)], responses=BODY_ERROR_RESPONSES
 )
 
 
@@ -35,5 +35,5 @@ async def compare(
         probabilities=probabilities,
         scores_a=scores_a if both else None,
         scores_b=scores_b if both else None,
-        metadata=request_metadata(job.metadata, pairs),
+        metadata=request_metadata(job.metadata, pairs, state),
     )

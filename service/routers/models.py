@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from heapmetric.io import json_safe
 from heapmetric.judges.base import Judge
 from service.deps import get_state, require_api_key
 from service.errors import NotReady
 from service.lifespan import ServiceState
+from service.public import PathRedactor
 from service.routers import ERROR_RESPONSES
 from service.schemas import Limits, ModelCard, ModelsResponse
 
@@ -19,13 +21,21 @@ router = APIRouter(
 
 
 def _plain(value: Any) -> Any:
-    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+    """JSON as /v1/score writes it: dicts and lists stay structured (``versions`` is an object in both), other
+    objects (a torch dtype) become their text, non-finite numbers null."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return json_safe(value) if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
-def describe(judge: Judge) -> ModelCard:
-    """What is loaded, read from the judge's ``info.metadata`` and, failing that, its attributes."""
+def describe(judge: Judge, redact: PathRedactor | None = None) -> ModelCard:
+    """What is loaded, read from the judge's ``info.metadata`` and, failing that, its attributes; local
+    paths replaced by the model's public name when ``redact`` is given."""
+    redact = redact or PathRedactor(None)
     info = judge.info
-    meta = dict(info.metadata)
+    meta = redact(dict(info.metadata))
 
     def pick(key: str) -> Any:
         value = meta.get(key)
@@ -35,7 +45,7 @@ def describe(judge: Judge) -> ModelCard:
 
     max_length = pick("max_length")
     return ModelCard(
-        id=info.name,
+        id=redact(info.name),
         kind=info.kind,
         device=pick("device"),
         dtype=pick("dtype"),
@@ -54,7 +64,7 @@ async def models(state: ServiceState = Depends(get_state)) -> ModelsResponse:
         )
     s = state.settings
     return ModelsResponse(
-        data=[describe(state.judge)],
+        data=[describe(state.judge, state.redact)],
         limits=Limits(
             max_items_per_request=s.max_items_per_request,
             max_chars_per_field=s.max_chars_per_field,

@@ -8,12 +8,12 @@ from heapmetric.judges.base import system_means
 from service.batching import finite
 from service.deps import get_state, require_api_key
 from service.lifespan import ServiceState
-from service.routers import ERROR_RESPONSES
+from service.routers import BODY_ERROR_RESPONSES
 from service.schemas import ScoreRequest, ScoreResponse
 from service.serving import request_metadata, run_job, score_items
 
 router = APIRouter(
-    prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES
+    prefix="/v1", tags=["scoring"], dependencies=[Depends(require_api_key)], responses=BODY_ERROR_RESPONSES
 )
 
 
@@ -38,5 +38,5 @@ async def score(
         calibrated=calibrated if any(c is not None for c in calibrated) else None,
         system_scores=system_means([s for s, _ in valid], [n for _, n in valid]) if any(systems) else {},
         truncated=job.truncated,
-        metadata=request_metadata(job.metadata, items),
+        metadata=request_metadata(job.metadata, items, state),
     )

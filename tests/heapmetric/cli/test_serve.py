@@ -28,7 +28,7 @@ def test_flags_override_environment_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("HEAPMETRIC_MAX_QUEUE", "777")
     monkeypatch.setenv("HEAPMETRIC_DEVICE", "cuda")
     keys = tmp_path / "keys"
-    keys.write_text("# team keys\nalpha\n\nbeta  # ci\n")
+    keys.write_text("# team keys\nalpha\n\n  # ci\n  beta  \n")
     s = build_settings(
         parse(
             "--model",
@@ -63,6 +63,30 @@ def test_flags_override_environment_settings(monkeypatch, tmp_path):
     assert s.host == "127.0.0.1"  # loopback unless told otherwise
     assert s.all_api_keys() == ["alpha", "beta"]
     assert s.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_api_key_file_comments_only_at_line_start(tmp_path):
+    """Regression: ``key#2withhash`` was read as ``key`` (a # anywhere started a comment)."""
+    from heapmetric.judges.spec import load_judge
+    from service.app import create_app
+    from service.testing import serve_in_thread
+
+    keys = tmp_path / "keys"
+    keys.write_text("# comment\nkey#2withhash\n   #indented comment\n")
+    settings = build_settings(parse("--api-key-file", str(keys)))
+    assert settings.all_api_keys() == ["key#2withhash"]
+    with serve_in_thread(create_app(settings, judge=load_judge("length"))) as srv:
+        body = {"items": [{"output": "x"}]}
+
+        def status(key: str) -> int:
+            return httpx.post(
+                srv.url + "/v1/score", json=body, headers={"Authorization": f"Bearer {key}"}
+            ).status_code
+
+        assert status("key") == 401 and status("key#2") == 401 and status("key#2withhash") == 200
+    keys.write_text("alpha\nbeta  # a trailing comment\n")
+    with pytest.raises(InputError, match=r"keys:2: a key cannot contain whitespace"):
+        build_settings(parse("--api-key-file", str(keys)))
 
 
 def test_list_settings_from_the_environment(monkeypatch):
@@ -164,3 +188,49 @@ def test_serve_exits_2_when_the_model_cannot_load(tmp_path):
     assert proc.returncode == 2
     last = [line for line in err.splitlines() if line.strip()][-1]
     assert last.startswith("heapmetric serve: error:") and "Traceback" not in err
+
+
+@pytest.fixture
+def no_server_start(monkeypatch):
+    """Fail the test if uvicorn starts serving or a model starts loading."""
+    import uvicorn
+
+    import heapmetric.scoring.metric
+
+    def refuse(*_a, **_k):
+        raise AssertionError("got past the fast checks")
+
+    monkeypatch.setattr(uvicorn.Server, "run", refuse)
+    monkeypatch.setattr(heapmetric.scoring.metric, "load", refuse)
+    monkeypatch.setattr("service.lifespan.load_judge", refuse)
+
+
+def test_serve_fails_fast_on_a_bad_model_or_device_before_binding(tmp_path, no_server_start, capsys):
+    """Regression: a bad --model/--device bound the port and started uvicorn before failing."""
+    from heapmetric.cli import main
+
+    port = free_port()
+    assert main(["serve", "--port", str(port), "--model", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and err.count("\n") == 1
+    assert main(["serve", "--port", str(port), "--model", "generative:" + str(tmp_path / "nothing")]) == 2
+    assert main(["serve", "--port", str(port), "--device", "tpu"]) == 2
+    assert "unknown device" in capsys.readouterr().err
+    with socket.socket() as probe:  # the port was never taken
+        probe.bind(("127.0.0.1", port))
+
+
+def test_serve_with_the_port_in_use_fails_before_loading(tiny_encoder_metric_dir, no_server_start, capsys):
+    """Regression: with the port in use the model was loaded first, then uvicorn exited 3."""
+    from heapmetric.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(
+            ["serve", "--port", str(port), "--model", str(tiny_encoder_metric_dir), "--device", "cpu"]
+        )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is already in use" in err and "--port" in err
