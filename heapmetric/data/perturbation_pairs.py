@@ -201,6 +201,7 @@ def pairs_for_groups(
                     context=o.record.context,
                     reference=o.record.all_references[0] if o.record.all_references else None,
                     donors=pick.sample(others, min(MAX_DONORS, len(others))),
+                    task=g.task,
                 )
                 key = f"{g.dataset}\0{o.record.item_id}\0{o.output}"
                 perturbed = perturb(name, o.output, seed=seed, key=key, ctx=ctx)

@@ -31,13 +31,14 @@ TARGETS_FILE = "perturbation_targets.yaml"
 
 @dataclass(frozen=True)
 class PerturbContext:
-    """What a perturbation may read besides the output: the item's input fields and ``donors``, outputs
-    written for *other* inputs of the same dataset and split (for off-topic answers and entity pools)."""
+    """What a perturbation may read besides the output: the item's task and input fields and ``donors``,
+    outputs written for *other* inputs of the same dataset and split (for off-topic answers and entity pools)."""
 
     source: str | None = None
     context: str | None = None
     reference: str | None = None
     donors: Sequence[str] = field(default_factory=tuple)
+    task: str | None = None
 
 
 Perturbation = Callable[[str, random.Random, PerturbContext], "str | None"]
@@ -311,16 +312,22 @@ def generic_response(text: str, rng: random.Random, ctx: PerturbContext) -> str 
     return _template(GENERIC_RESPONSES, text, rng)
 
 
+def _last_turn(context: str) -> str:
+    turns = [t for t in context.splitlines() if t.strip()]
+    return re.sub(r"^(User|System|Speaker \d|[AB]):\s*", "", turns[-1].strip()) if turns else ""
+
+
 def echo_input(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
-    """The input parroted back: the last turn of the dialogue context, else the source (the user's prompt)."""
-    if ctx.context and ctx.context.strip():
-        turns = [t for t in ctx.context.splitlines() if t.strip()]
-        echo = re.sub(r"^(User|System|Speaker \d|[AB]):\s*", "", turns[-1].strip())
+    """The input parroted back: in a dialogue task the last turn of the context, elsewhere the source (the
+    user's request or post), else the last line of the context."""
+    dialogue = (ctx.task or "").startswith("dialogue")
+    if dialogue and ctx.context and ctx.context.strip():
+        echo = _last_turn(ctx.context)
     elif ctx.source and ctx.source.strip():
         echo = ctx.source.strip()
     else:
-        return None
-    return echo if _norm(echo) != _norm(text) else None
+        echo = _last_turn(ctx.context or "")
+    return echo if echo and _norm(echo) != _norm(text) else None
 
 
 _AUXES = r"is|are|was|were|can|could|will|would|should|must|may|might|has|have|had|does|do|did"

@@ -120,6 +120,17 @@ def test_entity_swap_uses_meaning_representation_values() -> None:
     assert out is not None and "X" in out and ("udupi palace" not in out or "indian" not in out)
 
 
+def test_echo_input_parrots_the_request_or_the_last_turn() -> None:
+    ctx = PerturbContext(
+        source="Knowledge: cats purr.", context="User: hi\nSystem: Do you like cats?", task="dialogue"
+    )
+    assert perturb("echo_input", "yes i love them", ctx=ctx) == "Do you like cats?"
+    ctx = PerturbContext(
+        source="Now summarise it.", context="User: write a story\nAssistant: Once...", task="x"
+    )
+    assert perturb("echo_input", "A story, summarised.", ctx=ctx) == "Now summarise it."
+
+
 def test_off_topic_takes_a_donor_with_little_overlap() -> None:
     near_copy = SUMMARY.replace("Burnley", "Leeds")
     ctx = PerturbContext(donors=(near_copy, CTX.donors[1]))
