@@ -58,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         q.add_argument(
             "--limit", type=count_type(1), help="only the first N instructions/questions (quick runs)"
         )
+        from heapmetric.distributed.cli import add_judge_engine_options
+
+        add_judge_engine_options(q.add_argument_group("ray engine"))
         add_common(q)
 
     a = actions.add_parser(
@@ -154,7 +157,6 @@ def run_alpacaeval(args: argparse.Namespace) -> int:
     from heapmetric.bench.formats import ModelOutputs, align_to_reference, read_model_outputs
     from heapmetric.errors import InputError
     from heapmetric.io import write_json
-    from heapmetric.judges.spec import load_judge
     from heapmetric.report.leaderboard import (
         markdown_table,
         plot_intervals,
@@ -182,7 +184,7 @@ def run_alpacaeval(args: argparse.Namespace) -> int:
             for m in models
         ]
     gamed = ae.read_gamed_file(args.lc_gamed) if args.lc_gamed else None
-    judge = load_judge(args.judge)
+    judge = bench_judge(args)
     cache = _cache(args, judge)
     results = ae.evaluate(
         judge,
@@ -270,7 +272,6 @@ def run_arena_hard(args: argparse.Namespace) -> int:
     from heapmetric.bench import arena_hard as ah
     from heapmetric.bench.formats import Answers, read_answers, read_questions
     from heapmetric.io import write_json, write_jsonl
-    from heapmetric.judges.spec import load_judge
     from heapmetric.report.leaderboard import markdown_table, plot_intervals, rank_agreement, write_rows_csv
 
     _check_out(args)
@@ -285,7 +286,7 @@ def run_arena_hard(args: argparse.Namespace) -> int:
             baseline.model, {u: t for u, t in baseline.answers.items() if u in keep}, baseline.path
         )
         models = [Answers(m.model, {u: t for u, t in m.answers.items() if u in keep}, m.path) for m in models]
-    judge = load_judge(args.judge)
+    judge = bench_judge(args)
     cache = _cache(args, judge)
     result = ah.evaluate(
         judge,
@@ -369,7 +370,6 @@ def run_diagnose(args: argparse.Namespace) -> int:
     from heapmetric.bench import diagnostics as dg
     from heapmetric.env import data_dir
     from heapmetric.io import write_json
-    from heapmetric.judges.spec import load_judge
     from heapmetric.report.leaderboard import markdown_table, write_rows_csv
 
     _check_out(args)
@@ -378,7 +378,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
         sets.update(dg.read_llmbar(args.llmbar or data_dir() / "llmbar"))
     for path in args.preferences or []:
         sets.update(dg.read_preference_file(path))
-    judge = load_judge(args.judge)
+    judge = bench_judge(args)
     cache = _cache(args, judge)
     rows = [
         r.to_dict()
@@ -400,3 +400,14 @@ def run_diagnose(args: argparse.Namespace) -> int:
         write_rows_csv(out / "diagnostics.csv", rows, dg.COLUMNS)
         write_json(out / "diagnostics.json", {"judge": judge.info.name, "rows": rows})
     return 0
+
+
+def bench_judge(args: argparse.Namespace) -> Any:
+    """The ``--judge`` spec loaded here, or with ``--engine ray`` spread over ``--workers`` Ray actors."""
+    if getattr(args, "engine", "local") == "ray":
+        from heapmetric.distributed.cli import ray_judge
+
+        return ray_judge(args, args.judge, "judge")
+    from heapmetric.judges.spec import load_judge
+
+    return load_judge(args.judge)

@@ -104,6 +104,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     f.add_argument("--metric-server", metavar="URL", help="score with a heapmetric service instead")
     f.add_argument("--metric-api-key", help="bearer token for --metric-server")
+    from heapmetric.distributed.cli import add_judge_engine_options
+
+    add_judge_engine_options(f)
     f.add_argument("--criterion", metavar="TASK/NAME", help="registered criterion to score with")
     f.add_argument("--score-instruction", metavar="TEXT", help="free-text criterion to score with")
     f.add_argument("--min-score", type=float, metavar="X", help="drop candidates scoring below X")
@@ -174,7 +177,15 @@ def run(args: argparse.Namespace) -> int:
     )
     wants_scores = args.min_score is not None or args.top_k is not None
     judge = None
-    if args.metric or args.metric_server or wants_scores:
+    if getattr(args, "engine", "local") == "ray" and (args.metric or wants_scores):
+        from heapmetric.distributed.cli import ray_judge
+
+        if args.metric_server:
+            raise InputError(
+                "--engine ray loads the metric in Ray actors; give --metric, not --metric-server"
+            )
+        judge = ray_judge(args, args.metric, "metric")
+    elif args.metric or args.metric_server or wants_scores:
         judge = load_metric(args.metric, args.metric_server, api_key=args.metric_api_key)
     criterion = ScoringCriterion.parse(args.criterion, args.score_instruction) if judge is not None else None
     opts = SynthOptions(
@@ -197,7 +208,11 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         license=args.license,
     )
-    report = synthesize(opts, backend, judge, criterion)
+    try:
+        report = synthesize(opts, backend, judge, criterion)
+    finally:
+        if getattr(args, "engine", "local") == "ray" and judge is not None:
+            judge.close()  # the Ray actors
     if not args.quiet:
         total = report["cost"]["total"]
         cost = f"${total['cost_usd']:.4f}" if total["cost_usd"] is not None else "not priced (--prices)"

@@ -150,3 +150,35 @@ def run_serve_ray(args: argparse.Namespace, settings: Any) -> int:
         metrics_port=args.metrics_port,
         quiet=args.quiet,
     )
+
+
+def add_judge_engine_options(g: Any) -> None:
+    """``--engine``, ``--workers``, ``--address``, ``--gpus-per-worker`` for verbs that call a judge many times
+    (``synth``'s metric filter, ``bench``): with ``--engine ray`` a :class:`~heapmetric.distributed.judge.RayJudge`
+    spreads the judge calls over Ray actors that each load the model once."""
+    g.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: spread the judge's calls over Ray actors (pip install 'heapmetric[ray]')",
+    )
+    g.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="Ray actors with --engine ray (default 1)"
+    )
+    g.add_argument("--address", metavar="ADDR", help="Ray cluster to join with --engine ray (default: local)")
+    g.add_argument(
+        "--gpus-per-worker", type=float, default=0.0, metavar="F", help="with --engine ray (default 0)"
+    )
+
+
+def ray_judge(args: argparse.Namespace, spec: str | None, loader: str) -> Any:
+    """The :class:`~heapmetric.distributed.judge.RayJudge` the ``--engine ray`` flags describe."""
+    from heapmetric.distributed.judge import RayJudge
+
+    return RayJudge(
+        spec,
+        workers=args.workers,
+        address=args.address,
+        gpus_per_worker=args.gpus_per_worker,
+        loader=loader,
+    )

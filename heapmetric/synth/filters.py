@@ -182,8 +182,10 @@ class MetricScorer:
                 c.score = float(entry["v"])
             else:
                 todo.append(c)
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start : start + self.batch_size]
+        # a judge spread over several workers (heapmetric.distributed.RayJudge) asks for larger calls
+        step = max(self.batch_size, int(getattr(self.judge, "preferred_batch", 0) or 0))
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
             items = [
                 ScoreItem(
                     output=c.response,
