@@ -14,8 +14,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "synth",
         help="synthesize instruction data with Reference-Level Feedback, filtered by the metric",
         description="REFED synthesis: references -> instruction/response feedback -> new instructions per "
-        "feature -> one-shot responses -> refinement -> filters -> DIR/data.jsonl, DIR/dataset, "
-        "DIR/README.md (card), DIR/report.json. Resumable: rerun the same command after a crash.",
+        "feature -> one-shot responses -> refinement -> filters -> DIR/MODE/data.jsonl, DIR/MODE/dataset, "
+        "DIR/MODE/README.md (card), DIR/MODE/report.json, DIR/MODE/removed.jsonl (MODE: reference, sample or "
+        "none; each mode keeps its own folder) and DIR/journal.jsonl (shared by the modes). Resumable: rerun "
+        "the same command after a crash; a failed run leaves the mode's earlier outputs as they were.",
     )
     p.add_argument(
         "--references",
@@ -23,7 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="JSONL with instruction/response (optional id), or LIMA's conversations form",
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (also holds the journal)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder: DIR/MODE/ per mode, and the journal shared by the modes",
+    )
     g = p.add_argument_group("generator")
     g.add_argument("--backend", choices=["openai", "local"], default="openai")
     g.add_argument("--base-url", metavar="URL", help="OpenAI-compatible endpoint (openai backend)")
@@ -103,7 +110,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(default model when a score filter is asked for)",
     )
     f.add_argument("--metric-server", metavar="URL", help="score with a heapmetric service instead")
-    f.add_argument("--metric-api-key", help="bearer token for --metric-server")
+    f.add_argument("--metric-api-key", help="bearer token for --metric-server (default: $HEAPMETRIC_API_KEY)")
     from heapmetric.distributed.cli import add_judge_engine_options
 
     add_judge_engine_options(f)
@@ -186,7 +193,10 @@ def run(args: argparse.Namespace) -> int:
             )
         judge = ray_judge(args, args.metric, "metric")
     elif args.metric or args.metric_server or wants_scores:
-        judge = load_metric(args.metric, args.metric_server, api_key=args.metric_api_key)
+        from heapmetric.client import resolve_api_key
+
+        key = resolve_api_key(args.metric_api_key) if args.metric_server else None
+        judge = load_metric(args.metric, args.metric_server, api_key=key)
     criterion = ScoringCriterion.parse(args.criterion, args.score_instruction) if judge is not None else None
     opts = SynthOptions(
         references=args.references,
@@ -215,10 +225,14 @@ def run(args: argparse.Namespace) -> int:
             judge.close()  # the Ray actors
     if not args.quiet:
         total = report["cost"]["total"]
-        cost = f"${total['cost_usd']:.4f}" if total["cost_usd"] is not None else "not priced (--prices)"
+        now = total["this_run"]
+
+        def usd(value: float | None) -> str:
+            return f"${value:.4f}" if value is not None else "not priced (--prices)"
+
         print(
             f"{report['records']} records from {report['candidates']} candidates "
-            f"({report['references']['used']} references) -> {args.out}/data.jsonl",
+            f"({report['references']['used']} references) -> {report['outputs']}",
             file=sys.stderr,
         )
         for step in report["filters"]:
@@ -227,9 +241,17 @@ def run(args: argparse.Namespace) -> int:
                 f"  {json.dumps(step['reasons'])}",
                 file=sys.stderr,
             )
+        # the same counts as report.json: cost.total.this_run, then cost.total (journal replays included)
         print(
-            f"  calls {total['calls']} (repairs {total['repairs']}), tokens in {total['input_tokens']} "
-            f"out {total['output_tokens']}, cost {cost}; failed steps: {json.dumps(report['failures'])}",
+            f"  this run: {now['calls']} model calls (repairs {now['repairs']}), tokens in "
+            f"{now['input_tokens']} out {now['output_tokens']}, cost {usd(now['cost_usd'])}",
+            file=sys.stderr,
+        )
+        print(
+            f"  the data in all ({total['cached']} of {total['steps']} steps from the journal): "
+            f"{total['calls']} model calls (repairs {total['repairs']}), tokens in {total['input_tokens']} "
+            f"out {total['output_tokens']}, cost {usd(total['cost_usd'])}; failed steps: "
+            f"{json.dumps(report['failures'])}",
             file=sys.stderr,
         )
     return 0

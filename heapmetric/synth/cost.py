@@ -39,7 +39,9 @@ def parse_prices(text: str | None) -> Prices | None:
 @dataclass
 class StageUsage:
     """Counts for one stage: steps done (``new`` this session, ``cached`` from the journal), model calls
-    (repairs included), tokens, and failures by kind (parse, backend)."""
+    (repairs included), tokens, and failures by kind (parse, backend). ``calls``, ``repairs`` and the tokens
+    cover every step of the output, journal replays included (what the data cost to make); ``this_run`` holds
+    the same counts for the steps computed by this run only (what the endpoint was asked now)."""
 
     steps: int = 0
     new: int = 0
@@ -50,6 +52,12 @@ class StageUsage:
     output_tokens: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    this_run: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("calls", "repairs", "input_tokens", "output_tokens"), 0)
+    )
+
+
+_COUNTS = ("steps", "new", "cached", "calls", "repairs", "input_tokens", "output_tokens")
 
 
 class CostTracker:
@@ -60,23 +68,44 @@ class CostTracker:
         self.stages: dict[str, StageUsage] = {}
 
     def add(self, stage: str, entry: dict[str, Any], *, new: bool) -> None:
-        """Count one journal entry (``usage``: in/out/calls/repairs; ``ok``; ``kind`` of failure)."""
+        """Count one journal entry (``usage``: in/out/calls/repairs; ``ok``; ``kind`` of failure); ``new``:
+        computed by this run rather than replayed from the journal."""
         u = self.stages.setdefault(stage, StageUsage())
         usage = entry.get("usage") or {}
+        counts = {
+            "calls": int(usage.get("calls", 0)),
+            "repairs": int(usage.get("repairs", 0)),
+            "input_tokens": int(usage.get("in", 0)),
+            "output_tokens": int(usage.get("out", 0)),
+        }
         u.steps += 1
         u.new += int(new)
         u.cached += int(not new)
-        u.calls += int(usage.get("calls", 0))
-        u.repairs += int(usage.get("repairs", 0))
-        u.input_tokens += int(usage.get("in", 0))
-        u.output_tokens += int(usage.get("out", 0))
+        for key, value in counts.items():
+            setattr(u, key, getattr(u, key) + value)
+            if new:
+                u.this_run[key] += value
         u.seconds += float(entry.get("t") or 0.0)
         if not entry.get("ok", True):
             kind = entry.get("kind", "error")
             u.failures[kind] = u.failures.get(kind, 0) + 1
 
+    def _cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        return None if self.prices is None else round(self.prices.cost(input_tokens, output_tokens), 6)
+
+    def _row(self, u: StageUsage) -> dict[str, Any]:
+        row: dict[str, Any] = {k: getattr(u, k) for k in _COUNTS}
+        row["failures"] = dict(u.failures)
+        row["cost_usd"] = self._cost(u.input_tokens, u.output_tokens)
+        row["this_run"] = {
+            **u.this_run,
+            "cost_usd": self._cost(u.this_run["input_tokens"], u.this_run["output_tokens"]),
+        }
+        return row
+
     def report(self) -> dict[str, Any]:
-        """Per stage and total: steps, calls, repairs, tokens, failures and ``cost_usd`` (None without prices)."""
+        """Per stage and total: steps, calls, repairs, tokens, failures and ``cost_usd`` (None without
+        prices), journal replays included; ``this_run``: the calls, repairs, tokens and cost of this run."""
         out: dict[str, Any] = {
             "prices_usd_per_million": None
             if self.prices is None
@@ -85,36 +114,12 @@ class CostTracker:
         }
         total = StageUsage()
         for name, u in self.stages.items():
-            row = {
-                "steps": u.steps,
-                "new": u.new,
-                "cached": u.cached,
-                "calls": u.calls,
-                "repairs": u.repairs,
-                "input_tokens": u.input_tokens,
-                "output_tokens": u.output_tokens,
-                "failures": dict(u.failures),
-                "model_seconds": round(u.seconds, 3),
-                "cost_usd": None
-                if self.prices is None
-                else round(self.prices.cost(u.input_tokens, u.output_tokens), 6),
-            }
-            out["stages"][name] = row
-            for k in ("steps", "new", "cached", "calls", "repairs", "input_tokens", "output_tokens"):
+            out["stages"][name] = {**self._row(u), "model_seconds": round(u.seconds, 3)}
+            for k in _COUNTS:
                 setattr(total, k, getattr(total, k) + getattr(u, k))
+            for k, v in u.this_run.items():
+                total.this_run[k] += v
             for k, v in u.failures.items():
                 total.failures[k] = total.failures.get(k, 0) + v
-        out["total"] = {
-            "steps": total.steps,
-            "new": total.new,
-            "cached": total.cached,
-            "calls": total.calls,
-            "repairs": total.repairs,
-            "input_tokens": total.input_tokens,
-            "output_tokens": total.output_tokens,
-            "failures": total.failures,
-            "cost_usd": None
-            if self.prices is None
-            else round(self.prices.cost(total.input_tokens, total.output_tokens), 6),
-        }
+        out["total"] = self._row(total)
         return out

@@ -1,5 +1,7 @@
 """Writing a synthesis run: ``data.jsonl``, a ``datasets`` folder, ``report.json``, ``removed.jsonl`` and a
-dataset card (``README.md``) in the ``datasets_cards/`` form. Every file is written atomically."""
+dataset card (``README.md``) in the ``datasets_cards/`` form, in one folder per mode (``OUT/reference/``,
+``OUT/sample/``, ``OUT/none/``) beside the shared journal. The folder is written whole under a temporary name
+and then swapped in, so a run that fails leaves the previous outputs of its mode as they were."""
 
 from __future__ import annotations
 
@@ -91,27 +93,16 @@ def features() -> Any:
 
 
 def save_dataset(rows: list[dict[str, Any]], folder: str | os.PathLike) -> None:
-    """``datasets.Dataset.save_to_disk`` into a temporary folder, then renamed over ``folder``."""
+    """``datasets.Dataset.save_to_disk`` of the records into ``folder`` (a new folder)."""
     from datasets import Dataset
 
-    folder = Path(folder)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        feats = features()
-        ds = (
-            Dataset.from_list(rows, features=feats)
-            if rows
-            else Dataset.from_dict({k: [] for k in feats}, features=feats)
-        )
-        ds.save_to_disk(str(tmp / "data"))
-        old = folder.with_name(f".{folder.name}.old")
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(tmp / "data", folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    feats = features()
+    ds = (
+        Dataset.from_list(rows, features=feats)
+        if rows
+        else Dataset.from_dict({k: [] for k in feats}, features=feats)
+    )
+    ds.save_to_disk(str(folder))
 
 
 def _size_category(n: int) -> str:
@@ -210,20 +201,49 @@ def dataset_card(report: dict[str, Any], n_records: int) -> str:
     return "\n".join(lines)
 
 
+MODES = tuple(MODE_TEXT)
+
+
+def mode_dir(out_dir: str | os.PathLike, mode: str) -> Path:
+    """Where a run in ``mode`` writes its outputs: ``out_dir/<mode>``."""
+    if mode not in MODE_TEXT:
+        raise ValueError(f"unknown mode {mode!r}")
+    return Path(out_dir) / mode
+
+
 def write_outputs(
     out_dir: str | os.PathLike,
     rows: list[dict[str, Any]],
     report: dict[str, Any],
     removed: list[dict[str, Any]],
     *,
+    mode: str,
     save_datasets: bool = True,
-) -> None:
-    """Write every output file of a run into ``out_dir``."""
-    out = Path(out_dir)
-    write_jsonl(out / "data.jsonl", rows)
-    write_jsonl(out / "removed.jsonl", removed)
-    if save_datasets:
-        save_dataset(rows, out / "dataset")
-    write_json(out / "report.json", report)
-    with atomic_write(out / "README.md") as handle:
-        handle.write(dataset_card(report, len(rows)))
+) -> Path:
+    """Write every output file of a run into ``out_dir/<mode>/`` and return that folder.
+
+    The files are written into a temporary folder beside it, which then replaces the mode's folder (the old
+    one is renamed aside and removed), so the folder is either the previous run's or this run's, never a mix;
+    the other modes' folders and the journal are not touched."""
+    final = mode_dir(out_dir, mode)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{mode}.*.tmp"):  # left by a run killed while writing
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{mode}.", suffix=".tmp", dir=final.parent))
+    old = final.parent / f".{mode}.old.tmp"
+    try:
+        write_jsonl(tmp / "data.jsonl", rows)
+        write_jsonl(tmp / "removed.jsonl", removed)
+        if save_datasets:
+            save_dataset(rows, tmp / "dataset")
+        write_json(tmp / "report.json", report)
+        with atomic_write(tmp / "README.md") as handle:
+            handle.write(dataset_card(report, len(rows)))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the data is meant to be shared
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return final

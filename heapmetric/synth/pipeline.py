@@ -32,7 +32,7 @@ from heapmetric.synth.filters import (
 )
 from heapmetric.synth.generate import Candidate, GenerationConfig, Generator
 from heapmetric.synth.journal import Journal
-from heapmetric.synth.output import record, write_outputs
+from heapmetric.synth.output import mode_dir, record, write_outputs
 from heapmetric.synth.references import read_references
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,9 @@ def synthesize(
     judge: Any | None = None,
     criterion: ScoringCriterion | None = None,
 ) -> dict[str, Any]:
-    """Run REFED synthesis end to end and write ``opts.out_dir``; returns the report (also report.json)."""
+    """Run REFED synthesis end to end and write ``opts.out_dir/<mode>/`` (the journal is ``opts.out_dir``'s,
+    shared by the modes); returns the report (also ``report.json``). A run that raises, or that generated no
+    candidate because the backend failed, leaves the mode's earlier outputs untouched."""
     from heapmetric import __version__
 
     started = time.monotonic()
@@ -245,10 +247,13 @@ def synthesize(
         "filters": [s.to_dict() for s in steps],
         "elapsed_s": round(time.monotonic() - started, 3),
     }
-    write_outputs(out, rows, report, removed, save_datasets=opts.save_datasets)
     if not candidates and gen.backend_errors:
+        # a failed run: the outputs of an earlier run in this mode stay as they were
         raise ChatBackendError(
             f"no candidate was generated: {len(gen.backend_errors)} steps failed on backend "
-            f"errors (rerun to retry them), e.g. {gen.backend_errors[0]}"
+            f"errors (rerun to retry them; {mode_dir(out, opts.generation.mode)} was left as it was), "
+            f"e.g. {gen.backend_errors[0]}"
         )
+    report["outputs"] = str(mode_dir(out, opts.generation.mode))
+    write_outputs(out, rows, report, removed, mode=opts.generation.mode, save_datasets=opts.save_datasets)
     return report

@@ -49,11 +49,11 @@ def test_cli_run_with_prices_and_length_metric(
     assert code == 0
     err = capsys.readouterr().err
     assert "3 records from 5 candidates (3 references)" in err and "top_k" in err
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "reference" / "report.json").read_text())
     assert report["config"]["judge"] == "length" and report["cost"]["total"]["cost_usd"] > 0
-    rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "reference" / "data.jsonl").read_text().splitlines()]
     assert all(r["provenance"]["scores"]["judge"] == "length" for r in rows)
-    assert "# demo" in (out / "README.md").read_text()
+    assert "# demo" in (out / "reference" / "README.md").read_text()
 
 
 @pytest.mark.parametrize(

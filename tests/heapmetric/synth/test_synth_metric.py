@@ -32,7 +32,7 @@ def run(refs: Path, out: Path, judge, **kw) -> tuple[dict, list[dict]]:
             OpenAIChatBackend(srv.base_url, "fake-model"),
             judge,
         )
-    return report, [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    return report, [json.loads(line) for line in (out / "reference" / "data.jsonl").read_text().splitlines()]
 
 
 def test_in_process_metric_threshold(
@@ -42,7 +42,7 @@ def test_in_process_metric_threshold(
     report, _ = run(references_file, tmp_path / "all", metric)
     scores = sorted(
         json.loads(line)["provenance"]["scores"]["score"]
-        for line in (tmp_path / "all" / "data.jsonl").read_text().splitlines()
+        for line in (tmp_path / "all" / "reference" / "data.jsonl").read_text().splitlines()
     )
     assert len(scores) == report["candidates"] == 5
     threshold = scores[2]

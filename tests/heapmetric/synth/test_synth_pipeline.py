@@ -50,7 +50,7 @@ def test_expected_records_and_every_failure_counted(references_file: Path, tmp_p
             options(references_file, tmp_path / "out", prices=Prices(1.0, 2.0), save_datasets=True), b
         )
         served = srv.count()
-    rows = read(tmp_path / "out" / "data.jsonl")
+    rows = read(tmp_path / "out" / "reference" / "data.jsonl")
     assert report["candidates"] == len(rows) == EXPECTED
     # HTTP failures: every injected one was seen by the client and retried
     assert b.stats["errors"] == {
@@ -88,9 +88,9 @@ def test_expected_records_and_every_failure_counted(references_file: Path, tmp_p
     # the datasets folder and the card
     from datasets import load_from_disk
 
-    ds = load_from_disk(str(tmp_path / "out" / "dataset"))
+    ds = load_from_disk(str(tmp_path / "out" / "reference" / "dataset"))
     assert ds.num_rows == EXPECTED and ds[0]["prompt_id"] == row["prompt_id"]
-    card = (tmp_path / "out" / "README.md").read_text()
+    card = (tmp_path / "out" / "reference" / "README.md").read_text()
     assert (
         card.startswith("---\n") and "task_categories:" in card and f"{EXPECTED} instruction-response" in card
     )
@@ -119,7 +119,7 @@ def test_baseline_modes_share_the_drafts(mode: str, references_file: Path, tmp_p
         gen = GenerationConfig(instructions_per_feature=N, max_features=4, mode=mode)
         report = synthesize(options(references_file, out, generation=gen), backend(srv))
         new_calls = srv.count() - before
-    rows = read(out / "data.jsonl")
+    rows = read(out / mode / "data.jsonl")
     assert len(rows) == EXPECTED and all(r["provenance"]["mode"] == mode for r in rows)
     stages = report["cost"]["stages"]
     assert stages["response"]["new"] == 0 and stages["instructions"]["new"] == 0  # reused
@@ -138,7 +138,7 @@ def test_metric_filters_threshold_top_k_and_budget(references_file: Path, tmp_pa
             options(references_file, tmp_path / "a", min_score=0.3, top_k=3), backend(srv), judge
         )
         scored = judge.scored
-        rows = read(tmp_path / "a" / "data.jsonl")
+        rows = read(tmp_path / "a" / "reference" / "data.jsonl")
         steps = {s["filter"]: s for s in report["filters"]}
         assert scored == EXPECTED and steps["metric"]["removed"] == 0
         assert steps["min_score"]["in"] == EXPECTED
@@ -152,7 +152,7 @@ def test_metric_filters_threshold_top_k_and_budget(references_file: Path, tmp_pa
             == steps["top_k"]["kept"]
             == EXPECTED - steps["min_score"]["removed"] - steps["top_k"]["removed"]
         )
-        removed = read(tmp_path / "a" / "removed.jsonl")
+        removed = read(tmp_path / "a" / "reference" / "removed.jsonl")
         assert len(removed) == EXPECTED - len(rows)
         assert {r["filter"] for r in removed} <= {"min_score", "top_k"}
         # a restart re-scores nothing (scores are journaled)
@@ -162,7 +162,7 @@ def test_metric_filters_threshold_top_k_and_budget(references_file: Path, tmp_pa
         report = synthesize(
             options(references_file, tmp_path / "b", target_size=5, diversity=0.5), backend(srv), FakeJudge()
         )
-    assert report["records"] == 5 and len(read(tmp_path / "b" / "data.jsonl")) == 5
+    assert report["records"] == 5 and len(read(tmp_path / "b" / "reference" / "data.jsonl")) == 5
     assert report["references"]["used"] == 1  # 8 candidates from the first reference were enough
     assert report["filters"][-1]["filter"] == "budget" and report["filters"][-1]["removed"] == 3
 
@@ -170,7 +170,7 @@ def test_metric_filters_threshold_top_k_and_budget(references_file: Path, tmp_pa
 def test_decontamination_against_benchmark_prompts(references_file: Path, tmp_path: Path) -> None:
     with FakeOpenAIServer(refed_reply) as srv:
         synthesize(options(references_file, tmp_path / "a"), backend(srv))
-        leaked = read(tmp_path / "a" / "data.jsonl")[3]["instruction"]
+        leaked = read(tmp_path / "a" / "reference" / "data.jsonl")[3]["instruction"]
         bench = tmp_path / "bench" / "mt_bench"
         bench.mkdir(parents=True)
         (bench / "question.jsonl").write_text(
@@ -194,9 +194,9 @@ def test_unreachable_endpoint_counts_backend_failures(references_file: Path, tmp
     b = OpenAIChatBackend(url, "m", max_retries=0, timeout=1)
     with pytest.raises(ChatBackendError, match="6 steps failed on backend errors.*connection error"):
         synthesize(options(references_file, tmp_path / "out"), b)
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["records"] == 0 and len(Journal(tmp_path / "out" / "journal.jsonl")) == 0
-    assert report["failures"] == {"instruction_feedback": {"backend": 3}, "response_feedback": {"backend": 3}}
+    # a failed run writes no outputs (and replaces none: see test_synth_outputs.py)
+    assert not (tmp_path / "out" / "reference").exists()
+    assert len(Journal(tmp_path / "out" / "journal.jsonl")) == 0
     assert b.stats["errors"]["connection"] == 6
 
 

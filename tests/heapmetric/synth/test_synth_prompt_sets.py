@@ -87,7 +87,7 @@ def test_capable_set_parses_json_replies_and_sends_response_format(refs_file: Pa
             _options(refs_file, tmp_path / "out", "capable"),
             OpenAIChatBackend(srv.base_url, "capable-model", backoff_base=0.01, seed=0),
         )
-    rows = [json.loads(x) for x in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (tmp_path / "out" / "reference" / "data.jsonl").read_text().splitlines()]
     assert report["candidates"] == len(rows) == len(REFS) * FEATURES * N
     assert report["failures"] == {} or all(not v for v in report["failures"].values())
     assert report["cost"]["total"]["repairs"] == 0
@@ -134,7 +134,7 @@ def test_cli_prompt_set_flag(refs_file: Path, tmp_path: Path, capsys) -> None:
                    "--base-url", srv.base_url, "--model", "m", "--prompt-set", "capable", "--max-features", "1",
                    "--instructions-per-feature", "1", "--no-decontaminate", "--no-dataset", "-q"])  # fmt: skip
     assert rc == 0
-    report = json.loads((tmp_path / "cli" / "report.json").read_text())
+    report = json.loads((tmp_path / "cli" / "reference" / "report.json").read_text())
     assert report["config"]["prompt_version"].startswith("refed_capable@1#") and report["records"] == len(
         REFS
     )

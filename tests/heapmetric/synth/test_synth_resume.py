@@ -95,16 +95,21 @@ def test_sigkill_mid_run_then_restart(references_file: Path, tmp_path: Path) -> 
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         done_at_kill = journal.read_bytes().count(b"\n")
-        assert total_steps // 3 <= done_at_kill < total_steps and not (out / "data.jsonl").exists()
+        assert total_steps // 3 <= done_at_kill < total_steps and not (out / "reference").exists()
         calls_before = srv.count()
         restarted = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert restarted.returncode == 0, restarted.stderr
         new_calls = srv.count() - calls_before
-    assert comparable(out / "data.jsonl") == comparable(tmp_path / "whole" / "data.jsonl")
-    report = json.loads((out / "report.json").read_text())
+    assert comparable(out / "reference" / "data.jsonl") == comparable(
+        tmp_path / "whole" / "reference" / "data.jsonl"
+    )
+    report = json.loads((out / "reference" / "report.json").read_text())
     assert report["records"] == 22
     # the restart redid only what the journal lacked (a step killed in flight may be redone, never twice)
     assert report["cost"]["total"]["cached"] >= done_at_kill - 1
-    assert new_calls == report["cost"]["total"]["calls"] - sum(
-        json.loads(line)["usage"]["calls"] for line in open(journal).readlines()[:done_at_kill]
+    assert (
+        new_calls
+        == report["cost"]["total"]["this_run"]["calls"]
+        == report["cost"]["total"]["calls"]
+        - sum(json.loads(line)["usage"]["calls"] for line in open(journal).readlines()[:done_at_kill])
     )

@@ -47,5 +47,5 @@ def test_smollm2_run_completes_and_reports_the_metric(tmp_path: Path, tiny_encod
     names = [s["filter"] for s in report["filters"]]
     assert names == ["dedup", "metric", "top_k"]
     assert report["records"] == report["filters"][-1]["kept"] <= 1
-    rows = (tmp_path / "out" / "data.jsonl").read_text().splitlines()
+    rows = (tmp_path / "out" / "reference" / "data.jsonl").read_text().splitlines()
     assert len(rows) == report["records"]
