@@ -43,16 +43,11 @@ TASK = {"task": "summarization", "criterion": "coherence"}
 
 
 def rows(n: int) -> list[dict]:
-    """Summary-like rows of varied length (the same generator as the ray engine tests)."""
-    return [
-        {
-            "id": str(i),
-            "output": "the summary says " + "word " * (1 + i % 37) + f"n{i}",
-            "source": "the article " * (1 + i % 11),
-            "system": f"sys{i % 3}",
-        }
-        for i in range(n)
-    ]
+    """The rows of the ray engine tests (tests/heapmetric/distributed/ray_helpers.py)."""
+    sys.path.insert(0, str(REPO / "tests" / "heapmetric" / "distributed"))
+    from ray_helpers import rows as test_rows
+
+    return test_rows(n)
 
 
 def write_input(path: Path, n: int) -> Path:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from heapmetric.cli.score import PAIR_FIELDS
 from heapmetric.distributed.sources import (
     Plan,
     Shard,
@@ -43,6 +44,7 @@ from heapmetric.distributed.sources import (
     read_shard,
 )
 from heapmetric.errors import InputError, UnsupportedError
+from heapmetric.judges.base import ITEM_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -56,31 +58,8 @@ DEFAULT_ROWS_PER_CALL = 512
 DEFAULT_OBJECT_STORE_BUDGET = 256 * 1024 * 1024
 """Bytes of Ray's object store the pipeline may fill at once (the streaming window's size limit)."""
 
-SCORE_FIELDS = (
-    "output",
-    "source",
-    "context",
-    "reference",
-    "references",
-    "instruction",
-    "task",
-    "criterion",
-    "system",
-    "id",
-)
-PAIR_FIELDS = (
-    "output_a",
-    "output_b",
-    "source",
-    "context",
-    "reference",
-    "instruction",
-    "task",
-    "criterion",
-    "system_a",
-    "system_b",
-    "id",
-)
+# the field names (and the columns --map renames) of `heapmetric score` / `heapmetric compare`
+SCORE_FIELDS = ITEM_FIELDS
 
 
 def require_ray() -> Any:
@@ -141,6 +120,9 @@ def row_item(spec: RunSpec, row: dict[str, Any], line: int | None, file: str | N
         return ScoreItem(**values)
     values.pop("system_a", None)
     values.pop("system_b", None)
+    refs = values.pop("references", None)
+    if refs and "reference" not in values:
+        values["reference"] = refs[0]  # a pair is judged against one reference, as `heapmetric compare` does
     return PairItem(**values)
 
 
@@ -251,8 +233,11 @@ class _Scorer:
     def __init__(self, spec: dict[str, Any], file: str, monitor: str | None = None) -> None:
         import ray
 
+        from transformers.utils import logging as hf_logging
+
         from heapmetric.scoring.metric import load
 
+        hf_logging.disable_progress_bar()  # one "Loading weights" bar per actor is noise in the driver's log
         self.spec = RunSpec(**spec)
         self.file = file
         self.judge = load(

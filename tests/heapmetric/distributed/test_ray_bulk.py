@@ -6,9 +6,9 @@ Ray's own worker start-up dominates the time, so each test makes one short pipel
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
+from ray_helpers import rows as _rows
 
 ray = pytest.importorskip("ray")
 
@@ -18,28 +18,6 @@ N_ROWS = 2000
 TASK = {"task": "summarization", "criterion": "coherence"}
 # rows_per_call divides shard_size, so every actor call covers the same rows in every run (byte-equal files)
 RUN = {"shard_size": 500, "rows_per_call": 250, "device": "cpu"}
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-def _rows(n):
-    return [
-        {
-            "id": str(i),
-            "output": "the summary says " + "word " * (1 + i % 37) + f"n{i}",
-            "source": "the article " * (1 + i % 11),
-            "system": f"sys{i % 3}",
-        }
-        for i in range(n)
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ shutdown is graceful (the replicas go away, nothing stays bound)."""
 
 from __future__ import annotations
 
-import os
 import socket
 
 import pytest
@@ -19,16 +18,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_two_replicas_answer_in_process_scores_with_metrics_per_replica(cluster, tiny_encoder_metric_dir):
