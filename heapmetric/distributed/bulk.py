@@ -232,7 +232,6 @@ class _Scorer:
 
     def __init__(self, spec: dict[str, Any], file: str, monitor: str | None = None) -> None:
         import ray
-
         from transformers.utils import logging as hf_logging
 
         from heapmetric.scoring.metric import load
