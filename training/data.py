@@ -49,6 +49,9 @@ class TrainPair:
     better: str
     worse: str
     margin: float = 1.0
+    #: probability that ``better`` is the better output: 1.0 for a hard label, an LLM judge's probability
+    #: for soft-labelled preferences (``meta.p_a``)
+    prob: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,15 @@ def judgement_pairs(
     return out
 
 
+def soft_label(p: Preference) -> float:
+    """P(the labelled winner is better): ``meta.p_a`` (an LLM judge's probability that ``output_a`` is better)
+    turned towards the label's side, else 1.0 (a hard label)."""
+    p_a = p.meta.get("p_a") if p.meta else None
+    if not isinstance(p_a, (int, float)) or isinstance(p_a, bool) or not 0.0 <= p_a <= 1.0:
+        return 1.0
+    return float(p_a) if p.label == "a" else 1.0 - float(p_a)
+
+
 @dataclass
 class TrainingData:
     """Pairs and graded examples per group, plus a summary of what was used and what was not."""
@@ -247,7 +259,8 @@ def build_training_data(
                 continue
             better, worse = (p.output_a, p.output_b) if p.label == "a" else (p.output_b, p.output_a)
             margin = abs(p.margin) if p.margin is not None else 1.0
-            group_pairs.append(TrainPair(name, fields_of(p), better, worse, margin))
+            prob = soft_label(p)
+            group_pairs.append(TrainPair(name, fields_of(p), better, worse, margin, prob))
         if use_judgements:
             source = "judgements"
             for better, worse in judgement_pairs(

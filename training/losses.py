@@ -7,11 +7,23 @@ import torch.nn.functional as F
 
 
 def bradley_terry_loss(
-    s_better: torch.Tensor, s_worse: torch.Tensor, weights: torch.Tensor | None = None
+    s_better: torch.Tensor,
+    s_worse: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    targets: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean of ``-log sigmoid(s_better - s_worse)``: the negative log-likelihood of the human preference
-    under P(better > worse) = sigmoid(s_better - s_worse). ``weights`` (e.g. label margins) reweight pairs."""
-    losses = -F.logsigmoid(s_better.float() - s_worse.float())
+    under P(better > worse) = sigmoid(s_better - s_worse). ``weights`` (e.g. label margins) reweight pairs.
+
+    ``targets`` are soft labels: the probability that ``better`` is better (an LLM judge's probability, say);
+    the loss is then the cross-entropy ``-(p log sigmoid(d) + (1 - p) log sigmoid(-d))``, which equals the
+    hard-label loss at ``p = 1``."""
+    diff = s_better.float() - s_worse.float()
+    if targets is None:
+        losses = -F.logsigmoid(diff)
+    else:
+        p = targets.float().to(diff.device)
+        losses = -(p * F.logsigmoid(diff) + (1.0 - p) * F.logsigmoid(-diff))
     if weights is None:
         return losses.mean()
     weights = weights.float()

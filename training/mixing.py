@@ -14,7 +14,12 @@ from heapmetric.errors import InputError
 
 
 def group_weights(
-    sizes: Mapping[str, int], mode: str = "proportional", *, cap: int | None = None, temperature: float = 2.0
+    sizes: Mapping[str, int],
+    mode: str = "proportional",
+    *,
+    cap: int | None = None,
+    temperature: float = 2.0,
+    dataset_weights: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Sampling probability of each group.
 
@@ -25,8 +30,22 @@ def group_weights(
       its examples, each group's count capped at ``cap``), shared among its groups by ``n ** (1 / T)``, so a
       dataset with many criteria does not crowd out one with few.
 
-    Groups with no examples get weight 0; the weights sum to 1.
+    ``dataset_weights`` then multiplies the weight of every group of a named dataset (``dataset/...``) and the
+    weights are renormalised. Groups with no examples get weight 0; the weights sum to 1.
     """
+    weights = _mode_weights(sizes, mode, cap=cap, temperature=temperature)
+    if not dataset_weights:
+        return weights
+    scaled = {k: w * dataset_weights.get(k.split("/", 1)[0], 1.0) for k, w in weights.items()}
+    total = sum(scaled.values())
+    if total <= 0:
+        raise InputError("dataset_weights leave no group with a positive weight", field="dataset_weights")
+    return {k: w / total for k, w in scaled.items()}
+
+
+def _mode_weights(
+    sizes: Mapping[str, int], mode: str, *, cap: int | None, temperature: float
+) -> dict[str, float]:
     if not sizes or not any(n > 0 for n in sizes.values()):
         raise InputError("no training examples in any group")
     if mode == "balanced":

@@ -71,11 +71,21 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
             task_type="FEATURE_EXTRACTION",
         )
         model.backbone = get_peft_model(backbone, lcfg)
-    elif cfg.freeze_embeddings:
+    elif cfg.freeze_embeddings or cfg.freeze_layers:
+        frozen = _frozen_layers(cfg.freeze_layers)
         for name, param in backbone.named_parameters():
-            if _EMBEDDINGS.search(name):
+            if _EMBEDDINGS.search(name) or (frozen and frozen.search(name)):
                 param.requires_grad_(False)
     return model, tokenizer
+
+
+def _frozen_layers(n: int) -> re.Pattern | None:
+    """Parameter names of the first ``n`` transformer blocks (BERT ``layer.K.``, Llama ``layers.K.``, GPT
+    ``h.K.``)."""
+    if n <= 0:
+        return None
+    ks = "|".join(str(k) for k in range(n))
+    return re.compile(rf"(^|\.)(layer|layers|h)\.({ks})\.")
 
 
 def _default_targets(backbone: Any) -> list[str]:
@@ -225,7 +235,7 @@ def save_model(
     if layout is None:
         if cfg.lora is not None:
             layout = "adapter"
-        elif cfg.freeze_embeddings and cfg.compact_save:
+        elif (cfg.freeze_embeddings or cfg.freeze_layers) and cfg.compact_save:
             layout = "partial"
         else:
             layout = "full"

@@ -247,7 +247,13 @@ def train(
 
     sizes = {k: len(v) for k, v in data.pairs.items()}
     weights = (
-        group_weights(sizes, cfg.mixing, cap=cfg.mixing_cap, temperature=cfg.mixing_temperature)
+        group_weights(
+            sizes,
+            cfg.mixing,
+            cap=cfg.mixing_cap,
+            temperature=cfg.mixing_temperature,
+            dataset_weights=cfg.dataset_weights,
+        )
         if sizes
         else {}
     )
@@ -257,7 +263,13 @@ def train(
         gsizes = {k: len(v) for k, v in data.graded.items()}
         graded_sampler = MixtureSampler(
             gsizes,
-            group_weights(gsizes, cfg.mixing, cap=cfg.mixing_cap, temperature=cfg.mixing_temperature),
+            group_weights(
+                gsizes,
+                cfg.mixing,
+                cap=cfg.mixing_cap,
+                temperature=cfg.mixing_temperature,
+                dataset_weights=cfg.dataset_weights,
+            ),
             cfg.seed + 1,
         )
 
@@ -314,7 +326,10 @@ def train(
 
     def build_micro(micro: int) -> dict[str, Any]:
         """Render and tokenize the examples of one micro-step (a pure function of the seed and ``micro``)."""
-        from heapmetric.scoring.render import encode_batch
+        from heapmetric.scoring.render import encode
+
+        def token_ids(rendered: list) -> list[list[int]]:  # padded later, per chunk, in run_model
+            return [e.input_ids for e in encode(tokenizer, rendered, cfg.max_length)]
 
         out: dict[str, Any] = {}
         if sampler is not None:
@@ -329,7 +344,8 @@ def train(
                 render_side(p.fields, p.better, criteria, q) for p, q in zip(pairs, para, strict=True)
             ] + [render_side(p.fields, p.worse, criteria, q) for p, q in zip(pairs, para, strict=True)]
             margins = torch.tensor([p.margin for p in pairs]) if cfg.margin_weighting else None
-            out["pairs"] = (encode_batch(tokenizer, rendered, cfg.max_length)[0], len(pairs), margins)
+            probs = torch.tensor([p.prob for p in pairs]) if any(p.prob != 1.0 for p in pairs) else None
+            out["pairs"] = (token_ids(rendered), len(pairs), margins, probs)
         if graded_sampler is not None:
             gp = shard(
                 graded_sampler.draw(micro, (cfg.pointwise_batch_size or cfg.batch_size) * n_proc),
@@ -344,10 +360,41 @@ def train(
             ex = [data.graded[g][i] for g, i in gp]
             rendered = [render_side(e.fields, e.output, criteria, q) for e, q in zip(ex, gpara, strict=True)]
             out["graded"] = (
-                encode_batch(tokenizer, rendered, cfg.max_length)[0],
+                token_ids(rendered),
                 torch.tensor([e.target for e in ex]),
             )
         return out
+
+    from heapmetric.scoring.batching import plan_batches
+    from heapmetric.scoring.render import collate, pad_token_id
+
+    pad_id = pad_token_id(tokenizer)
+
+    def run_model(ids: list[list[int]]) -> Any:
+        """Scores of token sequences in input order: one padded forward pass, or, with ``token_budget``,
+        length-sorted chunks of at most that many padded tokens (same scores, less padding)."""
+        chunks = (
+            [b.indices for b in plan_batches([len(x) for x in ids], max_tokens=cfg.token_budget)]
+            if cfg.token_budget
+            else [tuple(range(len(ids)))]
+        )
+        parts, order = [], []
+        for idx in chunks:
+            batch = collate([ids[i] for i in idx], pad_id)
+            with accelerator.autocast():
+                parts.append(
+                    model(
+                        input_ids=batch["input_ids"].to(device, non_blocking=True),
+                        attention_mask=batch["attention_mask"].to(device, non_blocking=True),
+                    ).float()
+                )
+            order.extend(idx)
+        scores = torch.cat(parts)
+        if len(chunks) == 1:
+            return scores
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        return scores[inverse.to(scores.device)]
 
     # One micro-step ahead on a thread: tokenizing (Rust, outside the GIL) overlaps the model's step.
     from concurrent.futures import ThreadPoolExecutor
@@ -383,24 +430,16 @@ def train(
             loss = torch.zeros((), device=device)
             mb = fetch(micro)
             if "pairs" in mb:
-                batch, n, margins = mb["pairs"]
-                with accelerator.autocast():
-                    scores = model(
-                        input_ids=batch["input_ids"].to(device, non_blocking=True),
-                        attention_mask=batch["attention_mask"].to(device, non_blocking=True),
-                    )
+                ids, n, margins, probs = mb["pairs"]
+                scores = run_model(ids)
                 s_b, s_w = scores[:n], scores[n:]
-                bt = bradley_terry_loss(s_b, s_w, margins.to(device) if margins is not None else None)
+                bt = bradley_terry_loss(s_b, s_w, margins.to(device) if margins is not None else None, probs)
                 loss = loss + bt
                 loss_sum += float(bt.detach())
                 acc_sum += pair_accuracy(s_b, s_w)
             if "graded" in mb:
-                batch, targets = mb["graded"]
-                with accelerator.autocast():
-                    s = model(
-                        input_ids=batch["input_ids"].to(device, non_blocking=True),
-                        attention_mask=batch["attention_mask"].to(device, non_blocking=True),
-                    )
+                ids, targets = mb["graded"]
+                s = run_model(ids)
                 pw = pointwise_loss(s, targets.to(device))
                 loss = loss + cfg.pointwise_weight * pw
                 pw_sum += float(pw.detach())
@@ -551,10 +590,15 @@ def train(
                 )
             return [memo[it] for it in items]
 
+        from training.evaluation import subsample
+
+        final_groups = {
+            k: subsample(g, cfg.final_eval_max_per_group, cfg.seed) for k, g in val_groups.items()
+        }
         with torch.no_grad():
-            validation = evaluate(val_groups, final_scores) if val_groups else None
+            validation = evaluate(final_groups, final_scores) if final_groups else None
             calibration = (
-                modeling.fit_calibration(val_groups or {}, criteria, final_scores) if cfg.calibrate else {}
+                modeling.fit_calibration(final_groups, criteria, final_scores) if cfg.calibrate else {}
             )
         modeling.save_model(
             final_model,

@@ -1,0 +1,128 @@
+"""The trainer features the CPU recipe of the v2 default relies on: soft labels, frozen layers, per-dataset
+mixing multipliers and token-budget chunks (which must not change the scores or the loss)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heapmetric.errors import InputError
+from heapmetric.records import Preference
+from tests.training.conftest import tiny_config
+
+
+def test_soft_bradley_terry_matches_the_cross_entropy() -> None:
+    import torch
+
+    from training.losses import bradley_terry_loss
+
+    sb, sw = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 0.0])
+    p = torch.tensor([0.8, 0.3])
+    d = sb - sw
+    expected = -(p * torch.sigmoid(d).log() + (1 - p) * torch.sigmoid(-d).log()).mean()
+    assert float(bradley_terry_loss(sb, sw, targets=p)) == pytest.approx(float(expected), rel=1e-6)
+    # p = 1 is the hard-label loss; p = 0.5 is minimised at equal scores
+    assert float(bradley_terry_loss(sb, sw, targets=torch.ones(2))) == pytest.approx(
+        float(bradley_terry_loss(sb, sw)), rel=1e-6
+    )
+    x = torch.zeros(1, requires_grad=True)
+    bradley_terry_loss(x, torch.zeros(1), targets=torch.tensor([0.5])).backward()
+    assert float(x.grad) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_soft_label_turns_p_a_towards_the_labelled_winner() -> None:
+    from training.data import soft_label
+
+    base = dict(id="x", dataset="d", task="t", criterion="c", item_id="i", output_a="A", output_b="B")
+    assert soft_label(Preference(**base, label="a", meta={"p_a": 0.9})) == pytest.approx(0.9)
+    assert soft_label(Preference(**base, label="b", meta={"p_a": 0.2})) == pytest.approx(0.8)
+    assert soft_label(Preference(**base, label="a")) == 1.0
+    assert soft_label(Preference(**base, label="a", meta={"p_a": "high"})) == 1.0
+
+
+def test_dataset_weights_multiply_and_renormalise() -> None:
+    from training.mixing import group_weights
+
+    sizes = {"a/t/c": 100, "b/t/c": 100, "b/t/d": 100}
+    plain = group_weights(sizes, "uniform")
+    boosted = group_weights(sizes, "uniform", dataset_weights={"a": 4.0})
+    assert sum(boosted.values()) == pytest.approx(1.0)
+    assert boosted["a/t/c"] == pytest.approx(4 * plain["a/t/c"] / (4 * plain["a/t/c"] + 2 * plain["b/t/c"]))
+    assert group_weights(sizes, "uniform", dataset_weights={"a": 0.0})["a/t/c"] == 0.0
+    with pytest.raises(InputError, match="dataset_weights"):
+        group_weights(sizes, "uniform", dataset_weights={"a": 0.0, "b": 0.0})
+
+
+def test_config_checks_the_new_keys() -> None:
+    from training.config import config_from_dict
+
+    cfg = config_from_dict({"dataset_weights": {"x": 2}, "freeze_layers": 2, "token_budget": 512})
+    assert cfg.dataset_weights == {"x": 2.0} and cfg.freeze_layers == 2
+    for bad in ({"dataset_weights": {"x": -1}}, {"dataset_weights": ["x"]}, {"freeze_layers": -1}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            config_from_dict(bad)
+    with pytest.raises(InputError, match="freeze_layers"):
+        config_from_dict({"freeze_layers": 1, "lora": {}})
+
+
+def test_frozen_layers_do_not_change_and_the_rest_learns(
+    tiny_backbone: Path, fixture_data: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from training import modeling
+    from training.trainer import train
+
+    cfg = tiny_config(
+        tmp_path, tiny_backbone, fixture_data, max_steps=6, eval_every=100, save_every=100, calibrate=False
+    )
+    cfg.freeze_layers, cfg.freeze_embeddings = 1, True
+    model, _ = modeling.build_model(cfg)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert any(".layer.0." in n for n in frozen) and not any(".layer.1." in n for n in frozen)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    result = train(cfg, progress=False)
+    after = dict(modeling.load_model(result.model_dir).named_parameters())
+    for n in before:
+        same = torch.allclose(before[n].float(), after[n].float(), atol=1e-3)
+        if n in frozen:
+            assert same, n
+    assert not all(
+        torch.allclose(before[n].float(), after[n].float(), atol=1e-3) for n in before if ".layer.1." in n
+    )
+
+
+def test_token_budget_chunks_give_the_same_loss(
+    tiny_backbone: Path, fixture_data: Path, tmp_path: Path
+) -> None:
+    """One padded pass and length-sorted chunks of 64 padded tokens train the same model (same seed; dropout
+    off, so that the two runs draw no different random masks)."""
+    import json
+
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    from training.trainer import train
+
+    backbone = tmp_path / "no-dropout"
+    config = AutoConfig.from_pretrained(
+        tiny_backbone, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+    )
+    AutoModel.from_pretrained(tiny_backbone, config=config).save_pretrained(backbone)
+    AutoTokenizer.from_pretrained(tiny_backbone).save_pretrained(backbone)
+    losses = {}
+    for budget in (None, 64):
+        cfg = tiny_config(
+            tmp_path / str(budget),
+            backbone,
+            fixture_data,
+            max_steps=3,
+            eval_every=100,
+            save_every=100,
+            calibrate=False,
+        )
+        cfg.token_budget = budget
+        train(cfg, progress=False)
+        rows = [json.loads(x) for x in (Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
+        losses[budget] = [r["loss"] for r in rows if "loss" in r]
+    assert losses[None] == pytest.approx(losses[64], abs=1e-5)
