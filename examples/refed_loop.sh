@@ -107,7 +107,9 @@ for mode in "${MODES[@]}"; do
     --instructions-per-feature "$PER_FEATURE" --max-tokens "$MAX_TOKENS" --metric "$METRIC" \
     --target-size "$BUDGET" --no-dataset -q
   mkdir -p "$OUT/synth/$mode"
-  cp "$OUT/synth/run/data.jsonl" "$OUT/synth/run/report.json" "$OUT/synth/run/README.md" "$OUT/synth/$mode/"
+  # synth writes each mode's outputs to its own folder, $OUT/synth/run/$mode/
+  cp "$OUT/synth/run/$mode/data.jsonl" "$OUT/synth/run/$mode/report.json" "$OUT/synth/run/$mode/README.md" \
+    "$OUT/synth/$mode/"
 done
 
 # 2. fine-tuning, one student per mode
