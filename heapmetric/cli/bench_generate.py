@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def add_parser(actions: argparse._SubParsersAction) -> None:
     """Add the ``generate`` action to ``heapmetric bench``'s sub-parsers."""
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     g = actions.add_parser(
         "generate",
@@ -39,17 +39,23 @@ def add_parser(actions: argparse._SubParsersAction) -> None:
     g.add_argument("--out", required=True, help="output file (.json for AlpacaEval, .jsonl otherwise)")
     g.add_argument("--questions", help="questions file (default: the benchmark's under $HEAPMETRIC_DATA)")
     g.add_argument("--journal", help="resume journal (default: OUT.journal.jsonl)")
-    g.add_argument("--limit", type=int, help="only the first N questions")
-    g.add_argument("--max-new-tokens", type=int, default=1024, help="token limit per answer (default 1024)")
+    g.add_argument("--limit", type=count_type(1), help="only the first N questions")
+    g.add_argument(
+        "--max-new-tokens", type=count_type(1), default=1024, help="token limit per answer (default 1024)"
+    )
     g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     g.add_argument("--top-p", type=float, default=1.0)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=count_type(0), default=0)
     g.add_argument("--system", help="system message before each conversation")
-    g.add_argument("--batch-size", type=int, default=8, help="prompts per generate call (local; default 8)")
+    g.add_argument(
+        "--batch-size", type=count_type(1), default=8, help="prompts per generate call (local; default 8)"
+    )
     g.add_argument("--device", default="cpu", help="local device (default cpu)")
     g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="local weights dtype")
-    g.add_argument("--concurrency", type=int, default=8, help="requests in flight (endpoint; default 8)")
-    g.add_argument("--max-retries", type=int, default=5, help="retries per request (endpoint)")
+    g.add_argument(
+        "--concurrency", type=count_type(1), default=8, help="requests in flight (endpoint; default 8)"
+    )
+    g.add_argument("--max-retries", type=count_type(0), default=5, help="retries per request (endpoint)")
     g.add_argument("--rate-limit", type=float, help="requests per second (endpoint)")
     g.add_argument("--timeout", type=float, default=120, help="seconds per attempt (endpoint)")
     add_common(g)
@@ -70,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
 
     from heapmetric.bench import generate as gen
     from heapmetric.errors import InputError
+    from heapmetric.io import check_output
+
+    check_output(args.out, flag="--out")
+    if args.journal:
+        check_output(args.journal, flag="--journal")
 
     if args.base_url and args.adapter:
         raise InputError("--adapter works with a local model, not with --base-url", field="--adapter")

@@ -11,7 +11,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "finetune",
@@ -25,29 +25,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--model", default="smollm2", help="base chat model: folder, Hub id in the cache, .gguf, smollm2"
     )
     p.add_argument("--out", required=True, help="output folder (checkpoints, adapter, card)")
-    p.add_argument("--max-length", type=int, default=1024, help="tokens per conversation (default 1024)")
+    p.add_argument(
+        "--max-length", type=count_type(16), default=1024, help="tokens per conversation (default 1024)"
+    )
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument(
-        "--max-steps", type=int, default=-1, help="stop after N optimizer steps (overrides --epochs)"
+        "--max-steps",
+        type=count_type(1),
+        default=-1,
+        help="stop after N optimizer steps (overrides --epochs)",
     )
-    p.add_argument("--batch-size", type=int, default=4, help="per device (default 4)")
-    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--batch-size", type=count_type(1), default=4, help="per device (default 4)")
+    p.add_argument("--grad-accum", type=count_type(1), default=1)
     p.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
     p.add_argument("--scheduler", default="cosine", help="linear, cosine, constant ... (default cosine)")
     p.add_argument("--warmup-ratio", type=float, default=0.03)
-    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank; 0 = full fine-tuning (default 16)")
-    p.add_argument("--lora-alpha", type=int, default=32)
+    p.add_argument(
+        "--lora-r", type=count_type(0), default=16, help="LoRA rank; 0 = full fine-tuning (default 16)"
+    )
+    p.add_argument("--lora-alpha", type=count_type(1), default=32)
     p.add_argument("--lora-dropout", type=float, default=0.05)
     p.add_argument("--lora-targets", default="all-linear", help="all-linear or comma-separated module names")
     p.add_argument("--qlora", action="store_true", help="4-bit NF4 base weights (bitsandbytes), LoRA on top")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    p.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps (default 200)")
-    p.add_argument("--save-total-limit", type=int, default=2)
-    p.add_argument("--logging-steps", type=int, default=5)
+    p.add_argument(
+        "--save-steps", type=count_type(1), default=200, help="checkpoint every N steps (default 200)"
+    )
+    p.add_argument("--save-total-limit", type=count_type(1), default=2)
+    p.add_argument("--logging-steps", type=count_type(1), default=5)
     p.add_argument("--eval-fraction", type=float, default=0.0, help="share held out for a loss before/after")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, help="only the first N conversations")
+    p.add_argument("--seed", type=count_type(0), default=0)
+    p.add_argument("--limit", type=count_type(1), help="only the first N conversations")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     add_common(p)
     p.set_defaults(func=run)
@@ -55,6 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from heapmetric.finetune.sft import FinetuneConfig, finetune
+    from heapmetric.io import check_output
+
+    check_output(args.out, folder=True, flag="--out")
 
     cfg = FinetuneConfig(
         data=args.data,

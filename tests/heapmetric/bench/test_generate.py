@@ -195,6 +195,23 @@ def test_bad_inputs_are_clear_errors(question_files, tmp_path, capsys) -> None:
     rc = main(["bench", "generate", "--benchmark", "arena-hard", "--out", str(tmp_path / "x.jsonl"),
                "--questions", str(question_files["arena-hard"])])  # fmt: skip
     assert rc == 2 and "--model" in capsys.readouterr().err
+    rc = main(["bench", "generate", "--benchmark", "arena-hard", "--model", "m", "--out", str(tmp_path)])
+    assert rc == 2 and "is a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "bench",
+                "generate",
+                "--benchmark",
+                "arena-hard",
+                "--model",
+                "m",
+                "--out",
+                "x.jsonl",
+                "--limit",
+                "0",
+            ]
+        )
     bad = tmp_path / "mt.jsonl"
     bad.write_text(json.dumps({"question_id": 1, "turns": "not a list"}) + "\n")
     with pytest.raises(Exception, match="turns"):
