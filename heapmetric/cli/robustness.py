@@ -60,7 +60,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="exit 1 when any cell of any judge has a rate below R (e.g. 0.9)",
     )
     p.add_argument(
-        "-o", "--out", required=True, metavar="OUTDIR", help="folder for the JSON, markdown and plots"
+        "-o",
+        "--out",
+        required=True,
+        metavar="OUTDIR",
+        help="output folder; writes robustness.json, robustness.md and heatmap_JUDGE.png per judge",
     )
     add_common(p)
     p.set_defaults(func=run)
@@ -71,9 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from heapmetric.errors import InputError
+    from heapmetric.io import check_output
     from heapmetric.judges.spec import load_judge
     from heapmetric.metaeval import robustness as rb
 
+    check_output(args.out, folder=True, flag="--out")
     specs = list(args.judge)
     if args.model:
         specs.insert(0, "heapmetric" if args.model == "default" else f"heapmetric:{args.model}")

@@ -162,3 +162,13 @@ def test_evaluate_model_writes_the_json_and_the_md_beside_it(tmp_path):
     assert "JSON" in help_text and ".md beside it" in help_text
     assert written(out) == ["results.json", "results.md"]
     assert json.loads((out / "results.json").read_text())["judge"] == "length"
+
+
+def test_robustness(tmp_path):
+    from tests.fakes.perturbation_build import toy_build
+
+    root = toy_build(tmp_path / "build")
+    out = tmp_path / "out"
+    args = ["robustness", "--judge", "length", "--data-dir", str(root), "--split", "test", "-q"]
+    assert main([*args, "--only", "truncate", "-o", str(out)]) == 0
+    assert_help_matches(out_help(["robustness"]), out)
