@@ -218,3 +218,24 @@ def test_bad_inputs_are_clear_errors(question_files, tmp_path, capsys) -> None:
         gen.read_prompts("mt-bench", bad)
     with pytest.raises(Exception, match="limit"):
         gen.read_prompts("arena-hard", question_files["arena-hard"], limit=0)
+
+
+def test_endpoint_generation_through_the_fake_server(question_files, tmp_path) -> None:
+    """An OpenAI-compatible endpoint answers MT-Bench's two turns; an injected 503 is retried, not lost."""
+    from tests.fakes.openai_server import Failure, FakeOpenAIServer
+
+    def reply(messages, body):
+        return f"turn {sum(m['role'] == 'user' for m in messages)}: {messages[-1]['content'][:20]}"
+
+    out = tmp_path / "mt.jsonl"
+    with FakeOpenAIServer(reply, failures={2: Failure("503")}) as srv:
+        rc = main(["bench", "generate", "--benchmark", "mt-bench", "--base-url", srv.base_url, "--model", "served",
+                   "--questions", str(question_files["mt-bench"]), "--out", str(out), "--max-new-tokens", "32",
+                   "--concurrency", "2", "-q"])  # fmt: skip
+        served = srv.count()
+    assert rc == 0 and served == 6 + 1
+    answers = read_mt_bench_answers(out)
+    assert answers.model == "served"
+    assert answers.answers["81"] == ["turn 1: Name a fruit.", "turn 2: Now say it shorter."]
+    record = json.loads(out.read_text().splitlines()[0])
+    assert record["generation"]["backend"] == "openai" and record["generation"]["max_new_tokens"] == 32
