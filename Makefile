@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/heapmetric score -i heapmetric/examples/summaries.jsonl --task summarization --criterion coherence -o run_scores.jsonl
-	@echo "scores written to run_scores.jsonl"
+	$(BIN)/heapmetric score -i heapmetric/examples/instructions.jsonl --task instruction_following --criterion overall -o run_scores_instructions.jsonl
+	@echo "scores written to run_scores.jsonl and run_scores_instructions.jsonl"
 
 test: install
 	$(BIN)/python -m pytest -q -m "not slow and not gpu" tests

@@ -133,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from heapmetric.io import write_json
+    from heapmetric.loading import DEFAULT_MODEL_DIR, load
     from heapmetric.scoring.batching import padding_fraction, plan_batches
     from heapmetric.scoring.inputs import build_items, criterion_of
-    from heapmetric.scoring.metric import DEFAULT_MODEL_DIR, Metric, load
+    from heapmetric.scoring.metric import Metric
     from heapmetric.scoring.render import encode, render
     from heapmetric.scoring.reward_model import RewardModel
 

@@ -18,7 +18,7 @@ __all__ = ["load", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name == "load":
-        from heapmetric.scoring.metric import load
+        from heapmetric.loading import load
 
         return load
     raise AttributeError(f"module 'heapmetric' has no attribute {name!r}")

@@ -219,7 +219,7 @@ def load_judge(args: argparse.Namespace) -> Any:
         return HeapmetricClient(args.server, api_key=key)
     from transformers.utils import logging as hf_logging
 
-    from heapmetric.scoring.metric import load
+    from heapmetric.loading import load
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a scoring run
     return load(

@@ -114,7 +114,7 @@ def check_model_and_device(settings) -> None:  # settings: service.settings.Sett
     ``--quantize`` cannot be used here or ``--model`` names no folder, cached hub id or embedded default
     (nothing is loaded)."""
     from heapmetric.scoring.device import bnb_config, resolve_device, resolve_dtype
-    from heapmetric.scoring.metric import default_model, resolve_model_path
+    from heapmetric.loading import default_model, resolve_model_path
 
     device = resolve_device(settings.device)
     bnb_config(settings.quantization, resolve_dtype(settings.dtype, device), device)

@@ -146,9 +146,9 @@ def row_checker(spec: RunSpec, file: str) -> Callable[[int, dict[str, Any]], Non
 
 
 def model_identity(model: str | None) -> dict[str, Any]:
-    """The model's path and content revision (:func:`~heapmetric.scoring.metric.model_revision`), without
+    """The model's path and content revision (:func:`~heapmetric.loading.model_revision`), without
     loading it."""
-    from heapmetric.scoring.metric import default_model, model_revision, resolve_model_path
+    from heapmetric.loading import default_model, model_revision, resolve_model_path
 
     name = str(model) if model is not None else default_model()
     prefix = ""
@@ -234,7 +234,7 @@ class _Scorer:
         import ray
         from transformers.utils import logging as hf_logging
 
-        from heapmetric.scoring.metric import load
+        from heapmetric.loading import load
 
         hf_logging.disable_progress_bar()  # one "Loading weights" bar per actor is noise in the driver's log
         self.spec = RunSpec(**spec)

@@ -330,3 +330,41 @@ def item_values(
         else:
             values.setdefault("reference", refs[0])
     return values
+
+
+def pair_probability(score_a: float, score_b: float) -> float:
+    """P(a better than b) = sigmoid(score_a - score_b), computed without overflow."""
+    x = score_a - score_b
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def criteria_metadata(criteria: Sequence[str]) -> dict[str, Any]:
+    """``{"criterion": id}`` when one criterion was used, else ``{"criterion": None, "criteria": counts}``."""
+    from collections import Counter
+
+    counts = Counter(criteria)
+    if len(counts) == 1:
+        return {"criterion": next(iter(counts))}
+    return {"criterion": None, "criteria": dict(sorted(counts.items()))}
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, show: bool) -> Any:
+    """A tqdm bar on stderr over ``total`` items, or a silent stand-in when ``show`` is false."""
+    if not show:
+        return _NoProgress()
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="item", file=sys.stderr, dynamic_ncols=True, leave=False)

@@ -17,13 +17,20 @@ UniEval and G-Eval papers), ``max`` (the best match) or ``first``. An item witho
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Sequence
 from importlib import metadata as importlib_metadata
 from typing import Any
 
 from heapmetric.errors import InputError, ModelLoadError
-from heapmetric.judges.base import CompareResult, JudgeInfo, PairItem, ScoreItem, ScoreResult, system_means
+from heapmetric.judges.base import (
+    CompareResult,
+    JudgeInfo,
+    PairItem,
+    ScoreItem,
+    ScoreResult,
+    pair_probability,
+    system_means,
+)
 
 MULTI_REF = ("max", "mean", "first")
 
@@ -33,13 +40,6 @@ def _version(dist: str) -> str | None:
         return importlib_metadata.version(dist)
     except importlib_metadata.PackageNotFoundError:
         return None
-
-
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
 
 
 def _references(item: ScoreItem, index: int, judge: str) -> list[str]:
@@ -115,7 +115,7 @@ class _BaselineJudge:
         scores = self.score(sides, batch_size=batch_size, show_progress=show_progress).scores
         a, b = scores[: len(pairs)], scores[len(pairs) :]
         return CompareResult(
-            probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
+            probabilities=[pair_probability(x, y) for x, y in zip(a, b, strict=True)],
             scores_a=a,
             scores_b=b,
             metadata={"judge": self.name, **self.info.metadata},

@@ -26,7 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from heapmetric.errors import InputError, ModelLoadError, UnsupportedError
-from heapmetric.judges.base import CompareResult, JudgeInfo, PairItem, ScoreItem, ScoreResult, system_means
+from heapmetric.judges.base import (
+    CompareResult,
+    JudgeInfo,
+    PairItem,
+    ScoreItem,
+    ScoreResult,
+    criteria_metadata,
+    pair_probability,
+    progress_bar,
+    system_means,
+)
 from heapmetric.registry import Criterion
 
 log = logging.getLogger(__name__)
@@ -71,7 +81,7 @@ def locate_model(spec: str) -> tuple[str, str | None]:
                 + ")"
             )
         return str(path), None
-    from heapmetric.scoring.metric import resolve_model_path
+    from heapmetric.loading import resolve_model_path
 
     return str(resolve_model_path(spec)), None
 
@@ -313,7 +323,6 @@ class GenerativeJudge:
         import torch
 
         from heapmetric.scoring.batching import plan_batches, restore_order
-        from heapmetric.scoring.metric import _progress
         from heapmetric.scoring.render import collate, pad_token_id
 
         add_special = not self._templated
@@ -328,7 +337,7 @@ class GenerativeJudge:
         )
         pad = pad_token_id(self.tokenizer)
         results = []
-        progress = _progress(len(prompts), show_progress)
+        progress = progress_bar(len(prompts), show_progress)
         try:
             with torch.inference_mode():
                 for batch in batches:
@@ -384,10 +393,8 @@ class GenerativeJudge:
             else:
                 lo, hi = c.scale
                 calibrated.append(lo + (hi - lo) * (expected - values[0]) / (values[-1] - values[0]))
-        from heapmetric.scoring.metric import _criteria_metadata
-
         meta = self._base_metadata()
-        meta.update(_criteria_metadata([c.id for c in criteria]), truncated=n_trunc, n_items=len(items))
+        meta.update(criteria_metadata([c.id for c in criteria]), truncated=n_trunc, n_items=len(items))
         return ScoreResult(
             scores=scores,
             calibrated=calibrated if any(v is not None for v in calibrated) else None,
@@ -407,7 +414,6 @@ class GenerativeJudge:
     ) -> CompareResult:
         """P(output_a better) per pair: A/B prompt with positions swapped (``pairwise``) or from scores."""
         from heapmetric.scoring.inputs import build_pairs, criterion_of
-        from heapmetric.scoring.metric import _criteria_metadata, _sigmoid
 
         mode = mode or self.compare_mode
         if mode not in COMPARE_MODES:
@@ -424,7 +430,7 @@ class GenerativeJudge:
             a, b = res.scores[:n], res.scores[n:]
             meta.update(criterion=res.metadata.get("criterion"), truncated=res.truncated, n_pairs=n)
             return CompareResult(
-                probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
+                probabilities=[pair_probability(x, y) for x, y in zip(a, b, strict=True)],
                 scores_a=a,
                 scores_b=b,
                 metadata=meta,
@@ -444,7 +450,7 @@ class GenerativeJudge:
         swapped = [self._group_probs(lp, groups)[0] for lp in logps[n:]]
         probs = [(x + (1.0 - y)) / 2 for x, y in zip(straight, swapped, strict=True)]
         meta.update(
-            _criteria_metadata([c.id for c in criteria]),
+            criteria_metadata([c.id for c in criteria]),
             truncated=n_trunc,
             n_pairs=n,
             position_consistency=sum((x > 0.5) == (y < 0.5) for x, y in zip(straight, swapped, strict=True))

@@ -1,5 +1,5 @@
-"""``heapmetric.load()`` and :class:`Metric`, the trained metric behind the :class:`~heapmetric.judges.base.Judge`
-protocol.
+""":class:`Metric`, the trained reward-model metric behind the :class:`~heapmetric.judges.base.Judge` protocol
+(:func:`heapmetric.load` in :mod:`heapmetric.loading` resolves a model to it).
 
 Load once, score many times::
 
@@ -16,148 +16,27 @@ each row's result does not depend on its batch mates). ``compare`` gives ``sigmo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import math
-import os
-import sys
-from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from heapmetric.errors import InputError, ModelLoadError, UnsupportedError
-from heapmetric.judges.base import CompareResult, JudgeInfo, ScoreItem, ScoreResult, system_means
+from heapmetric.errors import InputError, UnsupportedError
+from heapmetric.judges.base import (
+    CompareResult,
+    JudgeInfo,
+    ScoreItem,
+    ScoreResult,
+    criteria_metadata,
+    pair_probability,
+    progress_bar,
+    system_means,
+)
 from heapmetric.scoring.batching import DEFAULT_MAX_TOKENS, padding_fraction, plan_batches, restore_order
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 DEFAULT_BATCH_SIZE = 64
 """Largest batch (items) when the caller gives no batch size; the token budget usually binds first."""
-
-
-def default_model() -> str:
-    """``$HEAPMETRIC_MODEL`` if set, else the embedded ``heapmetric/models/default/`` folder.
-
-    Raises :class:`ModelLoadError` when neither is available.
-    """
-    from heapmetric.env import HEAPMETRIC_MODEL
-
-    value = os.environ.get(HEAPMETRIC_MODEL)
-    if value:
-        return value
-    if (DEFAULT_MODEL_DIR / "heapmetric.json").exists():
-        return str(DEFAULT_MODEL_DIR)
-    raise ModelLoadError(
-        f"no default model: {DEFAULT_MODEL_DIR} holds no trained checkpoint (heapmetric.json); "
-        "pass --model PATH (or model=) or set HEAPMETRIC_MODEL"
-    )
-
-
-def resolve_model_path(model: str | os.PathLike) -> Path:
-    """A local folder for ``model``: the folder itself, or a hub id already in the local Hugging Face cache.
-
-    Nothing is downloaded; a hub id that is not cached raises :class:`ModelLoadError` saying how to fetch it.
-    """
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    text = str(model)
-    if path.exists():
-        raise ModelLoadError(f"model {text!r} is a file, not a checkpoint folder")
-    if text.count("/") == 1 and not text.startswith((".", "/", "~")):
-        try:
-            from huggingface_hub import snapshot_download
-
-            return Path(snapshot_download(repo_id=text, local_files_only=True))
-        except Exception as exc:
-            raise ModelLoadError(
-                f"model {text!r} is not a folder and not in the local Hugging Face cache "
-                f"(nothing is downloaded at run time): run `huggingface-cli download {text}` "
-                "once, or pass a folder"
-            ) from exc
-    raise ModelLoadError(f"model folder {text!r} does not exist")
-
-
-def model_revision(path: str | os.PathLike, max_bytes: int = 512 * 1024 * 1024) -> str:
-    """A short content hash of a checkpoint folder (file names and bytes; files over ``max_bytes`` by size)."""
-    digest = hashlib.sha256()
-    root = Path(path)
-    for file in sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts):
-        digest.update(str(file.relative_to(root)).encode() + b"\0")
-        size = file.stat().st_size
-        if size > max_bytes:
-            digest.update(f"size:{size}".encode())
-            continue
-        with open(file, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def load(
-    model: str | os.PathLike | None = None,
-    *,
-    device: str = "auto",
-    dtype: Any = "auto",
-    quantization: str | None = None,
-    max_length: int | None = None,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
-) -> Any:
-    """Load a judge once for many calls.
-
-    ``model``: a heapmetric checkpoint folder, a Hugging Face sequence-classification folder with one label,
-    a hub id already cached locally, or ``generative:PATH`` for a causal chat LM judged zero-shot
-    (:class:`~heapmetric.judges.generative.GenerativeJudge`). None means :func:`default_model`.
-    ``device``: auto|cpu|cuda; ``dtype``: auto|fp32|bf16|fp16; ``quantization``: None|8bit|4bit (bitsandbytes).
-    ``max_length`` overrides the checkpoint's maximum input length; ``max_tokens`` is the padded-token budget
-    of one batch.
-    """
-    from heapmetric.scoring.device import normalize_quantization, resolve_device, resolve_dtype
-
-    if model is None:
-        model = default_model()
-    text = str(model)
-    if text.startswith("generative:"):
-        from heapmetric.judges.generative import GenerativeJudge
-
-        return GenerativeJudge.load(
-            text.split(":", 1)[1],
-            device=device,
-            dtype=dtype,
-            quantization=quantization,
-            max_length=max_length,
-        )
-    path = resolve_model_path(model)
-    from heapmetric.scoring.reward_model import RewardModel, read_spec
-
-    spec = read_spec(path)
-    if spec is not None and spec.get("kind") == "generative":
-        from heapmetric.judges.generative import GenerativeJudge
-
-        return GenerativeJudge.load(
-            str(path), device=device, dtype=dtype, quantization=quantization, max_length=max_length
-        )
-    if spec is not None and spec.get("kind", "reward") != "reward":
-        raise ModelLoadError(f"{path}/heapmetric.json: unknown kind {spec.get('kind')!r} (expected reward)")
-    quantization = normalize_quantization(quantization)
-    dev = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, dev)
-    reward = RewardModel.from_pretrained(path, device=dev, dtype=torch_dtype, quantization=quantization)
-    if reward.tokenizer is None:
-        raise ModelLoadError(f"{path}: no tokenizer files in the folder or its base model")
-    name = "default" if path.resolve() == DEFAULT_MODEL_DIR.resolve() else text
-    return Metric(
-        reward,
-        name=name,
-        revision=model_revision(path),
-        device=dev,
-        dtype=torch_dtype,
-        quantization=quantization,
-        max_length=max_length,
-        max_tokens=max_tokens,
-    )
 
 
 def position_limit(model: Any) -> tuple[int | None, str]:
@@ -280,7 +159,7 @@ class Metric:
         pad = pad_token_id(self.tokenizer)
         side = getattr(self.tokenizer, "padding_side", "right") or "right"
         results: list[list[float]] = []
-        progress = _progress(len(items), show_progress)
+        progress = progress_bar(len(items), show_progress)
         try:
             # bitsandbytes logs a warning on every 8-bit matmul that fp32 inputs are cast to fp16
             with torch.inference_mode(), _quiet_logger("bitsandbytes.autograd._functions"):
@@ -336,7 +215,7 @@ class Metric:
         calibrated = self._calibrate(scores, stats["criteria"])
         meta = self._base_metadata()
         meta.update(
-            _criteria_metadata(stats["criteria"]),
+            criteria_metadata(stats["criteria"]),
             truncated=stats["truncated"],
             padding_fraction=round(stats["padding_fraction"], 4),
             n_items=len(items),
@@ -371,9 +250,9 @@ class Metric:
         n = len(pairs)
         a, b = scores[:n], scores[n:]
         meta = self._base_metadata()
-        meta.update(_criteria_metadata(stats["criteria"][:n]), truncated=stats["truncated"], n_pairs=n)
+        meta.update(criteria_metadata(stats["criteria"][:n]), truncated=stats["truncated"], n_pairs=n)
         return CompareResult(
-            probabilities=[_sigmoid(x - y) for x, y in zip(a, b, strict=True)],
+            probabilities=[pair_probability(x, y) for x, y in zip(a, b, strict=True)],
             scores_a=a,
             scores_b=b,
             metadata=meta,
@@ -395,20 +274,6 @@ class Metric:
         return out if any(v is not None for v in out) else None
 
 
-def _criteria_metadata(criteria: list[str]) -> dict[str, Any]:
-    counts = Counter(criteria)
-    if len(counts) == 1:
-        return {"criterion": next(iter(counts))}
-    return {"criterion": None, "criteria": dict(sorted(counts.items()))}
-
-
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 @contextlib.contextmanager
 def _quiet_logger(name: str) -> Any:
     logger = logging.getLogger(name)
@@ -420,20 +285,4 @@ def _quiet_logger(name: str) -> Any:
         logger.setLevel(level)
 
 
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoProgress()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="item", file=sys.stderr, dynamic_ncols=True, leave=False)
-
-
-__all__ = ["load", "Metric", "default_model", "model_revision", "resolve_model_path"]
+__all__ = ["Metric", "position_limit"]

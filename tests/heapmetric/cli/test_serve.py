@@ -195,13 +195,13 @@ def no_server_start(monkeypatch):
     """Fail the test if uvicorn starts serving or a model starts loading."""
     import uvicorn
 
-    import heapmetric.scoring.metric
+    import heapmetric.loading
 
     def refuse(*_a, **_k):
         raise AssertionError("got past the fast checks")
 
     monkeypatch.setattr(uvicorn.Server, "run", refuse)
-    monkeypatch.setattr(heapmetric.scoring.metric, "load", refuse)
+    monkeypatch.setattr(heapmetric.loading, "load", refuse)
     monkeypatch.setattr("service.lifespan.load_judge", refuse)
 
 

@@ -11,7 +11,7 @@ import heapmetric
 from heapmetric.errors import InputError, ModelLoadError, UnknownNameError
 from heapmetric.judges.base import Judge, PairItem, ScoreItem
 from heapmetric.records import Judgement
-from heapmetric.scoring import metric as metric_module
+from heapmetric import loading as loading_module
 
 TASK = {"task": "summarization", "criterion": "coherence"}
 
@@ -161,7 +161,7 @@ def test_bad_calls(encoder_metric):
 
 def test_load_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("HEAPMETRIC_MODEL", raising=False)
-    monkeypatch.setattr(metric_module, "DEFAULT_MODEL_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(loading_module, "DEFAULT_MODEL_DIR", tmp_path / "nothing")
     with pytest.raises(ModelLoadError, match="no default model"):
         heapmetric.load()
     with pytest.raises(ModelLoadError, match="does not exist"):
