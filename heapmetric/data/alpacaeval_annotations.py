@@ -47,6 +47,8 @@ NAME = "alpacaeval_annotations"
 FOLDER = "alpacaeval_annotations"
 #: Labels differ per annotation set (:data:`SETS`); each record carries its own ``meta.label_source``.
 LABEL_SOURCE = None
+LABEL_SOURCES = "gpt-4-turbo (AlpacaEval 2.0), gpt-4 (AlpacaEval 1.0)"
+"""Who labelled the records (set per record: ``meta.label_source``)."""
 TASK = "instruction_following"
 CRITERION = "overall"
 #: The AlpacaEval folder (sibling of :data:`FOLDER`) with the instructions and the bench systems' outputs.

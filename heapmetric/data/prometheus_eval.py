@@ -43,6 +43,8 @@ FOLDER = "prometheus_eval"
 LABEL_SOURCE = None
 HHH_LABEL_SOURCE = "human"
 MT_BENCH_LABEL_SOURCE = "gpt-4"
+LABEL_SOURCES = "human (HHH pairs), gpt-4 (MT-Bench grades)"
+"""Who labelled the records (set per record: ``meta.label_source``)."""
 TASK = "instruction_following"
 HHH_FILE = "hhh_alignment_eval.json"
 MT_BENCH_FILE = "mt_bench_eval.json"
