@@ -13,7 +13,7 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "robustness",
@@ -46,11 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--split", choices=["train", "validation", "test"], default="test", help="which split (default test)"
     )
     p.add_argument(
-        "--per-cell", type=int, default=50, metavar="N", help="pairs per cell at most (default 50)"
+        "--per-cell", type=count_type(1), default=50, metavar="N", help="pairs per cell at most (default 50)"
     )
     p.add_argument("--only", nargs="+", metavar="NAME", help="only these perturbations")
     p.add_argument("--seed", type=int, default=0, help="seed of the pair draws (default 0)")
-    p.add_argument("--batch-size", type=int, default=None, help="judge batch size (default: the judge's)")
+    p.add_argument(
+        "--batch-size", type=count_type(1), default=None, help="judge batch size (default: the judge's)"
+    )
     p.add_argument("--confidence", type=float, default=0.95, help="interval coverage (default 0.95)")
     p.add_argument(
         "--min-rate",

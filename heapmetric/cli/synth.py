@@ -8,7 +8,7 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from heapmetric.cli import add_common
+    from heapmetric.cli import add_common, count_type
 
     p = sub.add_parser(
         "synth",
@@ -41,10 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="model name at the endpoint, or for --backend local a folder, .gguf file or 'smollm2'",
     )
     g.add_argument("--api-key", help="bearer token for the endpoint (default: $OPENAI_API_KEY)")
-    g.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    g.add_argument("--concurrency", type=count_type(1), default=8, help="requests in flight (default 8)")
     g.add_argument("--rate-limit", type=float, metavar="RPS", help="at most this many requests per second")
     g.add_argument("--timeout", type=float, default=60, help="seconds per request attempt (default 60)")
-    g.add_argument("--max-retries", type=int, default=5, help="retries per request (default 5)")
+    g.add_argument("--max-retries", type=count_type(0), default=5, help="retries per request (default 5)")
     g.add_argument("--device", default="cpu", help="device for --backend local (default cpu)")
     g.add_argument(
         "--temperature",
@@ -83,15 +83,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--instructions-per-feature", type=int, default=2, metavar="N")
     s.add_argument(
         "--max-features",
-        type=int,
+        type=count_type(1),
         default=4,
         metavar="N",
         help="instruction features (subject areas, skills) used per reference (default 4)",
     )
-    s.add_argument("--limit", type=int, metavar="N", help="use only the first N references")
+    s.add_argument("--limit", type=count_type(1), metavar="N", help="use only the first N references")
     s.add_argument(
         "--target-size",
-        type=int,
+        type=count_type(1),
         metavar="N",
         help="records wanted: references are used in order until the filters keep N, then the "
         "data budget selects N",
@@ -117,7 +117,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--criterion", metavar="TASK/NAME", help="registered criterion to score with")
     f.add_argument("--score-instruction", metavar="TEXT", help="free-text criterion to score with")
     f.add_argument("--min-score", type=float, metavar="X", help="drop candidates scoring below X")
-    f.add_argument("--top-k", type=int, metavar="K", help="keep the K best candidates of each reference")
+    f.add_argument(
+        "--top-k", type=count_type(1), metavar="K", help="keep the K best candidates of each reference"
+    )
     f.add_argument(
         "--diversity",
         type=float,
