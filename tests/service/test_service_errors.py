@@ -198,7 +198,7 @@ def test_docs_work_offline(server):
 @pytest.fixture(scope="module")
 def real(tiny_encoder_metric_dir):
     app = create_app(Settings(model=str(tiny_encoder_metric_dir), device="cpu", api_keys=[KEY]))
-    with serve_in_thread(app, ready=True, timeout=120) as srv:
+    with serve_in_thread(app, ready=True, timeout=300) as srv:
         yield srv
 
 
