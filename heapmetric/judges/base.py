@@ -227,7 +227,10 @@ class ScoreResult:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        """Standard JSON (non-finite numbers as ``null``, see :func:`heapmetric.io.dumps_json`)."""
+        from heapmetric.io import dumps_json
+
+        return dumps_json(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,10 @@ class CompareResult:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        """Standard JSON (non-finite numbers as ``null``, see :func:`heapmetric.io.dumps_json`)."""
+        from heapmetric.io import dumps_json
+
+        return dumps_json(asdict(self))
 
 
 @runtime_checkable

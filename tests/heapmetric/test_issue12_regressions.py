@@ -316,6 +316,7 @@ def test_12_json_output_never_holds_nan(tmp_path, monkeypatch):
         text = out.read_text()
         rows = strict_json(text) if suffix == "json" else [strict_json(line) for line in text.splitlines()]
         assert [r["score"] for r in rows] == [None, None] and rows[0]["extra"] is None
+    assert strict_json(ScoreResult(scores=[math.nan, 0.5]).to_json())["scores"] == [None, 0.5]
     write_json(tmp_path / "x.json", {"v": [float("-inf"), 1.5]})
     assert strict_json((tmp_path / "x.json").read_text()) == {"v": [None, 1.5]}
     write_table(tmp_path / "x.csv", [{"v": math.nan, "w": 1.0}])
