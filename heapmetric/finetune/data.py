@@ -118,11 +118,17 @@ def load_conversations(source: str | os.PathLike) -> TrainingData:
         if kind == "synth":
             report = json.loads((path / "report.json").read_text(encoding="utf-8"))
         rows = [(f"{rows_path}:{n}", r) for n, r in iter_jsonl(rows_path)]
-    elif path.is_dir() and (path / "dataset_info.json").is_file() or (path / "state.json").is_file():
+    elif path.is_dir() and any((path / n).is_file() for n in ("state.json", "dataset_dict.json")):
         from datasets import load_from_disk
 
         kind = "datasets"
-        rows = [(f"{path}[{i}]", dict(r)) for i, r in enumerate(load_from_disk(str(path)))]
+        ds = load_from_disk(str(path))
+        if hasattr(ds, "keys"):  # a DatasetDict: train on its train split
+            if "train" not in ds:
+                raise InputError(f"datasets folder has splits {sorted(ds)} but no 'train'", file=str(path))
+            ds = ds["train"]
+        # a table has every column in every row: None marks a column the record does not use
+        rows = [(f"{path}[{i}]", {k: v for k, v in r.items() if v is not None}) for i, r in enumerate(ds)]
     elif path.is_file():
         kind = "jsonl"
         rows = [(f"{path}:{n}", r) for n, r in iter_jsonl(path)]

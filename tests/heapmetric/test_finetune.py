@@ -165,6 +165,19 @@ def test_chat_jsonl_forms_and_errors(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     data = load_conversations(path)
     assert len(data.conversations) == 3 and data.skipped == {"no_assistant_reply": 1}
+    from datasets import Dataset, DatasetDict
+
+    table = [
+        {"messages": CONVERSATION, "prompt": None, "completion": None},
+        {"messages": None, "prompt": "p", "completion": "c"},
+    ]
+    Dataset.from_list(table).save_to_disk(str(tmp_path / "ds"))
+    assert load_conversations(tmp_path / "ds").conversations == data.conversations[:2]
+    DatasetDict({"train": Dataset.from_list(rows[1:2])}).save_to_disk(str(tmp_path / "dd"))
+    loaded = load_conversations(tmp_path / "dd")
+    assert loaded.kind == "datasets" and loaded.conversations == [data.conversations[1]]
+    with pytest.raises(InputError, match="neither"):
+        load_conversations(tmp_path)
     with pytest.raises(InputError, match="role"):
         conversation_of({"messages": [{"role": "bot", "content": "x"}]}, "f:1")
     with pytest.raises(InputError, match="no conversation"):
