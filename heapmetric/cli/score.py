@@ -160,7 +160,10 @@ def read_rows(
     """The input rows as ``(line, row)``; an empty input is an error naming the file, and so is a ``--map``
     column no row has. The output path is checked first, so a bad ``-o`` fails before any work."""
     from heapmetric.io import check_output, read_table
+    from heapmetric.judges.base import text_value
 
+    for flag in ("task", "criterion", "instruction"):  # undecodable argv bytes arrive as lone surrogates
+        text_value(getattr(args, flag, None), f"--{flag}")
     check_output(args.output, flag="--output")
     rows = read_table(args.input, args.input_format)
     check_mapped_columns(rows, mapping or {}, args.input)

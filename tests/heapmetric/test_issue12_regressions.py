@@ -182,6 +182,12 @@ def test_7_lone_surrogate_in_a_file_is_exit_2_naming_the_field(judge, tmp_path, 
     assert f"{src}:2 field 'output'" in err and "surrogate" in err
 
 
+def test_7_undecodable_argv_bytes_are_refused_naming_the_flag(no_model, tmp_path, capsys):
+    src = jsonl(tmp_path / "in.jsonl", [{"output": "x"}])
+    err = error_of(["score", "-i", str(src), "--instruction", "rate \udcff this"], capsys)  # argv byte 0xff
+    assert "field '--instruction'" in err and "surrogate" in err
+
+
 def test_7_lone_surrogate_in_the_python_api_is_an_input_error(tiny_encoder_metric_dir):
     import heapmetric
 
