@@ -128,13 +128,14 @@ done
 # 3. answers: the untouched student and each fine-tuned one
 for bench in alpacaeval arena-hard; do
   ext=jsonl; [ "$bench" = alpacaeval ] && ext=json
+  # journals beside, not inside, the answers folder (bench reads every file there)
   run "generate:$bench:base" "$HM" bench generate --benchmark "$bench" --model "$STUDENT" --name base \
-    --out "$OUT/answers/$bench/base.$ext" "${LIMIT[@]}" --max-new-tokens "$GEN_TOKENS" \
-    --batch-size "$GEN_BATCH" --device "$DEVICE" -q
+    --out "$OUT/answers/$bench/base.$ext" --journal "$OUT/journals/$bench-base.jsonl" "${LIMIT[@]}" \
+    --max-new-tokens "$GEN_TOKENS" --batch-size "$GEN_BATCH" --device "$DEVICE" -q
   for mode in "${MODES[@]}"; do
     run "generate:$bench:$mode" "$HM" bench generate --benchmark "$bench" --adapter "$OUT/sft/$mode" \
-      --name "sft-$mode" --out "$OUT/answers/$bench/sft-$mode.$ext" "${LIMIT[@]}" \
-      --max-new-tokens "$GEN_TOKENS" --batch-size "$GEN_BATCH" --device "$DEVICE" -q
+      --name "sft-$mode" --out "$OUT/answers/$bench/sft-$mode.$ext" --journal "$OUT/journals/$bench-$mode.jsonl" \
+      "${LIMIT[@]}" --max-new-tokens "$GEN_TOKENS" --batch-size "$GEN_BATCH" --device "$DEVICE" -q
   done
 done
 
