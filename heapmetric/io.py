@@ -331,10 +331,14 @@ def _read_delimited(text: str, name: str, delimiter: str) -> list[tuple[int, dic
 
     def quoting_error(exc: csv.Error) -> InputError:
         start = next((i + 1 for i in range(done, len(lines)) if lines[i].strip()), done + 1)
-        reason = str(exc)
+        reason = str(exc).replace("\t", "\\t")
         if "unexpected end of data" in reason:
             reason = "unterminated quoted field: a quote opened on this line is never closed"
-        return InputError(f"bad CSV quoting ({reason})", file=name, line=start)
+        hint = (
+            "; a field that starts with a quote is read as a quoted field: quote the whole field and double "
+            'the quotes inside ("a ""quoted"" word"), or use JSONL'
+        )
+        return InputError(f"bad CSV quoting ({reason}){hint}", file=name, line=start)
 
     try:
         header = reader.fieldnames or []
