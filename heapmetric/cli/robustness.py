@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "pairs": len(pairs),
     }
     paths = rb.write_report(results, args.out, info=info)
-    print(rb.markdown_table(results))
+    print(rb.pooled_table(results) + "\n\n" + rb.markdown_table(results))
     if not args.quiet:
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     if args.min_rate is not None:

@@ -62,10 +62,23 @@ class SuiteResult:
             "min_rate": min((c.rate for c in rated), default=math.nan),
         }
 
+    def pooled(self) -> dict[str, Cell]:
+        """Per perturbation, all its cells' pairs pooled into one cell (criterion ``*``)."""
+        confidence = float(self.metadata.get("confidence", 0.95))
+        out: dict[str, Cell] = {}
+        for name in dict.fromkeys(c.perturbation for c in self.cells):
+            cells = [c for c in self.cells if c.perturbation == name]
+            n, wins, ties = sum(c.n for c in cells), sum(c.wins for c in cells), sum(c.ties for c in cells)
+            low, high = wilson_interval(wins + ties / 2, n, confidence)
+            rate = (wins + ties / 2) / n if n else math.nan
+            out[name] = Cell(name, "*", n, wins, ties, rate, low, high, sum(c.missing for c in cells))
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "judge": self.judge,
             "summary": self.summary(),
+            "pooled": {k: asdict(v) for k, v in self.pooled().items()},
             "metadata": self.metadata,
             "cells": [asdict(c) for c in self.cells],
         }
@@ -238,6 +251,18 @@ def markdown_table(results: Sequence[SuiteResult], *, ci: bool = True) -> str:
     return "\n".join(lines)
 
 
+def pooled_table(results: Sequence[SuiteResult], *, ci: bool = True) -> str:
+    """One row per perturbation, its cells' pairs pooled over criteria: rate [Wilson CI] (n) per judge."""
+    pooled = [r.pooled() for r in results]
+    names = list(dict.fromkeys(n for p in pooled for n in p))
+    lines = [
+        "| perturbation | " + " | ".join(r.judge for r in results) + " |",
+        "|---|" + "---|" * len(results),
+    ]
+    lines += [f"| {n} | " + " | ".join(_fmt(p.get(n), ci) for p in pooled) + " |" for n in names]
+    return "\n".join(lines)
+
+
 def plot_heatmap(result: SuiteResult, path: str | Path) -> Path:
     """A perturbation × criterion heatmap of the rates (matplotlib, imported here)."""
     import matplotlib
@@ -286,7 +311,8 @@ def write_report(results: Sequence[SuiteResult], out_dir: str | Path, *, info: d
             "Each cell: share of pairs where the judge scores the original above its perturbation (ties count "
             f"half), {round(100 * info.get('confidence', 0.95))}% Wilson interval, number of pairs.\n\n"
         )
-        fh.write(markdown_table(results) + "\n")
+        fh.write("## Per perturbation (all its criteria pooled)\n\n" + pooled_table(results) + "\n\n")
+        fh.write("## Per perturbation × criterion\n\n" + markdown_table(results) + "\n")
     paths = [json_path, md_path]
     for r in results:
         paths.append(plot_heatmap(r, out_dir / f"heatmap_{re.sub(r'[^A-Za-z0-9_.-]+', '_', r.judge)}.png"))

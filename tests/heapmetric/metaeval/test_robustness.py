@@ -60,6 +60,8 @@ def test_length_baseline_rates(tmp_path: Path) -> None:
     assert 0 < repeated.high < 1 and repeated.low == 0.0 and 0 < cut.low < 1
     assert result.summary()["min_rate"] == 0.0
     assert "| truncate | summarization/coherence | 1.00" in markdown_table([result])
+    pooled = result.pooled()["truncate"]
+    assert pooled.n == sum(c.n for c in result.cells if c.perturbation == "truncate") and pooled.rate == 1.0
 
 
 def test_cli_writes_report_and_gates_on_min_rate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
