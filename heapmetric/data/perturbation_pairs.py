@@ -100,6 +100,12 @@ def _spread(originals: Sequence[Original], rng: random.Random) -> list[Original]
     return out
 
 
+def _check_names(only: Sequence[str] | None) -> None:
+    for name in only or ():
+        if name not in PERTURBATIONS:
+            raise UnknownNameError("perturbation", name, PERTURBATIONS)
+
+
 def make_pair(original: Original, name: str, perturbed: str, split: str) -> Preference:
     """The preference record "original better than its perturbation ``name``"."""
     r = original.record
@@ -169,9 +175,7 @@ def pairs_for_groups(
 
     if per_group < 1:
         raise InputError(f"must be >= 1, got {per_group}", field="--per-group")
-    for name in only or ():
-        if name not in PERTURBATIONS:
-            raise UnknownNameError("perturbation", name, PERTURBATIONS)
+    _check_names(only)
     stats = PairStats(split, Counter(), Counter(), Counter())
     out: list[Preference] = []
     for g in sorted(groups, key=lambda g: (g.dataset, g.task, g.criterion)):
@@ -231,6 +235,7 @@ def build_pairs(
     from heapmetric.records import write_records
     from training.data import load_groups
 
+    _check_names(only)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     result: dict[str, Any] = {"version": 1, "seed": seed, "per_group": per_group, "splits": {}}
     for split in splits:
