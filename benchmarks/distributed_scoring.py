@@ -82,6 +82,7 @@ def memory_child(model: str, n: int, workers: int, shard_size: int) -> None:
     import ray
 
     from heapmetric.distributed import score_file
+    from heapmetric.distributed.bulk import connect
 
     peak = {"tree": 0}
     stop = threading.Event()
@@ -93,7 +94,7 @@ def memory_child(model: str, n: int, workers: int, shard_size: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = write_input(Path(tmp) / "rows.jsonl", n)
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        connect(num_cpus=2, quiet=True)
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
         try:
@@ -129,6 +130,7 @@ def bulk(args: argparse.Namespace, model: str, tmp: Path) -> dict:
 
     import heapmetric
     from heapmetric.distributed import score_file
+    from heapmetric.distributed.bulk import connect
 
     path = write_input(tmp / "rows.jsonl", args.rows)
     data = rows(args.rows)
@@ -139,7 +141,7 @@ def bulk(args: argparse.Namespace, model: str, tmp: Path) -> dict:
     in_process = args.rows / (time.perf_counter() - t0)
     print(f"in-process: {in_process:.1f} items/s", flush=True)
     results = {"in_process_items_per_s": round(in_process, 1), "ray": []}
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    connect(num_cpus=2, quiet=True)
     try:
         for workers in (1, 2):
             report = score_file(
@@ -168,11 +170,11 @@ def bulk(args: argparse.Namespace, model: str, tmp: Path) -> dict:
     metric.score(data, **TASK)
     results["in_process_after_items_per_s"] = round(args.rows / (time.perf_counter() - t0), 1)
     print(f"in-process after: {results['in_process_after_items_per_s']} items/s", flush=True)
-    results["driver"] = driver_cost(tmp, args.rows * 10)
+    results["driver"] = driver_cost(tmp, 10 * (args.memory_base or args.rows))
     print(json.dumps(results["driver"]), flush=True)
     memory = []
     for factor in args.memory_factors:
-        n = args.rows * factor
+        n = (args.memory_base or args.rows) * factor
         cmd = [
             sys.executable,
             __file__,
@@ -214,6 +216,7 @@ def serve_compare(args: argparse.Namespace, tmp: Path) -> dict:
     import ray
     import service_load as sl
 
+    from heapmetric.distributed.bulk import connect
     from heapmetric.distributed.serve import start, stop
     from service.settings import Settings
 
@@ -223,7 +226,7 @@ def serve_compare(args: argparse.Namespace, tmp: Path) -> dict:
     single_port, ray_port = sl.free_port(), sl.free_port()
     single_url = f"http://127.0.0.1:{single_port}"
     proc = sl.start_server(folder, single_port, load_args)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    connect(num_cpus=2, quiet=True)
     results: dict = {
         "model": description,
         "clients": args.clients,
@@ -271,6 +274,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=2000, help="base input size (default 2000)")
     ap.add_argument("--shard-size", type=int, default=4096)
     ap.add_argument("--memory-factors", type=int, nargs="*", default=[10, 100])
+    ap.add_argument("--memory-base", type=int, help="rows the memory factors multiply (default: --rows)")
     ap.add_argument("--model", help="checkpoint (default: a tiny random BERT metric built here)")
     ap.add_argument("--serve", action="store_true", help="the Ray Serve load test instead of bulk scoring")
     ap.add_argument("--replicas", type=int, default=2)
@@ -285,6 +289,7 @@ def main() -> int:
         "HF_DATASETS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_agent_register_timeout_ms": "300000",  # a loaded machine starts Ray's agents slowly
     }.items():
         os.environ.setdefault(key, value)
     if args.memory_child:

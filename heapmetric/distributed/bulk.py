@@ -311,11 +311,14 @@ class Monitor:
         }
 
 
-def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: bool = False) -> bool:
+def connect(
+    address: str | None = None, *, num_cpus: int | None = None, quiet: bool = False, attempts: int = 3
+) -> bool:
     """Join the Ray cluster at ``address`` (``auto``: the one ``ray start`` runs here), or start a local one.
 
     Returns True when this call started or joined it (the caller then calls ``ray.shutdown()``), False when
-    this process was already connected."""
+    this process was already connected. A local start is tried ``attempts`` times: on a loaded machine Ray's
+    own start-up can miss its 30 s registration deadline."""
     ray = require_ray()
     if ray.is_initialized():
         return False
@@ -324,13 +327,24 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, quiet: b
         "logging_level": logging.WARNING if quiet else logging.INFO,
         "log_to_driver": not quiet,
     }
-    try:
-        if address:
+    if address:
+        try:
             ray.init(address=address, **kwargs)
-        else:
+        except ConnectionError as exc:
+            raise InputError(f"cannot reach a Ray cluster at {address!r} ({exc})", field="--address") from exc
+        return True
+    for attempt in range(1, attempts + 1):
+        try:
             ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
-    except ConnectionError as exc:
-        raise InputError(f"cannot reach a Ray cluster at {address!r} ({exc})", field="--address") from exc
+            return True
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node start times out
+            ray.shutdown()
+            if attempt == attempts:
+                raise UnsupportedError(
+                    f"Ray could not start a local cluster ({exc}); on a busy machine start one first with "
+                    "`ray start --head` and pass --address auto"
+                ) from exc
+            log.warning("Ray did not start (%s); trying again (%d of %d)", exc, attempt + 1, attempts)
     return True
 
 

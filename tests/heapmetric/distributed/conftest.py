@@ -12,7 +12,11 @@ def cluster():
     """A local Ray cluster for the module's tests; shut down (no raylet left) when the module is done."""
     ray = pytest.importorskip("ray")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    # the raylet waits for its (Python) agents to start; on a loaded machine the default is too short
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "300000")
+    from heapmetric.distributed.bulk import connect
+
+    connect(num_cpus=2, quiet=True)  # no dashboard, logs not forwarded; retried if Ray's start-up times out
     try:
         yield ray
     finally:
