@@ -58,16 +58,24 @@ def write_input(path: Path, n: int) -> Path:
 
 
 def tree_rss(pid: int) -> int:
-    """RSS of ``pid`` and all its descendants, in bytes (processes that vanish meanwhile are skipped)."""
+    """RSS in bytes of ``pid`` and all its descendants plus, when this process joined a cluster started
+    elsewhere (``$RAY_ADDRESS``), this machine's raylet and gcs_server with theirs (object store, workers);
+    each process counted once, those that vanish meanwhile skipped."""
     import psutil
 
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
+    roots = [pid]
+    if os.environ.get("RAY_ADDRESS"):
+        roots += [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in ("raylet", "gcs_server")]
+    seen: dict[int, psutil.Process] = {}
+    for root in roots:
+        try:
+            proc = psutil.Process(root)
+            for p in [proc, *proc.children(recursive=True)]:
+                seen[p.pid] = p
+        except psutil.NoSuchProcess:
+            continue
     total = 0
-    for proc in procs:
+    for proc in seen.values():
         try:
             total += proc.memory_info().rss
         except psutil.Error:

@@ -312,16 +312,19 @@ class Monitor:
 
 
 def connect(
-    address: str | None = None, *, num_cpus: int | None = None, quiet: bool = False, attempts: int = 3
+    address: str | None = None, *, num_cpus: int | None = None, quiet: bool = False, attempts: int = 1
 ) -> bool:
-    """Join the Ray cluster at ``address`` (``auto``: the one ``ray start`` runs here), or start a local one.
+    """Join the Ray cluster at ``address`` (``auto``: the one ``ray start`` runs here; default
+    ``$RAY_ADDRESS``, as Ray's own tools read it), or start a local one.
 
     Returns True when this call started or joined it (the caller then calls ``ray.shutdown()``), False when
-    this process was already connected. A local start is tried ``attempts`` times: on a loaded machine Ray's
-    own start-up can miss its 30 s registration deadline."""
+    this process was already connected. A local start is tried ``attempts`` times (on a loaded machine Ray's
+    start-up can miss its own 30 s registration deadline; the processes of a failed try live until this
+    process exits)."""
     ray = require_ray()
     if ray.is_initialized():
         return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs: dict[str, Any] = {
         "logging_level": logging.WARNING if quiet else logging.INFO,

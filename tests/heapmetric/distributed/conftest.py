@@ -16,7 +16,7 @@ def cluster():
     os.environ.setdefault("RAY_agent_register_timeout_ms", "300000")
     from heapmetric.distributed.bulk import connect
 
-    connect(num_cpus=2, quiet=True)  # no dashboard, logs not forwarded; retried if Ray's start-up times out
+    connect(num_cpus=2, quiet=True)  # $RAY_ADDRESS if set, else a local Ray: no dashboard, quiet
     try:
         yield ray
     finally:
