@@ -60,26 +60,27 @@ class HeapmetricReplica:
         settings = Settings.model_validate_json(settings_json)
         self.replica, local_rank = _replica_identity()
         judge = load_judge(settings)  # before the replica counts as started: no traffic until it is loaded
-        self.app = create_app(settings, judge=judge)
-        self.app.add_middleware(_ReplicaHeader, replica=self.replica)
+        # not `self.app`: Serve's ingress wrapper owns that name (a read-only property)
+        self.service_app = create_app(settings, judge=judge)
+        self.service_app.add_middleware(_ReplicaHeader, replica=self.replica)
         self.metrics_server = None
         self.metrics_port = None
         if metrics_port:
             from prometheus_client import start_http_server
 
             self.metrics_port = metrics_port + local_rank
-            registry = self.app.state.service.metrics.registry
+            registry = self.service_app.state.service.metrics.registry
             self.metrics_server, _ = start_http_server(
                 self.metrics_port, addr=settings.host, registry=registry
             )
         log.info("heapmetric replica %s ready (metrics port %s)", self.replica, self.metrics_port)
 
     def __serve_build_asgi_app__(self) -> Any:
-        return self.app
+        return self.service_app
 
     def check_health(self) -> None:
         """Raises (so Ray Serve replaces the replica) when the model failed to load or warm up."""
-        state = self.app.state.service
+        state = self.service_app.state.service
         if state.status == "failed":
             raise RuntimeError(f"heapmetric replica {self.replica}: {state.detail}")
 
