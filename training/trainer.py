@@ -289,6 +289,12 @@ def train(
         plan["planned_steps"] = state.get("planned_steps", cfg.max_steps)
         if state.get("stopped") == "time_budget":
             state["stopped"] = None  # a new call gets a new time budget
+        extended = _extend_plan(cfg, state)
+        if extended is not None:
+            plan["planned_steps"] = state["planned_steps"] = extended
+            log.info(
+                "time budget raised to %.1f min: schedule re-planned over %d steps", cfg.max_minutes, extended
+            )
         if main:
             _truncate_metrics(metrics_path, state["step"])
             log.info("resumed from %s (step %d)", existing, state["step"])
@@ -488,6 +494,7 @@ def train(
             fit = int((cfg.max_minutes * 60 * 0.9 - state["first_step_s"]) / per_step) + 1
             plan["planned_steps"] = max(step + 1, min(cfg.max_steps, fit))
             state["planned_steps"] = plan["planned_steps"]
+            state["budget_minutes"] = cfg.max_minutes
             log.info(
                 "time budget %.1f min: %.3f s/step, schedule planned over %d steps",
                 cfg.max_minutes,
@@ -636,6 +643,25 @@ def train(
 
 PLAN_AT = 30
 """Step at which a run with a time budget estimates how many steps fit in it."""
+
+
+def _extend_plan(cfg: TrainConfig, state: dict[str, Any]) -> int | None:
+    """On resume with a larger ``max_minutes`` than the run was planned for, the steps that fit in the new
+    budget at the pace measured so far (None: keep the plan). This is how a CPU run grows across sessions:
+    ``heapmetric train --resume --set max_minutes=N``; the linear schedule then restarts from the learning rate
+    it has at the current step of the longer plan (a warm restart)."""
+    if cfg.max_minutes is None or "planned_steps" not in state or state.get("step", 0) < 2:
+        return None
+    old = state.get("budget_minutes")
+    if old is not None and cfg.max_minutes <= old:
+        return None
+    first = state.get("first_step_s", 0.0)
+    pace = (state["elapsed_s"] - first) / (state["step"] - 1)
+    if pace <= 0:
+        return None
+    fit = min(cfg.max_steps, int((cfg.max_minutes * 60 * 0.9 - first) / pace) + 1)
+    state["budget_minutes"] = cfg.max_minutes
+    return fit if fit > state["planned_steps"] else None
 
 
 def lr_factor(cfg: TrainConfig, step: int, planned: int) -> float:

@@ -126,3 +126,31 @@ def test_token_budget_chunks_give_the_same_loss(
         rows = [json.loads(x) for x in (Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
         losses[budget] = [r["loss"] for r in rows if "loss" in r]
     assert losses[None] == pytest.approx(losses[64], abs=1e-5)
+
+
+def test_resume_with_a_larger_time_budget_trains_on(
+    tiny_backbone: Path, fixture_data: Path, tmp_path: Path
+) -> None:
+    """A run stopped by its time budget continues when resumed with a larger one (how CPU runs grow across
+    sessions), with a learning rate above zero again."""
+    import json
+
+    from training.trainer import train
+
+    kw = dict(max_steps=100_000, eval_every=100_000, save_every=100_000, calibrate=False, warmup_ratio=0.1)
+    cfg = tiny_config(tmp_path, tiny_backbone, fixture_data, max_minutes=0.04, **kw)
+    first = train(cfg, progress=False)
+    assert first.stopped == "time_budget"
+    state = json.loads(
+        (Path(cfg.output_dir) / "checkpoints" / f"step-{first.steps}" / "trainer_state.json").read_text()
+    )
+    if (
+        "planned_steps" in state
+    ):  # planned once the pace is measured (PLAN_AT steps; fewer on a loaded machine)
+        assert state["budget_minutes"] == pytest.approx(0.04)
+    bigger = tiny_config(tmp_path, tiny_backbone, fixture_data, max_minutes=0.12, **kw)
+    second = train(bigger, resume=True, progress=False)
+    assert second.steps > first.steps
+    rows = [json.loads(x) for x in (Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
+    resumed = [r for r in rows if "lr" in r and r["step"] == first.steps + 1]
+    assert resumed and resumed[0]["lr"] > 0
