@@ -27,7 +27,6 @@ def test_two_replicas_answer_in_process_scores_with_metrics_per_replica(cluster,
 
     port, metrics_port = _free_port(), _free_port()
     settings = Settings(model=str(tiny_encoder_metric_dir), device="cpu", port=port, max_wait_ms=2)
-    url = start(settings, replicas=2, metrics_port=metrics_port)
     items = [
         {"output": f"summary {i} " + "word " * (i % 9), "source": "the article " * (1 + i % 5)}
         for i in range(60)
@@ -37,7 +36,9 @@ def test_two_replicas_answer_in_process_scores_with_metrics_per_replica(cluster,
     )
     replicas: set[str] = set()
     got: list[float] = []
+    url = f"http://127.0.0.1:{port}"
     try:
+        assert start(settings, replicas=2, metrics_port=metrics_port) == url
         with httpx.Client(timeout=60) as client:
             assert client.get(url + "/readyz").status_code == 200
             for start_at in range(0, len(items), 4):
