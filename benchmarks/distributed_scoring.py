@@ -123,7 +123,6 @@ def memory_child(model: str, n: int, workers: int, shard_size: int) -> None:
         json.dumps(
             {
                 "rows": n,
-                "input_bytes": path.stat().st_size if path.exists() else None,
                 "seconds": round(report.seconds, 2),
                 "items_per_s": round(report.items_per_second, 1),
                 "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -161,13 +160,16 @@ def bulk(args: argparse.Namespace, model: str, tmp: Path) -> dict:
                 device="cpu",
                 **TASK,
             )
-            busy = sum(a["busy_s"] for a in report.actors["actors"].values())
+            # each actor's rows over its own busy seconds, summed over the actors that got rows
+            busy_rate = sum(
+                a["rows"] / a["busy_s"] for a in report.actors["actors"].values() if a["busy_s"] > 0
+            )
             entry = {
                 "workers": workers,
                 "seconds": round(report.seconds, 2),
                 "items_per_s": round(report.items_per_second, 1),
                 "vs_in_process": round(report.items_per_second / in_process, 3),
-                "actor_busy_items_per_s": round(args.rows / busy * workers, 1) if busy else None,
+                "actor_busy_items_per_s": round(busy_rate, 1),
                 "rows_per_actor": [a["rows"] for a in report.actors["actors"].values()],
             }
             results["ray"].append(entry)
