@@ -113,8 +113,8 @@ def check_model_and_device(settings) -> None:  # settings: service.settings.Sett
     """Fail in one line, before the port is bound or anything is loaded, when ``--device``, ``--dtype`` or
     ``--quantize`` cannot be used here or ``--model`` names no folder, cached hub id or embedded default
     (nothing is loaded)."""
-    from heapmetric.scoring.device import bnb_config, resolve_device, resolve_dtype
     from heapmetric.loading import default_model, resolve_model_path
+    from heapmetric.scoring.device import bnb_config, resolve_device, resolve_dtype
 
     device = resolve_device(settings.device)
     bnb_config(settings.quantization, resolve_dtype(settings.dtype, device), device)

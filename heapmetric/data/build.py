@@ -77,7 +77,9 @@ def count_rows(records: Iterable[tuple[str, Record]]) -> list[dict[str, Any]]:
     return [{**dict(zip(names, key, strict=True)), "records": counts[key]} for key in keys]
 
 
-def stamp_label_source(name: str, module: Any, records: Sequence[Record], derived: Sequence[Preference]) -> None:
+def stamp_label_source(
+    name: str, module: Any, records: Sequence[Record], derived: Sequence[Preference]
+) -> None:
     """Give every record ``meta.label_source``: the converter's own value where it set one, else the module's
     ``LABEL_SOURCE``; a derived preference takes the provenance of the judgements it was made from."""
     default = getattr(module, "LABEL_SOURCE", None)
@@ -335,6 +337,8 @@ def counts_markdown(rows: list[dict[str, Any]], dataset: str, *, by_label_source
         )
     blank = "| " * (3 if by_label_source else 2)
     lines.append(
-        f"| **all** {blank}| " + " | ".join(f"{totals[s]:,}" for s in SPLITS) + f" | {sum(totals.values()):,} |"
+        f"| **all** {blank}| "
+        + " | ".join(f"{totals[s]:,}" for s in SPLITS)
+        + f" | {sum(totals.values()):,} |"
     )
     return "\n".join(lines)

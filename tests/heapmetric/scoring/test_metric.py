@@ -8,10 +8,10 @@ import random
 import pytest
 
 import heapmetric
+from heapmetric import loading as loading_module
 from heapmetric.errors import InputError, ModelLoadError, UnknownNameError
 from heapmetric.judges.base import Judge, PairItem, ScoreItem
 from heapmetric.records import Judgement
-from heapmetric import loading as loading_module
 
 TASK = {"task": "summarization", "criterion": "coherence"}
 
