@@ -136,7 +136,7 @@ def finetune(cfg: FinetuneConfig, *, callbacks: list[Any] | None = None) -> Fine
     from heapmetric.finetune.card import model_card
     from heapmetric.finetune.data import load_conversations
     from heapmetric.io import write_json
-    from heapmetric.llm.local import load_chat_model, resolve_local_model
+    from heapmetric.llm.local import load_chat_model, resolve_local_model, trainable_copy
     from heapmetric.scoring.device import bnb_config, library_versions, resolve_device
 
     started = time.monotonic()
@@ -150,6 +150,7 @@ def finetune(cfg: FinetuneConfig, *, callbacks: list[Any] | None = None) -> Fine
     quant = bnb_config(cfg.quantization, dtype, device)
     if quant is None:
         tokenizer, model = load_chat_model(path, gguf, device=device, dtype=None, name=cfg.model)
+        model = trainable_copy(model)  # a GGUF model (SmolLM2) is dequantized but still marked quantized
         model.train()
     else:  # QLoRA: quantized base weights, loaded straight to the device
         from peft import prepare_model_for_kbit_training

