@@ -26,11 +26,11 @@ echo "== examples of make run"
   --criterion overall -o "$OUT/examples_instructions.jsonl" -q
 echo "== test split, v1 datasets"
 "$HM" evaluate-model --model "$MODEL" --data data_build --split test --datasets $V1_SETS --out "$OUT/test_v1sets.json" -q
-echo "== test split, new datasets (at most 200 outputs per group)"
-"$HM" evaluate-model --model "$MODEL" --data data_build --split test --datasets $NEW_SETS --max-per-group 200 \
+echo "== test split, new datasets (at most 100 outputs per group)"
+"$HM" evaluate-model --model "$MODEL" --data data_build --split test --datasets $NEW_SETS --max-per-group 100 \
   --out "$OUT/test_newsets.json" -q
 echo "== robustness suite"
-"$HM" robustness --model "$MODEL" --data-dir data_build --split test --per-cell 30 -o "$OUT/robustness" -q || true
+"$HM" robustness --model "$MODEL" --data-dir data_build --split test --per-cell 20 -o "$OUT/robustness" -q || true
 echo "== benchmarks"
 JUDGE="heapmetric:$MODEL" OUT="$OUT/bench" benchmarks/run_bench_default.sh --quiet
 echo "results in $OUT"
