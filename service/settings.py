@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     model: str | None = Field(None, description="checkpoint folder or hub id; None = the embedded default")
     device: str = "auto"
     dtype: str = "auto"
-    quantization: Literal["4bit", "8bit"] | None = None
+    quantization: Literal["int8", "4bit", "8bit"] | None = None
     max_length: int | None = Field(None, ge=8, description="truncate model inputs to this many tokens")
     warmup: bool = Field(True, description="score one item after loading, before /readyz says ready")
 

@@ -51,6 +51,9 @@ class TrainConfig:
     lora: LoraConfig | None = None
     quantization: str | None = None
     compact_save: bool = True
+    #: start from the weights of a saved heapmetric reward model on the same backbone (e.g. the previous
+    #: default), instead of a fresh head on the base encoder
+    init_from: str | None = None
     # data
     data_dir: str = "data_build"
     datasets: list[str] | None = None
@@ -68,6 +71,9 @@ class TrainConfig:
     #: multiplies the mixing weight of each named dataset (then renormalised): e.g. the share of LLM-labelled
     #: or rule-made pairs against the human-judgement sets
     dataset_weights: dict[str, float] | None = None
+    #: datasets whose pairs are subsampled so the better output is as often the shorter as the longer one
+    #: (training.data.length_balanced): debiases LLM-judge labels that favour long answers
+    length_balance: list[str] = field(default_factory=list)
     paraphrase: str = "random"
     # losses
     pointwise_weight: float = 0.0

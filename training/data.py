@@ -224,6 +224,21 @@ def soft_label(p: Preference) -> float:
     return float(p_a) if p.label == "a" else 1.0 - float(p_a)
 
 
+def length_balanced(pairs: list[TrainPair], *, seed: int = 0) -> list[TrainPair]:
+    """``pairs`` with as many "the better output is longer" as "the better output is shorter" pairs.
+
+    Length is counted in whitespace words. The larger side is subsampled (seeded) to the smaller side's size;
+    pairs of equal length are all kept. The original order is preserved.
+    """
+    import random
+
+    longer = [i for i, p in enumerate(pairs) if len(p.better.split()) > len(p.worse.split())]
+    shorter = [i for i, p in enumerate(pairs) if len(p.better.split()) < len(p.worse.split())]
+    big, small = (longer, shorter) if len(longer) >= len(shorter) else (shorter, longer)
+    drop = set(random.Random(seed).sample(big, len(big) - len(small)))
+    return [p for i, p in enumerate(pairs) if i not in drop]
+
+
 @dataclass
 class TrainingData:
     """Pairs and graded examples per group, plus a summary of what was used and what was not."""
@@ -240,9 +255,16 @@ def build_training_data(
     judgement_pairs_enabled: bool = True,
     min_gap: float = 0.0,
     max_pairs_per_item: int | None = None,
+    length_balance: Iterable[str] = (),
     seed: int = 0,
 ) -> TrainingData:
-    """Turn grouped train records into pairs (and graded examples); a group with no pairs is reported."""
+    """Turn grouped train records into pairs (and graded examples); a group with no pairs is reported.
+
+    Groups of the datasets named in ``length_balance`` keep as many pairs whose better output is the longer one
+    as pairs whose better output is the shorter one (a seeded subsample of the larger side; equal lengths are
+    kept), so the training signal of a judge that favours length carries no length preference.
+    """
+    balanced = set(length_balance)
     pairs: dict[str, list[TrainPair]] = {}
     graded: dict[str, list[Graded]] = {}
     summary: dict[str, dict] = {}
@@ -271,6 +293,11 @@ def build_training_data(
                         name, fields_of(better), better.output, worse.output, better.score - worse.score
                     )
                 )
+        length_dropped = 0
+        if g.dataset in balanced and group_pairs:
+            kept = length_balanced(group_pairs, seed=seed)
+            length_dropped = len(group_pairs) - len(kept)
+            group_pairs = kept
         if g.judgements:
             scores = [j.score for j in g.judgements]
             mean = statistics.fmean(scores)
@@ -296,4 +323,6 @@ def build_training_data(
             "judgements": len(g.judgements),
             "preferences": len(g.preferences) + g.dropped_preferences,
         }
+        if g.dataset in balanced:
+            summary[name]["length_balance_dropped"] = length_dropped
     return TrainingData(pairs, graded, summary, warnings)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from heapmetric.errors import InputError
 from training.config import MINILM, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
     model = RewardModel.from_backbone(
         path, pooling=cfg.pooling, max_length=cfg.max_length, seed=cfg.seed, **kwargs
     )
+    if cfg.init_from:
+        init_weights(model, cfg.init_from, pooling=cfg.pooling)
     tokenizer = model.tokenizer
     backbone = model.backbone
     if getattr(backbone.config, "pad_token_id", None) is None and tokenizer is not None:
@@ -77,6 +80,37 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
             if _EMBEDDINGS.search(name) or (frozen and frozen.search(name)):
                 param.requires_grad_(False)
     return model, tokenizer
+
+
+def init_weights(model: Any, source: str | Path, *, pooling: str) -> None:
+    """Copy every weight of the saved reward model at ``source`` into ``model`` (same backbone and head).
+
+    Raises :class:`InputError` (field ``init_from``) when ``source`` is not a saved heapmetric reward model or
+    its architecture or pooling differs from the configured one.
+    """
+    from heapmetric.scoring.reward_model import RewardModel, read_spec
+
+    path = Path(source)
+    spec = read_spec(path) if path.is_dir() else None
+    if spec is None:
+        raise InputError(
+            "not a saved heapmetric model folder (no heapmetric.json)", file=str(path), field="init_from"
+        )
+    if spec.get("pooling") != pooling:
+        raise InputError(
+            f"the model pools with {spec.get('pooling')!r} but the config says pooling: {pooling!r}",
+            file=str(path / "heapmetric.json"),
+            field="init_from",
+        )
+    src = RewardModel.from_pretrained(path)
+    try:
+        model.load_state_dict(src.state_dict(), strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(
+            f"its weights do not fit the configured backbone ({first})", file=str(path), field="init_from"
+        ) from exc
+    log.info("initialised from %s", path)
 
 
 def _frozen_layers(n: int) -> re.Pattern | None:

@@ -88,8 +88,17 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="largest batch in items (default: by token budget, max 64)")
     p.add_argument("--max-length", type=int, help="maximum input tokens (default: the checkpoint's)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
-    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="default: auto")
-    p.add_argument("--quantize", choices=["8bit", "4bit"], help="bitsandbytes quantization (4bit = nf4)")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="default: auto (bf16 on GPUs and on CPUs with native bf16, else fp32)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=["int8", "8bit", "4bit"],
+        help="int8: torch dynamic quantization (CPU); 8bit/4bit: bitsandbytes (4bit = nf4)",
+    )
     p.add_argument(
         "--map",
         dest="mapping",

@@ -44,8 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="bind address (default 127.0.0.1; use 0.0.0.0 in a container)")
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto)")
-    p.add_argument("--dtype", help="auto | float32 | bfloat16 | float16 (default auto)")
-    p.add_argument("--quantize", choices=["4bit", "8bit"], help="bitsandbytes quantization (CUDA)")
+    p.add_argument(
+        "--dtype", help="auto | fp32 | bf16 | fp16 (default auto: bf16 on GPUs and on CPUs with native bf16)"
+    )
+    p.add_argument(
+        "--quantize",
+        choices=["int8", "8bit", "4bit"],
+        help="int8: torch dynamic quantization (CPU); 8bit/4bit: bitsandbytes",
+    )
     p.add_argument("--max-length", type=int, help="truncate model inputs to this many tokens")
     p.add_argument(
         "--max-batch-tokens",
@@ -117,7 +123,7 @@ def check_model_and_device(settings) -> None:  # settings: service.settings.Sett
     from heapmetric.scoring.device import bnb_config, resolve_device, resolve_dtype
 
     device = resolve_device(settings.device)
-    bnb_config(settings.quantization, resolve_dtype(settings.dtype, device), device)
+    bnb_config(settings.quantization, resolve_dtype(settings.dtype, device, settings.quantization), device)
     model = settings.model or default_model()
     if model.startswith("generative:"):
         from heapmetric.judges.generative import locate_model

@@ -159,9 +159,9 @@ class GenerativeJudge:
         folder, gguf = locate_model(spec)
         quantization = normalize_quantization(quantization)
         dev = resolve_device(device)
-        torch_dtype = resolve_dtype(dtype, dev)
+        torch_dtype = resolve_dtype(dtype, dev, quantization)
         qconfig = bnb_config(quantization, torch_dtype, dev)
-        if qconfig is not None and gguf is not None:
+        if quantization is not None and gguf is not None:
             raise UnsupportedError("a GGUF model is already quantized; load it without --quantize")
         kwargs: dict[str, Any] = {"dtype": torch_dtype}
         if gguf:
@@ -175,6 +175,11 @@ class GenerativeJudge:
             raise ModelLoadError(f"cannot load a causal LM judge from {spec!r}: {exc}") from exc
         if qconfig is None:
             model.to(dev)
+        if quantization == "int8":
+            from heapmetric.scoring.device import quantize_int8
+
+            # the decoder layers only: the output projection picks the verdict token, keep it exact
+            quantize_int8(model.get_decoder() if hasattr(model, "get_decoder") else model)
         return cls(
             model,
             tokenizer,

@@ -327,10 +327,11 @@ class RewardModel(nn.Module):
     ) -> RewardModel:
         """Load a checkpoint folder (heapmetric or plain HF sequence-classification with one label).
 
-        ``dtype`` is a torch dtype (default fp32); ``quantization`` is None, ``8bit`` or ``4bit``.
+        ``dtype`` is a torch dtype (default fp32); ``quantization`` is None, ``int8`` (CPU, torch dynamic
+        quantization of the backbone; ``dtype`` must be fp32), ``8bit`` or ``4bit`` (bitsandbytes).
         Errors are :class:`ModelLoadError` / :class:`UnsupportedError` with a one-line reason.
         """
-        from heapmetric.scoring.device import bnb_config
+        from heapmetric.scoring.device import bnb_config, normalize_quantization
 
         path = Path(directory)
         dtype = dtype or torch.float32
@@ -387,6 +388,10 @@ class RewardModel(nn.Module):
             model.to(device)
         else:
             model.head.to(device if device != "auto" else "cpu")
+        if normalize_quantization(quantization) == "int8":
+            from heapmetric.scoring.device import quantize_int8
+
+            quantize_int8(model.backbone)
         model.eval()
         return model
 

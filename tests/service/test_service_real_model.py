@@ -139,11 +139,13 @@ def test_request_level_criterion_and_compare_match(live, metric):
 
 
 def test_models_reports_the_loaded_model(live):
+    from heapmetric.scoring.device import dtype_name, resolve_dtype
+
     card = httpx.get(live.url + "/v1/models").json()["data"][0]
     assert (card["kind"], card["device"], card["dtype"], card["quantization"]) == (
         "reward",
         "cpu",
-        "float32",
+        dtype_name(resolve_dtype("auto", "cpu")),  # what --dtype auto picks on this CPU
         None,
     )
     assert card["max_length"] == 256

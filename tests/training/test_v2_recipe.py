@@ -154,3 +154,66 @@ def test_resume_with_a_larger_time_budget_trains_on(
     rows = [json.loads(x) for x in (Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
     resumed = [r for r in rows if "lr" in r and r["step"] == first.steps + 1]
     assert resumed and resumed[0]["lr"] > 0
+
+
+def test_length_balanced_keeps_as_many_shorter_as_longer_winners() -> None:
+    from training.data import TrainPair, length_balanced
+
+    longer = [TrainPair("g", {}, "a b c " * (k + 2), "a", 1.0) for k in range(7)]
+    shorter = [TrainPair("g", {}, "a", "a b c " * (k + 2), 1.0) for k in range(3)]
+    equal = [TrainPair("g", {}, "x y", "y z", 1.0)]
+    pairs = longer[:4] + shorter + equal + longer[4:]
+    kept = length_balanced(pairs, seed=1)
+    n_long = sum(len(p.better.split()) > len(p.worse.split()) for p in kept)
+    n_short = sum(len(p.better.split()) < len(p.worse.split()) for p in kept)
+    assert (n_long, n_short) == (3, 3) and equal[0] in kept
+    assert [pairs.index(p) for p in kept] == sorted(pairs.index(p) for p in kept)  # order kept
+    assert kept == length_balanced(pairs, seed=1)  # seeded
+
+
+def test_length_balance_applies_only_to_the_named_datasets(fixture_data: Path) -> None:
+    from training.data import build_training_data, load_groups
+
+    groups = load_groups(fixture_data, "train")
+    plain = build_training_data(groups, seed=0)
+    name = next(iter(plain.pairs)).split("/")[0]
+    balanced = build_training_data(groups, seed=0, length_balance=[name])
+    for group, summary in balanced.summary.items():
+        if group.startswith(name + "/") and summary["pairs"]:
+            pairs = balanced.pairs[group]
+            n_long = sum(len(p.better.split()) > len(p.worse.split()) for p in pairs)
+            n_short = sum(len(p.better.split()) < len(p.worse.split()) for p in pairs)
+            assert n_long == n_short
+            assert summary["length_balance_dropped"] == len(plain.pairs[group]) - len(pairs)
+        else:
+            assert "length_balance_dropped" not in summary
+            assert balanced.pairs.get(group) == plain.pairs.get(group)
+
+
+def test_init_from_starts_from_a_saved_model_and_refuses_a_misfit(
+    tiny_backbone: Path, fixture_data: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from training import modeling
+    from training.trainer import train
+
+    cfg = tiny_config(
+        tmp_path, tiny_backbone, fixture_data, max_steps=4, eval_every=100, save_every=100, calibrate=False
+    )
+    first = train(cfg, progress=False).model_dir
+    saved = dict(modeling.load_model(first).named_parameters())
+    cfg2 = tiny_config(tmp_path / "second", tiny_backbone, fixture_data, init_from=str(first))
+    model, _ = modeling.build_model(cfg2)
+    for name, param in model.named_parameters():
+        assert torch.allclose(param.float(), saved[name].float(), atol=1e-3), name
+    fresh, _ = modeling.build_model(tiny_config(tmp_path / "third", tiny_backbone, fixture_data))
+    assert not torch.allclose(fresh.head.weight, model.head.weight)
+    with pytest.raises(InputError, match="pools with"):
+        modeling.build_model(
+            tiny_config(tmp_path / "x", tiny_backbone, fixture_data, init_from=str(first), pooling="cls")
+        )
+    with pytest.raises(InputError, match="no heapmetric.json"):
+        modeling.build_model(
+            tiny_config(tmp_path / "y", tiny_backbone, fixture_data, init_from=str(tmp_path))
+        )

@@ -67,7 +67,10 @@ def test_result_metadata_and_system_scores(encoder_metric):
         "truncated",
     ):
         assert key in meta
-    assert meta["criterion"] == "summarization/coherence" and meta["dtype"] == "float32"
+    from heapmetric.scoring.device import dtype_name, resolve_dtype
+
+    assert meta["criterion"] == "summarization/coherence"
+    assert meta["dtype"] == dtype_name(resolve_dtype("auto", "cpu"))  # float32 unless the CPU has native bf16
     assert meta["truncated"] == result.truncated > 0  # sources up to 400 words exceed max_length 256
     expected = {}
     for s, name in zip(result.scores, data["systems"], strict=True):
