@@ -282,6 +282,14 @@ def model_card(
         "`heapmetric data perturb` for the rule-made robustness pairs); the table below says who labelled each "
         "(`human`, an LLM judge, or a rule). Splits are by input (`item_id`), so no test input was seen in "
         "training; robustness pairs keep the split of the output they were made from.",
+        *(
+            [
+                f"- Warm start: a second training stage, initialised from the weights of `{cfg['init_from']}` "
+                "(the previous default) rather than from the base encoder; everything below describes this stage."
+            ]
+            if cfg.get("init_from")
+            else []
+        ),
         "- Pairs: for graded data, every two outputs of the same input with different scores"
         + (f" (at most {cfg['max_pairs_per_item']} per input)" if cfg.get("max_pairs_per_item") else "")
         + "; for preference data, the non-tied preferences, with the judge's probability as a soft label where "
@@ -296,7 +304,15 @@ def model_card(
             if cfg.get("dataset_weights")
             else ""
         )
-        + "; a random instruction paraphrase per example.",
+        + "; a random instruction paraphrase per example."
+        + (
+            " Length balance: in "
+            + ", ".join(cfg["length_balance"])
+            + " the pairs were subsampled so the preferred answer is as often the shorter as the longer one "
+            "(LLM judges favour long answers)."
+            if cfg.get("length_balance")
+            else ""
+        ),
         f"- Optimisation: AdamW, lr {cfg.get('learning_rate')} (head {cfg.get('head_learning_rate')}), "
         f"{cfg.get('scheduler')} schedule after a warm-up, {cfg.get('batch_size')} pairs "
         f"+ {cfg.get('pointwise_batch_size')} graded outputs a step, max length {cfg.get('max_length')}, "
