@@ -215,6 +215,13 @@ def judgement_pairs(
     return out
 
 
+def better_worse(p: Preference) -> tuple[str, str] | None:
+    """``(better output, worse output)`` of a preference record; None for a tie."""
+    if p.label == "tie":
+        return None
+    return (p.output_a, p.output_b) if p.label == "a" else (p.output_b, p.output_a)
+
+
 def soft_label(p: Preference) -> float:
     """P(the labelled winner is better): ``meta.p_a`` (an LLM judge's probability that ``output_a`` is better)
     turned towards the label's side, else 1.0 (a hard label)."""
@@ -277,9 +284,10 @@ def build_training_data(
         # records for such groups hold the same pairs); only groups without grades use preference records.
         use_judgements = bool(g.judgements) and judgement_pairs_enabled
         for p in [] if use_judgements else g.preferences:
-            if p.label == "tie" or p.output_a == p.output_b:
+            oriented = better_worse(p)
+            if oriented is None or oriented[0] == oriented[1]:
                 continue
-            better, worse = (p.output_a, p.output_b) if p.label == "a" else (p.output_b, p.output_a)
+            better, worse = oriented
             margin = abs(p.margin) if p.margin is not None else 1.0
             prob = soft_label(p)
             group_pairs.append(TrainPair(name, fields_of(p), better, worse, margin, prob))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from heapmetric.judges.base import ScoreItem
-from training.data import Group, judgement_pairs
+from training.data import Group, better_worse, judgement_pairs
 
 ScoreFn = Callable[[list[ScoreItem]], Sequence[float]]
 
@@ -102,13 +102,13 @@ def evaluate(
     for name, g in chosen.items():
         graded = [(unique.setdefault(item_of(j, j.output), len(unique)), j.score) for j in g.judgements]
         if g.preferences and not g.judgements:
+            oriented = [(p, bw) for p in g.preferences if (bw := better_worse(p)) is not None]
             pairs = [
                 (
-                    unique.setdefault(item_of(p, p.output_a if p.label == "a" else p.output_b), len(unique)),
-                    unique.setdefault(item_of(p, p.output_b if p.label == "a" else p.output_a), len(unique)),
+                    unique.setdefault(item_of(p, better), len(unique)),
+                    unique.setdefault(item_of(p, worse), len(unique)),
                 )
-                for p in g.preferences
-                if p.label != "tie"
+                for p, (better, worse) in oriented
             ]
         else:
             pairs = [

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from training.data import Group, judgement_pairs, load_groups, soft_label
+from training.data import Group, better_worse, judgement_pairs, load_groups, soft_label
 from training.evaluation import ScoreFn, item_of
 
 
@@ -42,9 +42,10 @@ def validation_pairs(
                 rows.append((item_of(b, b.output), item_of(w, w.output), 1.0))
         else:
             for p in g.preferences:
-                if p.label == "tie" or p.output_a == p.output_b:
+                oriented = better_worse(p)
+                if oriented is None or oriented[0] == oriented[1]:
                     continue
-                better, worse = (p.output_a, p.output_b) if p.label == "a" else (p.output_b, p.output_a)
+                better, worse = oriented
                 rows.append((item_of(p, better), item_of(p, worse), soft_label(p)))
         if len(rows) > max_pairs:
             rows = random.Random(f"{seed}/{name}").sample(rows, max_pairs)
