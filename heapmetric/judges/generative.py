@@ -161,7 +161,7 @@ class GenerativeJudge:
         dev = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, dev, quantization)
         qconfig = bnb_config(quantization, torch_dtype, dev)
-        if quantization is not None and gguf is not None:
+        if qconfig is not None and gguf is not None:
             raise UnsupportedError("a GGUF model is already quantized; load it without --quantize")
         kwargs: dict[str, Any] = {"dtype": torch_dtype}
         if gguf:

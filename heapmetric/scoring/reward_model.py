@@ -338,7 +338,12 @@ class RewardModel(nn.Module):
         qconfig = bnb_config(quantization, dtype, device)
         meta = read_spec(path)
         if meta is None:
-            return _load_sequence_classification(cls, path, device, dtype, qconfig)
+            model = _load_sequence_classification(cls, path, device, dtype, qconfig)
+            if normalize_quantization(quantization) == "int8":
+                from heapmetric.scoring.device import quantize_int8
+
+                quantize_int8(model.backbone)
+            return model
         bb = meta.get("backbone") or {}
         layout = bb.get("layout", "full")
         base = resolve_base(bb["base"], relative_to=path) if bb.get("base") else None

@@ -141,6 +141,9 @@ def test_hf_sequence_classification_folder_loads(tmp_path, minilm_path):
     model = RewardModel.from_pretrained(tmp_path / "seqcls")
     assert model.native_head and model.max_length == 512
     assert scores(model).shape == (3,)
+    int8 = RewardModel.from_pretrained(tmp_path / "seqcls", quantization="int8")
+    assert not any(isinstance(m, torch.nn.Linear) for m in int8.backbone.modules())  # quantized here too
+    assert scores(int8).shape == (3,)
 
 
 def test_not_a_checkpoint_errors(tmp_path, minilm_path):
