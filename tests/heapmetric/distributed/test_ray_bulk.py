@@ -83,7 +83,10 @@ def test_killed_actor_still_gives_complete_output_without_duplicates(
     ids = [r["id"] for r in rows]
     assert ids == [str(i) for i in range(N_ROWS)] and len(set(ids)) == N_ROWS
     assert max(abs(r["score"] - s) for r, s in zip(rows, in_process_scores, strict=True)) <= 1e-5
-    assert report.actors["registrations"] >= 3  # the killed actor came back (it registers on start)
+    # Both actors registered. The killed one is restarted by Ray and registers again, but on a busy machine the
+    # surviving actor can finish the remaining rows first (CI of 2026-12-03 saw 2 registrations), so the
+    # restart itself is not asserted: what must hold is the complete, duplicate-free output above.
+    assert report.actors["registrations"] >= 2
 
 
 @pytest.mark.slow
