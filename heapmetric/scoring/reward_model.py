@@ -331,19 +331,16 @@ class RewardModel(nn.Module):
         quantization of the backbone; ``dtype`` must be fp32), ``8bit`` or ``4bit`` (bitsandbytes).
         Errors are :class:`ModelLoadError` / :class:`UnsupportedError` with a one-line reason.
         """
-        from heapmetric.scoring.device import bnb_config, normalize_quantization
+        from heapmetric.scoring.device import bnb_config
 
         path = Path(directory)
         dtype = dtype or torch.float32
         qconfig = bnb_config(quantization, dtype, device)
         meta = read_spec(path)
         if meta is None:
-            model = _load_sequence_classification(cls, path, device, dtype, qconfig)
-            if normalize_quantization(quantization) == "int8":
-                from heapmetric.scoring.device import quantize_int8
-
-                quantize_int8(model.backbone)
-            return model
+            return _int8_if_asked(
+                _load_sequence_classification(cls, path, device, dtype, qconfig), quantization
+            )
         bb = meta.get("backbone") or {}
         layout = bb.get("layout", "full")
         base = resolve_base(bb["base"], relative_to=path) if bb.get("base") else None
@@ -393,12 +390,16 @@ class RewardModel(nn.Module):
             model.to(device)
         else:
             model.head.to(device if device != "auto" else "cpu")
-        if normalize_quantization(quantization) == "int8":
-            from heapmetric.scoring.device import quantize_int8
+        return _int8_if_asked(model.eval(), quantization)
 
-            quantize_int8(model.backbone)
-        model.eval()
-        return model
+
+def _int8_if_asked(model: RewardModel, quantization: str | None) -> RewardModel:
+    """``model`` with its backbone's linear layers dynamically quantized when ``quantization`` is ``int8``."""
+    from heapmetric.scoring.device import normalize_quantization, quantize_int8
+
+    if normalize_quantization(quantization) == "int8":
+        quantize_int8(model.backbone)
+    return model
 
 
 def _hidden_size(config: Any) -> int:
