@@ -290,6 +290,16 @@ def model_card(
             if cfg.get("init_from")
             else []
         ),
+        *(
+            [
+                f"- Weight interpolation (WiSE-FT): the shipped weights are {1 - merged['weight_b']:g} × "
+                f"`{merged['a']}` + {merged['weight_b']:g} × `{merged['b']}` (`heapmetric train --merge`), "
+                "then validated and calibrated like a trained model; the stage described below is the one "
+                "that trained the second."
+            ]
+            if (merged := (meta.get("training") or {}).get("merged"))
+            else []
+        ),
         "- Pairs: for graded data, every two outputs of the same input with different scores"
         + (f" (at most {cfg['max_pairs_per_item']} per input)" if cfg.get("max_pairs_per_item") else "")
         + "; for preference data, the non-tied preferences, with the judge's probability as a soft label where "

@@ -70,6 +70,7 @@ def prepare_data(cfg: TrainConfig) -> tuple[TrainingData, dict[str, Group], dict
         exclude_tasks=cfg.exclude_tasks,
         criteria=cfg.criteria,
     )
+    _check_dataset_names(cfg)
     train_groups = load_groups(cfg.data_dir, "train", **kw)
     if not train_groups:
         raise InputError("no training records match the config's datasets/tasks/criteria", field="datasets")
@@ -97,6 +98,24 @@ def prepare_data(cfg: TrainConfig) -> tuple[TrainingData, dict[str, Group], dict
         val_groups = {}
     val_groups = {k: g for k, g in val_groups.items() if f"{g.task}/{g.criterion}" in criteria}
     return data, val_groups, criteria
+
+
+def _check_dataset_names(cfg: TrainConfig) -> None:
+    """A dataset named in ``dataset_weights`` or ``length_balance`` must be a folder of ``data_dir``: a
+    misspelt name would otherwise weigh or balance nothing, silently. (A dataset that exists but is filtered
+    out by ``tasks``/``datasets``, as in the held-out protocol, is fine.)"""
+    import difflib
+
+    root = Path(cfg.data_dir)
+    if not root.is_dir():
+        return  # load_groups says so, naming data_dir
+    known = sorted(p.name for p in root.iterdir() if p.is_dir())
+    for key, names in (("dataset_weights", cfg.dataset_weights or {}), ("length_balance", cfg.length_balance)):
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InputError(f"no dataset {name!r} in {root}{hint}", field=key)
 
 
 def criterion_for(fields: Fields, criteria: dict[str, Any]):
@@ -582,47 +601,16 @@ def train(
     if main:
         if state.get("best_step") is not None and state["best_step"] != state["step"] and best_dir.exists():
             final_model = modeling.load_model(best_dir, device=device)
-        final_model.eval()
-        memo: dict[Any, float] = {}
-
-        def final_scores(items):  # calibration and validation score the same outputs: score them once
-            todo = [it for it in dict.fromkeys(items) if it not in memo]
-            if todo:
-                memo.update(
-                    zip(
-                        todo,
-                        modeling.score_items(
-                            final_model,
-                            tokenizer,
-                            todo,
-                            criteria,
-                            max_length=cfg.max_length,
-                            batch_size=cfg.eval_batch_size,
-                            device=device,
-                            autocast=accelerator.autocast,
-                        ),
-                        strict=False,
-                    )
-                )
-            return [memo[it] for it in items]
-
-        from training.evaluation import subsample
-
-        final_groups = {
-            k: subsample(g, cfg.final_eval_max_per_group, cfg.seed) for k, g in val_groups.items()
-        }
-        with torch.no_grad():
-            validation = evaluate(final_groups, final_scores) if final_groups else None
-            calibration = (
-                modeling.fit_calibration(final_groups, criteria, final_scores) if cfg.calibrate else {}
-            )
-        modeling.save_model(
+        validation = finalize_model(
             final_model,
             tokenizer,
             out / "model",
             cfg,
-            calibration=calibration,
-            extra={"step": state["step"], "best_step": state.get("best_step"), "validation": validation},
+            val_groups,
+            criteria,
+            device=device,
+            autocast=accelerator.autocast,
+            extra={"step": state["step"], "best_step": state.get("best_step")},
         )
         write_json(
             out / "summary.json",
@@ -648,6 +636,68 @@ def train(
             log.warning("could not plot metrics: %s", exc)
     accelerator.wait_for_everyone()
     return TrainResult(out, out / "model", state["step"], stopped, state["elapsed_s"], validation)
+
+
+def finalize_model(
+    model: Any,
+    tokenizer: Any,
+    directory: Path,
+    cfg: TrainConfig,
+    val_groups: dict[str, Group],
+    criteria: dict[str, Any],
+    *,
+    device: Any,
+    autocast: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Validate ``model`` on the validation groups (at most ``cfg.final_eval_max_per_group`` each), fit its
+    calibration on the same outputs when ``cfg.calibrate``, and save it to ``directory`` with the results.
+
+    Returns the validation results (None without validation groups). Used by the trainer for its final model
+    and by :mod:`training.merge` for an interpolated one, so both are validated and calibrated alike.
+    """
+    import torch
+
+    from training import modeling
+    from training.evaluation import evaluate, subsample
+
+    model.eval()
+    memo: dict[Any, float] = {}
+
+    def final_scores(items):  # calibration and validation score the same outputs: score them once
+        todo = [it for it in dict.fromkeys(items) if it not in memo]
+        if todo:
+            memo.update(
+                zip(
+                    todo,
+                    modeling.score_items(
+                        model,
+                        tokenizer,
+                        todo,
+                        criteria,
+                        max_length=cfg.max_length,
+                        batch_size=cfg.eval_batch_size,
+                        device=device,
+                        autocast=autocast,
+                    ),
+                    strict=False,
+                )
+            )
+        return [memo[it] for it in items]
+
+    final_groups = {k: subsample(g, cfg.final_eval_max_per_group, cfg.seed) for k, g in val_groups.items()}
+    with torch.no_grad():
+        validation = evaluate(final_groups, final_scores) if final_groups else None
+        calibration = modeling.fit_calibration(final_groups, criteria, final_scores) if cfg.calibrate else {}
+    modeling.save_model(
+        model,
+        tokenizer,
+        directory,
+        cfg,
+        calibration=calibration,
+        extra={**(extra or {}), "validation": validation},
+    )
+    return validation
 
 
 PLAN_AT = 30

@@ -217,3 +217,27 @@ def test_init_from_starts_from_a_saved_model_and_refuses_a_misfit(
         modeling.build_model(
             tiny_config(tmp_path / "y", tiny_backbone, fixture_data, init_from=str(tmp_path))
         )
+
+
+def test_misspelt_dataset_names_are_refused_before_training(
+    tiny_backbone: Path, fixture_data: Path, tmp_path: Path
+) -> None:
+    from training.trainer import prepare_data
+
+    dataset = next(p.name for p in fixture_data.iterdir() if p.is_dir())
+    for key, value in (("dataset_weights", {dataset + "x": 2.0}), ("length_balance", [dataset + "x"])):
+        cfg = tiny_config(tmp_path, tiny_backbone, fixture_data, **{key: value})
+        with pytest.raises(InputError, match=rf"no dataset '{dataset}x'.*did you mean '{dataset}'") as err:
+            prepare_data(cfg)
+        assert err.value.field == key
+    # a dataset that exists but is filtered out (as the held-out protocol does) is fine
+    other = next(p.name for p in fixture_data.iterdir() if p.is_dir() and p.name != dataset)
+    cfg = tiny_config(
+        tmp_path,
+        tiny_backbone,
+        fixture_data,
+        datasets=[other],
+        length_balance=[dataset],
+        dataset_weights={dataset: 2},
+    )
+    assert prepare_data(cfg)[0].pairs or prepare_data(cfg)[0].graded
