@@ -132,7 +132,7 @@ def precision_rows(args, model_path: str | None, mix: list, flops: float, n_toke
     precision; a quantized model no longer lists its linear weights as parameters)."""
     from heapmetric.loading import load
     from heapmetric.scoring.agreement import agreement, judged_test_items
-    from heapmetric.scoring.device import cpu_native_bf16, dtype_name
+    from heapmetric.scoring.device import cpu_native_bf16, precision_name
 
     names = [p.strip() for p in args.precisions.split(",") if p.strip()]
     unknown = sorted(set(names) - set(PRECISIONS))
@@ -145,13 +145,7 @@ def precision_rows(args, model_path: str | None, mix: list, flops: float, n_toke
     rows, reference, fp32_speed = [], None, None
     for name in names:
         metric = load(model_path, device="cpu", max_length=args.max_length, **PRECISIONS[name])
-        resolved = (
-            "int8"
-            if metric.quantization == "int8"
-            else {"float32": "fp32", "bfloat16": "bf16"}.get(
-                dtype_name(metric.dtype), dtype_name(metric.dtype)
-            )
-        )
+        resolved = precision_name(metric.dtype, metric.quantization)
         if resolved not in peaks:
             peaks[resolved] = matmul_flops(precision=resolved)
         metric.score(mix[:8])  # warm-up

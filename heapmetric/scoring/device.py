@@ -143,6 +143,15 @@ def dtype_name(dtype: Any) -> str:
     return str(dtype).replace("torch.", "")
 
 
+def precision_name(dtype: Any, quantization: str | None = None) -> str:
+    """The short name users pass on the command line: ``int8`` for the int8 path, else ``fp32`` / ``bf16`` /
+    ``fp16`` for a torch dtype (the long name for any other)."""
+    if quantization == "int8":
+        return "int8"
+    long = dtype_name(dtype)
+    return {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(long, long)
+
+
 def normalize_quantization(quantization: str | None) -> str | None:
     """``int8`` / ``8bit`` / ``4bit`` / None; accepts ``nf4``, ``none`` too.
 

@@ -54,6 +54,12 @@ def test_int8_runs_fp32_around_it_and_only_on_cpu():
     with pytest.raises(UnsupportedError, match="CPU path"):
         dev.bnb_config("int8", torch.float32, "cuda")
     assert dev.normalize_quantization("INT8") == "int8" and dev.normalize_quantization("8bit") == "8bit"
+    names = [
+        dev.precision_name(torch.float32),
+        dev.precision_name(torch.bfloat16),
+        dev.precision_name(torch.float16),
+    ]
+    assert names == ["fp32", "bf16", "fp16"] and dev.precision_name(torch.float32, "int8") == "int8"
 
 
 def test_int8_metric_quantizes_the_encoder_and_has_its_own_cache_identity(tiny_encoder_metric_dir):
