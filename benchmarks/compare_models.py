@@ -20,13 +20,24 @@ from pathlib import Path
 import numpy as np
 
 MEASURES = ("pairwise_accuracy", "kendall")
+# Each group counts once in the means above, so the FED turn-level criteria (9 groups of 12-25 pairs on the same
+# ~20 responses) weigh as much as SummEval's 1,800-pair groups; the pair-weighted accuracy shows the other view.
+WEIGHTED = ("pairwise_accuracy", "n_pairs")
 
 
 def paired_difference(
-    a: dict, b: dict, groups: list[str], measure: str, *, n_resamples: int = 10000, seed: int = 0
+    a: dict,
+    b: dict,
+    groups: list[str],
+    measure: str,
+    *,
+    weight: str | None = None,
+    n_resamples: int = 10000,
+    seed: int = 0,
 ) -> dict:
     """Mean of ``measure`` for both models over the groups where both have it, and a 95% paired bootstrap
-    interval of mean(b) - mean(a)."""
+    interval of mean(b) - mean(a). With ``weight`` (a per-group count in ``a``, e.g. ``n_pairs``) the means
+    are weighted by it, in every bootstrap draw too."""
     from heapmetric.stats.bootstrap import bootstrap
 
     keep = [
@@ -40,18 +51,24 @@ def paired_difference(
     ]
     va = np.array([a["groups"][g][measure] for g in keep])
     vb = np.array([b["groups"][g][measure] for g in keep])
+    w = np.array([float(a["groups"][g].get(weight) or 0) for g in keep]) if weight else np.ones(len(keep))
     diff = vb - va
+
+    def mean(v: np.ndarray, idx: np.ndarray | slice = slice(None)) -> float:
+        return float((v[idx] * w[idx]).sum() / w[idx].sum()) if w[idx].sum() > 0 else math.nan
+
     ci = bootstrap(
-        lambda idx: float(diff[idx].mean()),
+        lambda idx: mean(diff, idx),
         len(keep),
         n_resamples=n_resamples,
         rng=np.random.default_rng(seed),
     )
     return {
         "groups": len(keep),
-        "mean_a": float(va.mean()) if keep else math.nan,
-        "mean_b": float(vb.mean()) if keep else math.nan,
-        "difference": float(diff.mean()) if keep else math.nan,
+        "weight": weight,
+        "mean_a": mean(va) if keep else math.nan,
+        "mean_b": mean(vb) if keep else math.nan,
+        "difference": mean(diff) if keep else math.nan,
         "ci95": [ci.low, ci.high],
         "b_better_groups": int((diff > 0).sum()),
         "b_worse_groups": int((diff < 0).sum()),
@@ -76,16 +93,20 @@ def main(argv: list[str] | None = None) -> int:
         "files": [args.a, args.b],
         "resampling": "groups (dataset x criterion), paired, 10000 draws, seed 0",
         **{m: paired_difference(a, b, groups, m) for m in MEASURES},
+        "pairwise_accuracy_pair_weighted": paired_difference(a, b, groups, WEIGHTED[0], weight=WEIGHTED[1]),
     }
     na, nb = args.names
     lines = [
         f"| measure | groups | {na} | {nb} | {nb} − {na} | 95% CI (paired bootstrap over groups) | groups {nb} better / worse |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
-    for m in MEASURES:
+    for m, label in (
+        *((m, f"mean {m.replace('_', ' ')}") for m in MEASURES),
+        ("pairwise_accuracy_pair_weighted", "pairwise accuracy, pair-weighted mean"),
+    ):
         r = result[m]
         lines.append(
-            f"| mean {m.replace('_', ' ')} | {r['groups']} | {r['mean_a']:.3f} | {r['mean_b']:.3f} | "
+            f"| {label} | {r['groups']} | {r['mean_a']:.3f} | {r['mean_b']:.3f} | "
             f"{r['difference']:+.3f} | [{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] | "
             f"{r['b_better_groups']} / {r['b_worse_groups']} |"
         )
