@@ -114,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(out.with_suffix(".json"), result)
-    with atomic_write(out.with_suffix(".md")) as handle:
+    # appended, not with_suffix: a name like v2_merge_0.3 must not lose its ".3"
+    write_json(out.parent / f"{out.name}.json", result)
+    with atomic_write(out.parent / f"{out.name}.md") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
