@@ -9,7 +9,6 @@ chosen on measurements (``heapmetric train --merge``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,6 @@ log = logging.getLogger(__name__)
 
 # what must agree between the two models for their weights to be averaged and scored alike
 _SAME = ("kind", "pooling", "max_length", "render_version")
-
-
-def _spec(path: Path, field: str) -> dict[str, Any]:
-    from heapmetric.scoring.reward_model import read_spec
-
-    spec = read_spec(path) if path.is_dir() else None
-    if spec is None:
-        raise InputError(
-            "not a saved heapmetric model folder (no heapmetric.json)", file=str(path), field=field
-        )
-    return spec
 
 
 def interpolate_state(a: dict[str, Any], b: dict[str, Any], weight_b: float) -> dict[str, Any]:
@@ -68,8 +56,6 @@ def merge_models(
     calibration); ``data_dir`` replaces its ``data_dir``. Raises :class:`InputError` for a weight outside
     [0, 1], a folder that is not a saved reward model, or two models that cannot be averaged.
     """
-    import torch
-
     from training import modeling
     from training.config import config_from_dict
     from training.trainer import finalize_model, prepare_data
@@ -77,7 +63,7 @@ def merge_models(
     if not 0.0 <= weight_b <= 1.0:
         raise InputError(f"must be in [0, 1]; got {weight_b}", field="merge_weight")
     a, b, output = Path(a), Path(b), Path(output)
-    spec_a, spec_b = _spec(a, "merge"), _spec(b, "merge")
+    spec_a, spec_b = modeling.saved_spec(a, field="merge"), modeling.saved_spec(b, field="merge")
     for key in _SAME:
         if spec_a.get(key) != spec_b.get(key):
             raise InputError(
@@ -95,34 +81,26 @@ def merge_models(
             file=str(b / "heapmetric.json"),
             field="merge",
         )
-    overrides = {"init_from": None, **({"data_dir": data_dir} if data_dir else {})}
-    cfg = config_from_dict({**trained, **overrides}, file=str(b / "heapmetric.json"))
+    cfg = config_from_dict(
+        {**trained, **({"data_dir": data_dir} if data_dir else {})}, file=str(b / "heapmetric.json")
+    )
     _, val_groups, criteria = prepare_data(cfg)
 
-    model, tokenizer = modeling.build_model(cfg)
-    state = interpolate_state(
-        modeling.load_model(a).state_dict(), modeling.load_model(b).state_dict(), weight_b
+    # b, loaded once, carries the merged weights: interpolate_state has checked that a's fit it
+    model = modeling.load_model(b)
+    model.load_state_dict(
+        interpolate_state(modeling.load_model(a).state_dict(), model.state_dict(), weight_b)
     )
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"the weights do not fit {b}'s backbone ({first})", field="merge") from exc
     log.info("merged %s and %s with weight %.3f on the second", a, b, weight_b)
     training_b = spec_b.get("training") or {}
     merged = {"a": str(a), "b": str(b), "weight_b": weight_b, "b_init_from": trained.get("init_from")}
-    with torch.no_grad():
-        return finalize_model(
-            model,
-            tokenizer,
-            output,
-            dataclasses.replace(cfg, init_from=trained.get("init_from")),
-            val_groups,
-            criteria,
-            device="cpu",
-            extra={
-                "step": training_b.get("step"),
-                "best_step": training_b.get("best_step"),
-                "merged": merged,
-            },
-        )
+    return finalize_model(
+        model,
+        model.tokenizer,
+        output,
+        cfg,
+        val_groups,
+        criteria,
+        device="cpu",
+        extra={"step": training_b.get("step"), "best_step": training_b.get("best_step"), "merged": merged},
+    )

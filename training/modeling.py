@@ -82,20 +82,29 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def saved_spec(path: Path, *, field: str) -> dict[str, Any]:
+    """The ``heapmetric.json`` of a saved model folder; :class:`InputError` naming ``field`` when ``path`` is
+    not one."""
+    from heapmetric.scoring.reward_model import read_spec
+
+    spec = read_spec(path) if path.is_dir() else None
+    if spec is None:
+        raise InputError(
+            "not a saved heapmetric model folder (no heapmetric.json)", file=str(path), field=field
+        )
+    return spec
+
+
 def init_weights(model: Any, source: str | Path, *, pooling: str) -> None:
     """Copy every weight of the saved reward model at ``source`` into ``model`` (same backbone and head).
 
     Raises :class:`InputError` (field ``init_from``) when ``source`` is not a saved heapmetric reward model or
     its architecture or pooling differs from the configured one.
     """
-    from heapmetric.scoring.reward_model import RewardModel, read_spec
+    from heapmetric.scoring.reward_model import RewardModel
 
     path = Path(source)
-    spec = read_spec(path) if path.is_dir() else None
-    if spec is None:
-        raise InputError(
-            "not a saved heapmetric model folder (no heapmetric.json)", file=str(path), field="init_from"
-        )
+    spec = saved_spec(path, field="init_from")
     if spec.get("pooling") != pooling:
         raise InputError(
             f"the model pools with {spec.get('pooling')!r} but the config says pooling: {pooling!r}",

@@ -110,7 +110,10 @@ def _check_dataset_names(cfg: TrainConfig) -> None:
     if not root.is_dir():
         return  # load_groups says so, naming data_dir
     known = sorted(p.name for p in root.iterdir() if p.is_dir())
-    for key, names in (("dataset_weights", cfg.dataset_weights or {}), ("length_balance", cfg.length_balance)):
+    for key, names in (
+        ("dataset_weights", cfg.dataset_weights or {}),
+        ("length_balance", cfg.length_balance),
+    ):
         for name in names:
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
