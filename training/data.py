@@ -324,7 +324,7 @@ def build_training_data(
             )
             msg = f"{name}: no training pairs ({why}); this criterion gets no pairwise training signal"
             warnings.append(msg)
-            log.warning(msg)
+            log.info(msg)
         summary[name] = {
             "pairs": len(group_pairs),
             "pair_source": source if group_pairs else None,
@@ -333,4 +333,11 @@ def build_training_data(
         }
         if g.dataset in balanced:
             summary[name]["length_balance_dropped"] = length_dropped
+    if warnings:  # one line, so `-q` stays short; each group's reason is logged above and kept in the summary
+        names = [w.split(":", 1)[0] for w in warnings]
+        log.warning(
+            "%d group(s) get no pairwise training signal (no training pairs): %s",
+            len(names),
+            ", ".join(names),
+        )
     return TrainingData(pairs, graded, summary, warnings)

@@ -87,6 +87,24 @@ def word_shuffle_global(text: str, rng: random.Random, ctx: PerturbContext) -> s
     return None
 
 
+def fragment_salad(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
+    """A telegraphic word list: 30-60% of the words (punctuation stripped) in a random order, cut into
+    fragments of 1-5 words that each start with a capital and end with a period ("A library. The mayor cafe
+    roads."), so the text looks like short sentences but none is one; needs at least 8 words."""
+    words = [w for w in (re.sub(r"[^\w'-]", "", w) for w in text.split()) if w]
+    if len(words) < 8 or len(set(w.lower() for w in words)) < 4:
+        return None
+    keep = rng.sample(words, max(3, round(rng.uniform(0.3, 0.6) * len(words))))
+    fragments: list[str] = []
+    i = 0
+    while i < len(keep):
+        n = rng.randint(1, 5)
+        chunk = keep[i : i + n]
+        fragments.append(chunk[0][:1].upper() + chunk[0][1:] + "".join(" " + w for w in chunk[1:]) + ".")
+        i += n
+    return _lowercase_like(" ".join(fragments), text)
+
+
 def _words(text: str) -> list[re.Match[str]]:
     return list(re.finditer(r"\S+", text))
 
@@ -402,6 +420,7 @@ def typos(text: str, rng: random.Random, ctx: PerturbContext) -> str | None:
 PERTURBATIONS: dict[str, Perturbation] = {
     "word_shuffle_global": word_shuffle_global,
     "word_shuffle_local": word_shuffle_local,
+    "fragment_salad": fragment_salad,
     "sentence_shuffle": sentence_shuffle,
     "repeat_sentence": repeat_sentence,
     "ngram_loop": ngram_loop,

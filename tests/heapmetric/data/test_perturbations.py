@@ -34,6 +34,7 @@ CTX = PerturbContext(
 RANDOM_EDITS = {
     "word_shuffle_global",
     "word_shuffle_local",
+    "fragment_salad",
     "sentence_shuffle",
     "repeat_sentence",
     "ngram_loop",
@@ -47,6 +48,7 @@ RANDOM_EDITS = {
 INAPPLICABLE = {
     "word_shuffle_global": "Hello.",
     "word_shuffle_local": "Hello there.",
+    "fragment_salad": "Seven words are too few to cut.",
     "sentence_shuffle": "Only one sentence here, nothing to reorder.",
     "repeat_sentence": "",
     "ngram_loop": "Too short to loop.",
@@ -109,6 +111,15 @@ def test_specific_edits() -> None:
     assert not truncated.rstrip().endswith((".", "!", "?"))
     swapped = perturb("entity_swap", SUMMARY, seed=0, ctx=CTX)
     assert swapped is not None and any(e in swapped for e in ("Harry Kane", "Arsenal"))
+
+
+def test_fragment_salad_is_short_capitalised_fragments() -> None:
+    out = perturb("fragment_salad", SUMMARY, seed=0)
+    assert out is not None
+    fragments = [f for f in out.split(".") if f.strip()]
+    assert all(1 <= len(f.split()) <= 5 and not f.strip()[0].islower() for f in fragments)
+    assert 0.3 * len(SUMMARY.split()) - 1 <= len(out.split()) <= 0.6 * len(SUMMARY.split()) + 1
+    assert set(out.replace(".", "").lower().split()) <= set(re.sub(r"[^\w\s'-]", "", SUMMARY.lower()).split())
 
 
 def test_entity_swap_uses_meaning_representation_values() -> None:
