@@ -3,20 +3,15 @@ when it finally meets a GPU), quantizing with bitsandbytes' CPU kernels."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "gpu" / "quant_8b.py"
+from tests.fakes.benchmark_scripts import load_benchmark
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("quant_8b", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("gpu/quant_8b.py")
 
 
 def test_published_llama_31_8b_numbers():
