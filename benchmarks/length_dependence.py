@@ -42,18 +42,13 @@ def main() -> None:
     lengths = [len(r.output.split()) for r in records]
     human = [r.score for r in records]
     task = records[0].task
+    items = [
+        {"output": r.output, "source": r.source, "context": r.context, "references": r.all_references or None}
+        for r in records
+    ]
     rows = [{"judge": "human grades", "vs_length": spearman(human, lengths), "vs_human": 1.0}]
     for model in args.models:
         metric = heapmetric.load(model)
-        items = [
-            {
-                "output": r.output,
-                "source": r.source,
-                "context": r.context,
-                "references": r.all_references or None,
-            }
-            for r in records
-        ]
         scores = metric.score(items, task=task, criterion=args.criterion).scores
         rows.append(
             {"judge": model, "vs_length": spearman(scores, lengths), "vs_human": spearman(scores, human)}
