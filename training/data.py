@@ -333,8 +333,8 @@ def build_training_data(
         }
         if g.dataset in balanced:
             summary[name]["length_balance_dropped"] = length_dropped
-    if warnings:  # one line, so `-q` stays short; each group's reason is logged above and kept in the summary
-        names = [w.split(":", 1)[0] for w in warnings]
+    names = [name for name, counts in summary.items() if not counts["pairs"]]
+    if names:  # one line, so `-q` stays short; each group's reason is logged above and kept in the summary
         log.warning(
             "%d group(s) get no pairwise training signal (no training pairs): %s",
             len(names),
