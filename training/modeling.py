@@ -98,22 +98,37 @@ def saved_spec(path: Path, *, field: str) -> dict[str, Any]:
 def init_weights(model: Any, source: str | Path, *, pooling: str) -> None:
     """Copy every weight of the saved reward model at ``source`` into ``model`` (same backbone and head).
 
+    A ``mean``-pooled model also initialises a ``segments``-pooled one: its head becomes the first feature
+    block of the wider head, the others start at zero, and the scores are unchanged.
+
     Raises :class:`InputError` (field ``init_from``) when ``source`` is not a saved heapmetric reward model or
     its architecture or pooling differs from the configured one.
     """
+    import torch
+
     from heapmetric.scoring.reward_model import RewardModel
 
     path = Path(source)
     spec = saved_spec(path, field="init_from")
-    if spec.get("pooling") != pooling:
+    widened = spec.get("pooling") == "mean" and pooling == "segments"
+    if spec.get("pooling") != pooling and not widened:
         raise InputError(
             f"the model pools with {spec.get('pooling')!r} but the config says pooling: {pooling!r}",
             file=str(path / "heapmetric.json"),
             field="init_from",
         )
     src = RewardModel.from_pretrained(path)
+    state = src.state_dict()
+    if widened:
+        # segments pooling's first feature block is the mean over all tokens: the mean-pooled head goes
+        # there and the other blocks start at zero, so the new model scores exactly as the old one
+        old = state["head.weight"]
+        weight = torch.zeros_like(model.head.weight)
+        if weight.shape[1] > old.shape[1]:
+            weight[:, : old.shape[1]] = old
+            state["head.weight"] = weight
     try:
-        model.load_state_dict(src.state_dict(), strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(

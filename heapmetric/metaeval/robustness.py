@@ -134,7 +134,8 @@ def cap_cells(pairs: Sequence[Preference], per_cell: int, *, seed: int = 0) -> l
     return out
 
 
-def _side(p: Preference, output: str) -> ScoreItem:
+def pair_side(p: Preference, output: str) -> ScoreItem:
+    """The item that judging ``output`` of pair ``p`` scores (the pair's input fields, task and criterion)."""
     return ScoreItem(
         output=output,
         source=p.source,
@@ -156,7 +157,7 @@ def _outcomes(
         items: dict[ScoreItem, int] = {}
         for p in pairs:
             for text in (p.output_a, p.output_b):
-                items.setdefault(_side(p, text), len(items))
+                items.setdefault(pair_side(p, text), len(items))
         result = judge.score(list(items), batch_size=batch_size, show_progress=progress)
         if len(result.scores) != len(items):
             raise InputError(
@@ -165,7 +166,7 @@ def _outcomes(
         scores = [math.nan if s is None else float(s) for s in result.scores]
         out = []
         for p in pairs:
-            a, b = scores[items[_side(p, p.output_a)]], scores[items[_side(p, p.output_b)]]
+            a, b = scores[items[pair_side(p, p.output_a)]], scores[items[pair_side(p, p.output_b)]]
             out.append(
                 math.nan if math.isnan(a) or math.isnan(b) else 1.0 if a > b else 0.5 if a == b else 0.0
             )

@@ -6,7 +6,11 @@ Contract (the trainer saves with it, the scorer and the service load with it):
   encoder-decoder such as BART, or a decoder such as Llama/Qwen/SmolLM) and a ``Linear(hidden, 1)`` head kept in
   fp32. ``forward(input_ids, attention_mask) -> scores[B]`` (fp32). Pooling is ``cls`` (first real token),
   ``mean`` (mean over real tokens) or ``last`` (last real token, found from the attention mask, so it is right
-  for left and right padding alike). Defaults: ``last`` for decoders, ``mean`` for encoders.
+  for left and right padding alike), or ``segments`` (for tokenizers with a separator token: the mean over
+  all tokens, over the output, over what it is judged against, their product and absolute difference, and an
+  early layer's output/rest cosine and its square, :func:`segment_features`; the head is then
+  ``Linear(5 * hidden + 2, 1)`` and ``heapmetric.json`` records ``segment_token_id`` and ``segment_layer``).
+  Defaults: ``last`` for decoders, ``mean`` for encoders.
 - Inputs come from :mod:`heapmetric.scoring.render` (``render`` + ``encode``/``encode_batch``), never from ad-hoc
   tokenization, so that training and scoring see the same text.
 - A checkpoint is a folder with ``heapmetric.json`` (see :func:`RewardModel.save_pretrained`)::
@@ -57,7 +61,13 @@ CONFIG_NAME = "heapmetric.json"
 HEAD_FILE = "head.safetensors"
 WEIGHTS_FILE = "model.safetensors"
 ADAPTER_DIR = "adapter"
-POOLINGS = ("cls", "mean", "last")
+POOLINGS = ("cls", "mean", "last", "segments")
+SEGMENT_VECTORS, SEGMENT_SCALARS = 5, 2
+"""``segments`` pooling gives the head five vectors of the hidden size and two scalars (:func:`segment_features`)."""
+SEGMENT_LAYER = 2
+"""The hidden layer whose output/rest cosine gates the ``segments`` features (measured in docs/training.md)."""
+
+
 DEFAULT_EXCLUDE = (r"(^|\.)embeddings\.", r"(^|\.)embed_tokens\.", r"(^|\.)wte\.", r"(^|\.)wpe\.")
 """Parameter-name patterns the ``partial`` layout leaves to the base model (input embeddings)."""
 
@@ -101,8 +111,62 @@ def default_pooling(config: Any) -> str:
     return "last" if is_decoder_config(config) else "mean"
 
 
+def head_inputs(hidden_size: int, pooling: str) -> int:
+    """The width of the head's input for a backbone of ``hidden_size`` pooled with ``pooling``."""
+    return hidden_size * SEGMENT_VECTORS + SEGMENT_SCALARS if pooling == "segments" else hidden_size
+
+
+def masked_mean(hidden: Any, mask: Any) -> Any:
+    """The mean of ``hidden [B, T, H]`` over the positions where ``mask [B, T]`` is true (zero where none is)."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
+
+
+def segment_masks(input_ids: Any, attention_mask: Any, separator: int) -> tuple[Any, Any]:
+    """Boolean ``[B, T]`` masks of the output's tokens and of the rest's (reference, source, context).
+
+    :mod:`heapmetric.scoring.render` puts the instruction first, the output second and the reference, source
+    and context after it, joined by the ``separator`` token: the tokens between the first and second
+    separator are the output, those after the second the rest. Separators and padding belong to neither.
+    """
+    ids = input_ids.to(attention_mask.device)
+    is_sep = ids == separator
+    index = torch.cumsum(is_sep.long(), dim=1)
+    real = attention_mask.bool() & ~is_sep
+    return real & (index == 1), real & (index >= 2)
+
+
+def segment_cosine(hidden: Any, out_mask: Any, rest_mask: Any) -> Any:
+    """``[B]`` cosine of the output's and the rest's mean hidden states; zero when there is no rest."""
+    c = torch.nn.functional.cosine_similarity(
+        masked_mean(hidden, out_mask), masked_mean(hidden, rest_mask), dim=-1, eps=1e-6
+    )
+    return c * rest_mask.any(dim=1).to(c.dtype)
+
+
+def segment_features(hidden: Any, early: Any, input_ids: Any, attention_mask: Any, separator: int) -> Any:
+    """``[B, 5H + 2]`` features of a rendered input whose segments are joined by ``separator``
+    (:func:`segment_masks`).
+
+    From the last hidden layer ``hidden``: the mean over all real tokens (what ``mean`` pooling gives), the
+    means of the output and of the rest, their product and absolute difference (the comparison features of
+    COMET's estimator, taken inside one cross-encoder pass). From an early layer ``early``: the cosine ``c``
+    of the output's and the rest's means and its square (an output written for another input has a low
+    ``c``; an echoed input a high one). A criterion that reads only the output has an empty rest: its mean is
+    zero and so is ``c``.
+    """
+    mask = attention_mask.to(hidden.device)
+    in_out, in_rest = segment_masks(input_ids, mask, separator)
+    out, rest = masked_mean(hidden, in_out), masked_mean(hidden, in_rest)
+    c = segment_cosine(early, in_out, in_rest).unsqueeze(-1)
+    return torch.cat(
+        [masked_mean(hidden, mask.bool()), out, rest, out * rest, (out - rest).abs(), c, c * c], dim=-1
+    )
+
+
 def pool(hidden: Any, attention_mask: Any, pooling: str) -> Any:
-    """Pool ``hidden [B, T, H]`` over real tokens (``attention_mask [B, T]``) into ``[B, H]``."""
+    """Pool ``hidden [B, T, H]`` over real tokens (``attention_mask [B, T]``) into ``[B, H]``
+    (``segments`` pooling needs the token ids: see :func:`segment_features`)."""
     mask = attention_mask.to(hidden.device)
     if pooling == "mean":
         m = mask.unsqueeze(-1).to(hidden.dtype)
@@ -142,12 +206,25 @@ class RewardModel(nn.Module):
         if native_head:
             self.head = None
         else:
-            hidden = _hidden_size(config)
-            self.head = head if head is not None else nn.Linear(hidden, 1)
+            width = head_inputs(_hidden_size(config), self.pooling)
+            self.head = head if head is not None else nn.Linear(width, 1)
             self.head.float()
         self.max_length = int(max_length)
         self.spec: dict[str, Any] = dict(spec or {})
         self.tokenizer = tokenizer
+        self.segment_token_id: int | None = None
+        self.segment_layer = SEGMENT_LAYER
+        if self.pooling == "segments":
+            sep = self.spec.get("segment_token_id")
+            if sep is None and tokenizer is not None:
+                sep = getattr(tokenizer, "sep_token_id", None)
+            if sep is None:
+                raise ModelLoadError(
+                    "pooling 'segments' needs a tokenizer with a separator token (BERT, RoBERTa, DeBERTa); "
+                    "use mean or last pooling for this backbone"
+                )
+            self.segment_token_id = int(sep)
+            self.segment_layer = int(self.spec.get("segment_layer", SEGMENT_LAYER))
 
     @property
     def config(self) -> Any:
@@ -162,11 +239,18 @@ class RewardModel(nn.Module):
         if self.native_head:
             logits = self.backbone(input_ids=input_ids, attention_mask=attention_mask).logits
             return logits[:, 0].float()
+        states = {"output_hidden_states": True} if self.segment_token_id is not None else {}
         if self.encoder_only:
-            out = self.backbone.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
+            out = self.backbone.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, **states)
         else:
-            out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
-        pooled = pool(out.last_hidden_state, attention_mask, self.pooling)
+            out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **states)
+        if self.segment_token_id is not None:
+            early = out.hidden_states[self.segment_layer]
+            pooled = segment_features(
+                out.last_hidden_state, early, input_ids, attention_mask, self.segment_token_id
+            )
+        else:
+            pooled = pool(out.last_hidden_state, attention_mask, self.pooling)
         head_device = self.head.weight.device
         return self.head(pooled.to(head_device, torch.float32)).squeeze(-1)
 
@@ -195,10 +279,11 @@ class RewardModel(nn.Module):
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load backbone {name_or_path!r}: {exc}") from exc
         hidden = _hidden_size(backbone.config)
-        head = nn.Linear(hidden, 1)
+        width = head_inputs(hidden, pooling or default_pooling(backbone.config))
+        head = nn.Linear(width, 1)
         gen = torch.Generator().manual_seed(seed if seed is not None else 0)
         with torch.no_grad():
-            head.weight.copy_(torch.randn(1, hidden, generator=gen) / hidden**0.5)
+            head.weight.copy_(torch.randn(1, width, generator=gen) / width**0.5)
             head.bias.zero_()
         tokenizer = _load_tokenizer(path) if load_tokenizer else None
         model = cls(backbone, pooling=pooling, head=head, max_length=max_length, tokenizer=tokenizer)
@@ -301,6 +386,11 @@ class RewardModel(nn.Module):
             "head": {"file": HEAD_FILE, "hidden_size": int(self.head.in_features)},
             "pooling": self.pooling,
             "max_length": int(max_length or self.max_length),
+            **(
+                {"segment_token_id": self.segment_token_id, "segment_layer": self.segment_layer}
+                if self.segment_token_id is not None
+                else {}
+            ),
             "render_version": RENDER_VERSION,
             "registry_version": registry_version(),
             "versions": library_versions(),
@@ -365,7 +455,7 @@ class RewardModel(nn.Module):
                 raise ModelLoadError(f"{path / CONFIG_NAME}: unknown backbone layout {layout!r}")
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"cannot load the backbone of {path}: {exc}") from exc
-        head = nn.Linear(_hidden_size(backbone.config), 1)
+        head = nn.Linear(head_inputs(_hidden_size(backbone.config), meta.get("pooling") or "mean"), 1)
         head_file = path / (meta.get("head") or {}).get("file", HEAD_FILE)
         if not head_file.exists():
             raise ModelLoadError(f"{path}: the head file {head_file.name} is missing")

@@ -9,26 +9,12 @@ import pytest
 
 from heapmetric.errors import InputError
 from heapmetric.stats.correlation import spearman
-from tests.fakes.benchmark_scripts import load_benchmark
+from tests.fakes.benchmark_scripts import judgement_row, load_benchmark
 
 
 @pytest.fixture(scope="module")
 def script():
     return load_benchmark("length_dependence.py")
-
-
-def _judgement(i: int, output: str, score: float, criterion: str = "coherence") -> dict:
-    return {
-        "id": f"d/{i}/{criterion}",
-        "dataset": "d",
-        "task": "summarization",
-        "criterion": criterion,
-        "item_id": f"doc{i % 3}",
-        "source": "A short source document about a council vote on a new library.",
-        "output": output,
-        "score": score,
-        "scale": [1, 5],
-    }
 
 
 def test_rows_for_humans_and_each_model(script, tiny_encoder_metric_dir, tmp_path, monkeypatch, capsys):
@@ -37,8 +23,8 @@ def test_rows_for_humans_and_each_model(script, tiny_encoder_metric_dir, tmp_pat
         "The council voted for a library.",
         "The council voted on Tuesday to build it now.",
     ]
-    rows = [_judgement(i, outputs[i % 3] + " x" * i, float(1 + i % 5)) for i in range(12)]
-    rows.append(_judgement(99, "Not a coherence record.", 3.0, criterion="fluency"))
+    rows = [judgement_row(i, outputs[i % 3] + " x" * i, float(1 + i % 5)) for i in range(12)]
+    rows.append(judgement_row(99, "Not a coherence record.", 3.0, criterion="fluency"))
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "res.json"
@@ -57,7 +43,9 @@ def test_rows_for_humans_and_each_model(script, tiny_encoder_metric_dir, tmp_pat
 
 def test_no_graded_records_names_the_file(script, tmp_path, monkeypatch):
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "test.jsonl").write_text(json.dumps(_judgement(1, "Some text.", 2.0, "fluency")) + "\n")
+    (tmp_path / "d" / "test.jsonl").write_text(
+        json.dumps(judgement_row(1, "Some text.", 2.0, "fluency")) + "\n"
+    )
     argv = ["x", "--data", str(tmp_path), "--dataset", "d", "--criterion", "coherence", "--models", "unused"]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(InputError, match="no graded records for criterion 'coherence'") as err:

@@ -219,6 +219,50 @@ def test_init_from_starts_from_a_saved_model_and_refuses_a_misfit(
         )
 
 
+def test_a_segments_run_starts_from_a_mean_pooled_model_and_round_trips(
+    tiny_backbone: Path, fixture_data: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from heapmetric.judges.base import ScoreItem
+    from heapmetric.registry import get_criterion
+    from heapmetric.scoring.render import encode_batch, render
+    from training import modeling
+    from training.trainer import train
+
+    common = {"eval_every": 100, "save_every": 100, "calibrate": False}
+    first = train(tiny_config(tmp_path, tiny_backbone, fixture_data, max_steps=2, **common), progress=False)
+    mean_model = modeling.load_model(first.model_dir)
+    crit = get_criterion("summarization", "coherence")
+    items = [ScoreItem(output=f"summary number {i} " * (i + 1), source="the article " * 9) for i in range(3)]
+
+    def scores(model):
+        batch, _ = encode_batch(model.tokenizer, [render(i, crit) for i in items], 64)
+        with torch.no_grad():
+            return model.eval()(**batch)
+
+    cfg = tiny_config(
+        tmp_path / "wide",
+        tiny_backbone,
+        fixture_data,
+        pooling="segments",
+        init_from=str(first.model_dir),
+        max_steps=6,
+        **common,
+    )
+    widened, _ = modeling.build_model(cfg)
+    torch.testing.assert_close(scores(widened), scores(mean_model), atol=1e-5, rtol=0)
+    trained = modeling.load_model(train(cfg, progress=False).model_dir)
+    assert trained.pooling == "segments"
+    head = trained.head.weight.detach()
+    hidden = mean_model.head.in_features
+    assert head.shape[1] == 5 * hidden + 2 and head[0, hidden:].abs().sum() > 0  # the new features learned
+    with pytest.raises(InputError, match="pools with"):
+        modeling.build_model(
+            tiny_config(tmp_path / "z", tiny_backbone, fixture_data, init_from=str(cfg.output_dir) + "/model")
+        )
+
+
 def test_misspelt_dataset_names_are_refused_before_training(
     tiny_backbone: Path, fixture_data: Path, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ from heapmetric.errors import ModelLoadError
 from heapmetric.judges.base import ScoreItem
 from heapmetric.registry import get_criterion
 from heapmetric.scoring.render import encode_batch, render
-from heapmetric.scoring.reward_model import CONFIG_NAME, RewardModel, pool
+from heapmetric.scoring.reward_model import CONFIG_NAME, RewardModel, pool, segment_features
 
 ITEMS = [
     ScoreItem(output="the cat sat on the mat", source="a story about a cat " * 30),
@@ -162,3 +162,54 @@ def test_not_a_checkpoint_errors(tmp_path, minilm_path):
     (tmp_path / "new" / CONFIG_NAME).write_text(json.dumps({"format_version": 99, "kind": "reward"}))
     with pytest.raises(ModelLoadError, match="newer"):
         RewardModel.from_pretrained(tmp_path / "new")
+
+
+def test_segment_features_split_output_from_what_it_is_judged_against():
+    # [CLS] instr [SEP] out out [SEP] src [SEP] pad: the separators belong to no segment
+    sep = 9
+    ids = torch.tensor([[1, 5, sep, 6, 7, sep, 8, sep, 0], [1, 5, sep, 6, sep, 0, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 0, 0, 0, 0]])
+    hidden = torch.arange(2 * 9, dtype=torch.float32).reshape(2, 9, 1)
+    early = torch.zeros(2, 9, 2)
+    early[:, 3:5, 0] = 1.0  # the output points one way ...
+    early[0, 6] = torch.tensor([1.0, 1.0])  # ... the rest at 45 degrees: cosine 1/sqrt(2)
+    f = segment_features(hidden, early, ids, mask, sep)
+    assert f.shape == (2, 7)  # five vectors of width 1, then c and c**2
+    # row 0: all real tokens 0..7 -> 3.5; output tokens at 3, 4 -> 3.5; rest token at 6 -> 6.0
+    c = 2**-0.5
+    torch.testing.assert_close(f[0], torch.tensor([3.5, 3.5, 6.0, 3.5 * 6.0, 2.5, c, c * c]))
+    # row 1 has no rest (an output-only criterion): its mean and its cosine are zero
+    assert f[1].tolist() == [11.0, 12.0, 0.0, 0.0, 12.0, 0.0, 0.0]
+
+
+def test_segments_pooling_round_trip_and_widening_from_mean(tmp_path, minilm_path):
+    from training.config import TrainConfig
+    from training.modeling import build_model
+
+    mean_model = RewardModel.from_backbone(str(minilm_path), pooling="mean", max_length=96)
+    mean_model.save_pretrained(tmp_path / "mean")
+    cfg = TrainConfig(backbone=str(minilm_path), pooling="segments", init_from=str(tmp_path / "mean"))
+    wide, _ = build_model(cfg)
+    assert wide.head.in_features == 5 * 384 + 2 and wide.segment_token_id == wide.tokenizer.sep_token_id
+    wide.eval()
+    # the mean-pooled head becomes the first feature block: the widened model scores exactly as the old one
+    torch.testing.assert_close(scores(wide), scores(mean_model.eval()), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        wide.head.weight[:, 384 * 3 :].normal_()  # the comparison features and the cosine count
+    before = scores(wide)
+    wide.save_pretrained(tmp_path / "wide")
+    meta = json.loads((tmp_path / "wide" / CONFIG_NAME).read_text())
+    assert meta["pooling"] == "segments" and meta["segment_token_id"] == wide.tokenizer.sep_token_id
+    assert meta["segment_layer"] == 2
+    assert meta["head"]["hidden_size"] == 5 * 384 + 2
+    torch.testing.assert_close(
+        scores(RewardModel.from_pretrained(tmp_path / "wide")), before, atol=1e-5, rtol=0
+    )
+
+
+def test_segments_pooling_needs_a_separator_token(tiny_decoder_metric_dir):
+    decoder = RewardModel.from_pretrained(tiny_decoder_metric_dir)
+    if getattr(decoder.tokenizer, "sep_token_id", None) is not None:
+        pytest.skip("this tiny decoder's tokenizer has a separator token")
+    with pytest.raises(ModelLoadError, match="separator token"):
+        RewardModel(decoder.backbone, pooling="segments", tokenizer=decoder.tokenizer)
