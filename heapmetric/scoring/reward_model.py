@@ -239,6 +239,15 @@ class RewardModel(nn.Module):
         if self.native_head:
             logits = self.backbone(input_ids=input_ids, attention_mask=attention_mask).logits
             return logits[:, 0].float()
+        pooled = self.features(input_ids, attention_mask)
+        head_device = self.head.weight.device
+        return self.head(pooled.to(head_device, torch.float32)).squeeze(-1)
+
+    def features(self, input_ids: Any, attention_mask: Any) -> Any:
+        """The head's input ``[B, head_inputs(H, pooling)]`` for a padded batch: the score is a linear
+        function of it (not defined for a backbone's own classification head)."""
+        if self.native_head:
+            raise ValueError("a model with its backbone's own classification head has no pooled features")
         states = {"output_hidden_states": True} if self.segment_token_id is not None else {}
         if self.encoder_only:
             out = self.backbone.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, **states)
@@ -246,13 +255,10 @@ class RewardModel(nn.Module):
             out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **states)
         if self.segment_token_id is not None:
             early = out.hidden_states[self.segment_layer]
-            pooled = segment_features(
+            return segment_features(
                 out.last_hidden_state, early, input_ids, attention_mask, self.segment_token_id
             )
-        else:
-            pooled = pool(out.last_hidden_state, attention_mask, self.pooling)
-        head_device = self.head.weight.device
-        return self.head(pooled.to(head_device, torch.float32)).squeeze(-1)
+        return pool(out.last_hidden_state, attention_mask, self.pooling)
 
     # ----------------------------------------------------------------------------------- build
 
