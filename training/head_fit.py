@@ -229,8 +229,12 @@ def run(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> dic
         (folder / ".validation.pt").replace(val_file)
 
     # 3. one fit per strength; 4. keep the best on validation
+    # the starting head is init_from's; a fresh head's random weights are no prior, so then it is zero
     prior_w = model.head.weight.detach()[0].float().clone()
     prior_b = float(model.head.bias.detach()[0])
+    if not cfg.init_from:
+        prior_w.zero_()
+        prior_b = 0.0
     diffs = better - worse
     metric = "mean_pairwise_accuracy"
 

@@ -147,7 +147,17 @@ def run_protocol(
     for name, run_cfg, test_tasks in plan:
         run_dir = out / protocol / name
         run_cfg = dataclasses.replace(run_cfg, output_dir=str(run_dir))
-        if not (run_dir / "model" / "heapmetric.json").exists():
+        if not (run_dir / "model" / "heapmetric.json").exists() and run_cfg.head_fit:
+            from training.head_fit import run as fit_head
+
+            log.info("%s: fitting the head of %s", protocol, name)
+            report = fit_head(run_cfg, resume=(run_dir / "features").is_dir(), progress=progress)
+            runs[name] = {
+                "head_fit_pairs": report["pairs"],
+                "chosen_l2": report["chosen_l2"],
+                "extract_minutes": report["extract_minutes_this_call"],
+            }
+        elif not (run_dir / "model" / "heapmetric.json").exists():
             log.info("%s: training %s", protocol, name)
             result = train(run_cfg, resume=latest_checkpoint(run_dir) is not None, progress=progress)
             runs[name] = {

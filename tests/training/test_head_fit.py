@@ -113,3 +113,32 @@ def test_a_head_fit_run_saves_its_head_over_the_unchanged_encoder_and_resumes(
     torch.testing.assert_close(redone["better"], third["better"])
     assert redone["group"] == third["group"]
     assert again["chosen_l2"] == report["chosen_l2"]
+
+
+def test_the_held_out_protocol_fits_heads_without_the_left_out_task(
+    tiny_backbone: Path, fixture_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from training import head_fit
+    from training.protocols import run_protocol
+
+    monkeypatch.setattr(head_fit, "CHUNK", 20)
+    cfg = tiny_config(
+        tmp_path,
+        tiny_backbone,
+        fixture_data,
+        pooling="segments",
+        head_fit=True,
+        head_fit_pairs=30,
+        calibrate=False,
+    )
+    result = run_protocol("held-out", cfg, tmp_path / "p")
+    assert set(result["per_task"]) == {"summarization", "data_to_text"}
+    assert result["runs"]["data_to_text"]["head_fit_pairs"] == 30
+    run = tmp_path / "p" / "held-out" / "data_to_text"
+    fitted = json.loads((run / "head_fit.json").read_text())
+    assert all(not name.startswith("fixd2t") for name in fitted["pairs_per_dataset"])
+    assert json.loads((run / "model" / "heapmetric.json").read_text())["training"]["config"]["tasks"] == [
+        "summarization"
+    ]
