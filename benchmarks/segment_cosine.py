@@ -1,12 +1,15 @@
-"""Which hidden layer's output/rest cosine tells an original from its perturbation, per perturbation kind.
+"""Which hidden layer's output/rest cosine, and which token-level feature, tells an original from its
+perturbation, per perturbation kind.
 
 For the robustness pairs of a ``data build`` split (the robustness suite's draw, ``--per-cell`` pairs per
 perturbation × criterion), encodes both sides with a model's encoder as the metric renders them and, at each
 hidden layer, compares the cosine of the output's mean hidden state with that of what it is judged against
 (reference, source, context: :func:`heapmetric.scoring.reward_model.segment_masks`). Prints, per perturbation
 and layer, the share of pairs whose original has the higher cosine: near 1 means a low cosine gives the
-perturbation away (an output written for another input), near 0 a high one (an echoed input). This is the
-measurement behind ``segments`` pooling's choice of layer (docs/training.md):
+perturbation away (an output written for another input), near 0 a high one (an echoed input). Then the same
+for each of :func:`heapmetric.scoring.reward_model.lexical_features` (from the token ids of the same inputs).
+These are the measurements behind ``segments`` pooling's choice of layer and ``segments_lexical``'s features
+(docs/training.md):
 
     .venv/bin/python benchmarks/segment_cosine.py --model heapmetric/models/default --per-cell 3 [--out r.json]
 """
@@ -38,7 +41,7 @@ def main() -> None:
     from heapmetric.metaeval.robustness import pair_side, suite_pairs
     from heapmetric.registry import free_text_criterion, get_criterion
     from heapmetric.scoring.render import encode_batch, render
-    from heapmetric.scoring.reward_model import RewardModel, segment_cosine, segment_masks
+    from heapmetric.scoring.reward_model import RewardModel, lexical_features, segment_cosine, segment_masks
 
     pairs = suite_pairs(args.data, args.split, per_cell=args.per_cell)
     if not pairs:
@@ -59,6 +62,7 @@ def main() -> None:
         )
         rendered += [render(pair_side(pair, better), crit), render(pair_side(pair, worse), crit)]
     cosines: list[list[float]] = []  # per layer, per rendered input
+    lexical: list[list[float]] = []  # per rendered input, the seven lexical features
     with torch.no_grad():
         for start in range(0, len(rendered), args.batch_size):
             batch, _ = encode_batch(
@@ -66,6 +70,7 @@ def main() -> None:
             )
             states = model.backbone(**batch, output_hidden_states=True).hidden_states
             out_mask, rest_mask = segment_masks(batch["input_ids"], batch["attention_mask"], sep)
+            lexical += lexical_features(batch["input_ids"], batch["attention_mask"], sep).tolist()
             if not cosines:
                 cosines = [[] for _ in states]
             for layer, hidden in enumerate(states):
@@ -86,9 +91,32 @@ def main() -> None:
     for kind, row in rows.items():
         cells = " | ".join("–" if v is None else f"{v:.2f}" for v in row["original_higher"])
         print(f"| {kind} | {row['n']} | {cells} |")
+    names = ["p", "p²", "r", "r²", "distinct", "repeated bigrams", "length"]
+    lex_higher: dict[str, list[list[bool]]] = defaultdict(lambda: [[] for _ in names])
+    for i, pair in enumerate(pairs):
+        for k in range(len(names)):
+            a, b = lexical[2 * i][k], lexical[2 * i + 1][k]
+            if a != b:
+                lex_higher[pair.meta["perturbation"]][k].append(a > b)
+    lex_rows = {
+        kind: {
+            name: {"n": len(v), "original_higher": sum(v) / len(v) if v else None}
+            for name, v in zip(names, by, strict=True)
+        }
+        for kind, by in sorted(lex_higher.items())
+    }
+    print("\nshare of the pairs whose original has the higher lexical feature (pairs where it differs)\n")
+    print("| perturbation | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for kind, row in lex_rows.items():
+        cells = [
+            "–" if c["original_higher"] is None else f"{c['original_higher']:.2f} ({c['n']})"
+            for c in row.values()
+        ]
+        print(f"| {kind} | " + " | ".join(cells) + " |")
     if args.out:
         info = {"model": str(args.model), "split": args.split, "per_cell": args.per_cell}
-        write_json(args.out, {**info, "rows": rows})
+        write_json(args.out, {**info, "rows": rows, "lexical": lex_rows})
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ MIXING = ("proportional", "temperature", "uniform", "balanced")
 PARAPHRASE = ("random", "first")
 SCHEDULERS = ("linear", "cosine", "constant")
 PRECISION = ("no", "fp16", "bf16")
-POOLING = ("cls", "mean", "last", "segments")
+POOLING = ("cls", "mean", "last", "segments", "segments_lexical")
 QUANTIZATION = (None, "4bit", "8bit")
 EARLY_METRICS = ("mean", "pairwise_accuracy", "kendall")
 #: a backbone name resolved to the offline MiniLM package folder

@@ -84,11 +84,16 @@ def baseline_results(
     split: str = "test",
     names: Sequence[str] = BASELINES,
     max_per_group: int | None = None,
+    *,
+    tasks: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    exclude_datasets: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """``{name: evaluate(...) over the groups it covers}`` for each baseline."""
+    """``{name: evaluate(...) over the groups it covers}`` for each baseline (only ``tasks``/``datasets`` when
+    given)."""
     from training.protocols import judge_score_fn
 
-    groups = load_groups(data_dir, split)
+    groups = load_groups(data_dir, split, tasks=tasks, datasets=datasets, exclude_datasets=exclude_datasets)
     out: dict[str, Any] = {}
     for name in names:
         subset = {k: g for k, g in groups.items() if covers(name, g)}

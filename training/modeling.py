@@ -95,11 +95,16 @@ def saved_spec(path: Path, *, field: str) -> dict[str, Any]:
     return spec
 
 
+#: pooling -> the poolings whose features start with its features (what ``init_from`` may widen to)
+WIDENS = {"mean": ("segments", "segments_lexical"), "segments": ("segments_lexical",)}
+
+
 def init_weights(model: Any, source: str | Path, *, pooling: str) -> None:
     """Copy every weight of the saved reward model at ``source`` into ``model`` (same backbone and head).
 
-    A ``mean``-pooled model also initialises a ``segments``-pooled one: its head becomes the first feature
-    block of the wider head, the others start at zero, and the scores are unchanged.
+    A model whose features are a prefix of the configured pooling's (``mean`` of ``segments``, ``segments`` of
+    ``segments_lexical``) also initialises it: its head becomes the first weights of the wider head, the others
+    start at zero, and the scores are unchanged.
 
     Raises :class:`InputError` (field ``init_from``) when ``source`` is not a saved heapmetric reward model or
     its architecture or pooling differs from the configured one.
@@ -110,7 +115,7 @@ def init_weights(model: Any, source: str | Path, *, pooling: str) -> None:
 
     path = Path(source)
     spec = saved_spec(path, field="init_from")
-    widened = spec.get("pooling") == "mean" and pooling == "segments"
+    widened = pooling in WIDENS.get(spec.get("pooling"), ())
     if spec.get("pooling") != pooling and not widened:
         raise InputError(
             f"the model pools with {spec.get('pooling')!r} but the config says pooling: {pooling!r}",
@@ -120,8 +125,8 @@ def init_weights(model: Any, source: str | Path, *, pooling: str) -> None:
     src = RewardModel.from_pretrained(path)
     state = src.state_dict()
     if widened:
-        # segments pooling's first feature block is the mean over all tokens: the mean-pooled head goes
-        # there and the other blocks start at zero, so the new model scores exactly as the old one
+        # the narrower pooling's features come first in the wider one's: its head goes there and the other
+        # weights start at zero, so the new model scores exactly as the old one
         old = state["head.weight"]
         weight = torch.zeros_like(model.head.weight)
         if weight.shape[1] > old.shape[1]:

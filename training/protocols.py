@@ -116,8 +116,13 @@ def run_protocol(
     progress: bool = False,
     eval_max_per_group: int | None = None,
     device: str = "auto",
+    baselines: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Train and test per ``protocol``; write ``<out>/<protocol>.json`` and ``.md``; return the results."""
+    """Train and test per ``protocol``; write ``<out>/<protocol>.json`` and ``.md``; return the results.
+
+    ``baselines`` (names of :data:`training.model_card.BASELINES`) are scored on the same tested groups (same
+    subsample); each task's row then holds, per baseline, its mean pairwise accuracy and the model's over the
+    groups that baseline covers, and whether the model beats every baseline there."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r} (expected {', '.join(PROTOCOLS)})", field="protocol")
     from training.trainer import latest_checkpoint, train
@@ -143,6 +148,7 @@ def run_protocol(
         ]
     rows: dict[str, dict[str, Any]] = {}
     per_task: dict[str, dict[str, Any]] = {}
+    task_groups: dict[str, list[str]] = {}
     runs: dict[str, Any] = {}
     for name, run_cfg, test_tasks in plan:
         run_dir = out / protocol / name
@@ -181,6 +187,30 @@ def run_protocol(
             for gname, row in res["groups"].items():
                 rows[gname] = {**row, "trained_on": name}
             per_task[task] = {k: res[k] for k in ("mean_pairwise_accuracy", "mean_kendall", "mean_spearman")}
+            task_groups[task] = list(res["groups"])
+    baseline_rows: dict[str, Any] = {}
+    if baselines:
+        from training.model_card import baseline_results
+
+        log.info("%s: scoring the baselines %s", protocol, ", ".join(baselines))
+        base = baseline_results(
+            cfg.data_dir,
+            split,
+            baselines,
+            eval_max_per_group,
+            tasks=list(task_groups),
+            datasets=cfg.datasets,
+            exclude_datasets=cfg.exclude_datasets,
+        )
+        baseline_rows = {name: res["groups"] for name, res in base.items()}
+        for task, names in task_groups.items():
+            per_task[task]["baselines"] = _versus_baselines(rows, baseline_rows, names)
+            compared = per_task[task]["baselines"].values()
+            per_task[task]["beats_baselines"] = (
+                all(c["model_pairwise_accuracy"] > c["pairwise_accuracy"] for c in compared)
+                if compared
+                else None
+            )
     result = {
         "protocol": protocol,
         "split": split,
@@ -188,6 +218,7 @@ def run_protocol(
         "runs": runs,
         "per_task": per_task,
         "groups": rows,
+        "baseline_groups": baseline_rows,
         "config": cfg.to_dict(),
         **_means(per_task),
     }
@@ -197,12 +228,42 @@ def run_protocol(
     return result
 
 
+def _versus_baselines(
+    model_rows: dict[str, Any], baseline_rows: dict[str, dict[str, Any]], names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Per baseline: its and the model's mean pairwise accuracy over the groups of ``names`` that it covers and
+    that have pairs (baselines that cover none of them are left out)."""
+    out = {}
+    for base, brows in baseline_rows.items():
+        shared = [
+            n
+            for n in names
+            if n in brows
+            and brows[n].get("pairwise_accuracy") is not None
+            and model_rows[n].get("pairwise_accuracy") is not None
+        ]
+        if shared:
+            out[base] = {
+                "groups": len(shared),
+                "pairwise_accuracy": statistics.fmean(brows[n]["pairwise_accuracy"] for n in shared),
+                "model_pairwise_accuracy": statistics.fmean(
+                    model_rows[n]["pairwise_accuracy"] for n in shared
+                ),
+            }
+    return out
+
+
 def _means(per_task: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     def mean(key: str) -> float | None:
         vals = [v[key] for v in per_task.values() if v.get(key) is not None]
         return statistics.fmean(vals) if vals else None
 
-    return {"mean_pairwise_accuracy": mean("mean_pairwise_accuracy"), "mean_kendall": mean("mean_kendall")}
+    beats = [v["beats_baselines"] for v in per_task.values() if v.get("beats_baselines") is not None]
+    return {
+        "mean_pairwise_accuracy": mean("mean_pairwise_accuracy"),
+        "mean_kendall": mean("mean_kendall"),
+        "tasks_beating_baselines": sum(beats) if beats else None,
+    }
 
 
 def protocol_markdown(result: dict[str, Any]) -> str:
@@ -230,5 +291,32 @@ def protocol_markdown(result: dict[str, Any]) -> str:
     lines.append(
         f"| **mean over tasks** | | {f(result['mean_pairwise_accuracy'])} | {f(result['mean_kendall'])} | |"
     )
+    names = sorted({b for m in result["per_task"].values() for b in m.get("baselines", {})})
+    if names:
+        from training.model_card import LABELS
+
+        lines += [
+            "",
+            "Against the baselines, mean pairwise accuracy over the tested groups each baseline covers "
+            "(model / baseline):",
+            "",
+            "| tested task | " + " | ".join(LABELS.get(n, n) for n in names) + " | beats every baseline |",
+            "|---|" + "---:|" * len(names) + "---|",
+        ]
+        for task, m in sorted(result["per_task"].items()):
+            cells = []
+            for n in names:
+                c = m.get("baselines", {}).get(n)
+                cells.append(
+                    "–"
+                    if c is None
+                    else f"{f(c['model_pairwise_accuracy'])} / {f(c['pairwise_accuracy'])} ({c['groups']} groups)"
+                )
+            beats = {True: "yes", False: "no", None: "–"}[m.get("beats_baselines")]
+            lines.append(f"| {task} | " + " | ".join(cells) + f" | {beats} |")
+        lines.append(
+            f"\nTasks where the model beats every baseline: {result.get('tasks_beating_baselines')} "
+            f"of {len(result['per_task'])}."
+        )
     lines += ["", "Per dataset / task / criterion:", "", markdown_table(result["groups"]), ""]
     return "\n".join(lines)

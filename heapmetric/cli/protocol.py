@@ -38,17 +38,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--max-per-group", type=count_type(1), help="subsample each tested group to at most N outputs"
     )
     p.add_argument("--device", default="auto", help="device for testing: auto | cpu | cuda")
+    p.add_argument(
+        "--baselines",
+        nargs="*",
+        default=[],
+        metavar="NAME",
+        help="also score these baselines on the tested groups and compare per task "
+        "(length, rougeL, minilm-cosine; e.g. --baselines length minilm-cosine)",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from heapmetric.cli.train import parse_overrides
+    from heapmetric.errors import InputError
     from heapmetric.io import check_output
     from training.config import load_config
+    from training.model_card import BASELINES
     from training.protocols import protocol_markdown, run_protocol
 
     check_output(args.out, folder=True, flag="--out")
+    unknown = [b for b in args.baselines if b not in BASELINES]
+    if unknown:
+        raise InputError(
+            f"unknown baseline {unknown[0]!r} (expected {', '.join(BASELINES)})", field="--baselines"
+        )
     cfg = load_config(args.config, **parse_overrides(args.overrides))
     result = run_protocol(
         args.protocol,
@@ -59,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         eval_max_per_group=args.max_per_group,
         device=args.device,
+        baselines=args.baselines,
     )
     if not args.quiet:
         print(protocol_markdown(result))

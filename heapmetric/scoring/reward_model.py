@@ -9,7 +9,10 @@ Contract (the trainer saves with it, the scorer and the service load with it):
   for left and right padding alike), or ``segments`` (for tokenizers with a separator token: the mean over
   all tokens, over the output, over what it is judged against, their product and absolute difference, and an
   early layer's output/rest cosine and its square, :func:`segment_features`; the head is then
-  ``Linear(5 * hidden + 2, 1)`` and ``heapmetric.json`` records ``segment_token_id`` and ``segment_layer``).
+  ``Linear(5 * hidden + 2, 1)`` and ``heapmetric.json`` records ``segment_token_id`` and ``segment_layer``),
+  or ``segments_lexical`` (``segments`` followed by seven token-level scalars of the same pass,
+  :func:`lexical_features`: how much of the output occurs in the rest and of the rest in the output, the output's
+  distinct-token share and repeated bigrams, its length; head ``Linear(5 * hidden + 9, 1)``).
   Defaults: ``last`` for decoders, ``mean`` for encoders.
 - Inputs come from :mod:`heapmetric.scoring.render` (``render`` + ``encode``/``encode_batch``), never from ad-hoc
   tokenization, so that training and scoring see the same text.
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -61,8 +65,9 @@ CONFIG_NAME = "heapmetric.json"
 HEAD_FILE = "head.safetensors"
 WEIGHTS_FILE = "model.safetensors"
 ADAPTER_DIR = "adapter"
-POOLINGS = ("cls", "mean", "last", "segments")
-SEGMENT_VECTORS, SEGMENT_SCALARS = 5, 2
+POOLINGS = ("cls", "mean", "last", "segments", "segments_lexical")
+SEGMENT_VECTORS, SEGMENT_SCALARS, LEXICAL_SCALARS = 5, 2, 7
+SEGMENT_POOLINGS = ("segments", "segments_lexical")
 """``segments`` pooling gives the head five vectors of the hidden size and two scalars (:func:`segment_features`)."""
 SEGMENT_LAYER = 2
 """The hidden layer whose output/rest cosine gates the ``segments`` features (measured in docs/training.md)."""
@@ -113,6 +118,8 @@ def default_pooling(config: Any) -> str:
 
 def head_inputs(hidden_size: int, pooling: str) -> int:
     """The width of the head's input for a backbone of ``hidden_size`` pooled with ``pooling``."""
+    if pooling == "segments_lexical":
+        return hidden_size * SEGMENT_VECTORS + SEGMENT_SCALARS + LEXICAL_SCALARS
     return hidden_size * SEGMENT_VECTORS + SEGMENT_SCALARS if pooling == "segments" else hidden_size
 
 
@@ -162,6 +169,39 @@ def segment_features(hidden: Any, early: Any, input_ids: Any, attention_mask: An
     return torch.cat(
         [masked_mean(hidden, mask.bool()), out, rest, out * rest, (out - rest).abs(), c, c * c], dim=-1
     )
+
+
+def lexical_features(input_ids: Any, attention_mask: Any, separator: int) -> Any:
+    """``[B, 7]`` token-level features of the output segment (:func:`segment_masks`), from the token ids alone:
+
+    ``p``, ``p²`` (share of the output's distinct tokens that occur in the rest: low for an output written for
+    another input, 1 for an echoed input), ``r``, ``r²`` (share of the rest's distinct tokens that occur in the
+    output), the output's distinct-token share and its share of repeated bigrams (loops, repeated sentences),
+    and ``log(1 + tokens) / log(512)`` (its length as the model sees it). ``p`` and ``r`` are zero when there is
+    no rest (a criterion that reads only the output). Measured before use: on the robustness suite's test pairs
+    these order echoed, off-topic, repeated, looped and truncated outputs (benchmarks/segment_cosine.py).
+    """
+    ids = input_ids.to(attention_mask.device)
+    in_out, in_rest = segment_masks(ids, attention_mask, separator)
+    rows = []
+    for b in range(ids.shape[0]):
+        out, rest = ids[b][in_out[b]], ids[b][in_rest[b]]
+        n = int(out.numel())
+        distinct_out = torch.unique(out)
+        if n and rest.numel():
+            distinct_rest = torch.unique(rest)
+            p = torch.isin(distinct_out, distinct_rest).float().mean().item()
+            r = torch.isin(distinct_rest, distinct_out).float().mean().item()
+        else:
+            p = r = 0.0
+        distinct = distinct_out.numel() / n if n else 0.0
+        repeated = 0.0
+        if n > 2:
+            # a bigram is the pair (token, next token); ``unique`` counts the distinct ones
+            bigrams = out[:-1] * (int(ids.max()) + 1) + out[1:]
+            repeated = 1.0 - torch.unique(bigrams).numel() / bigrams.numel()
+        rows.append([p, p * p, r, r * r, distinct, repeated, math.log1p(n) / math.log(512)])
+    return torch.tensor(rows, dtype=torch.float32, device=attention_mask.device)
 
 
 def pool(hidden: Any, attention_mask: Any, pooling: str) -> Any:
@@ -214,13 +254,13 @@ class RewardModel(nn.Module):
         self.tokenizer = tokenizer
         self.segment_token_id: int | None = None
         self.segment_layer = SEGMENT_LAYER
-        if self.pooling == "segments":
+        if self.pooling in SEGMENT_POOLINGS:
             sep = self.spec.get("segment_token_id")
             if sep is None and tokenizer is not None:
                 sep = getattr(tokenizer, "sep_token_id", None)
             if sep is None:
                 raise ModelLoadError(
-                    "pooling 'segments' needs a tokenizer with a separator token (BERT, RoBERTa, DeBERTa); "
+                    f"pooling {self.pooling!r} needs a tokenizer with a separator token (BERT, RoBERTa, DeBERTa); "
                     "use mean or last pooling for this backbone"
                 )
             self.segment_token_id = int(sep)
@@ -255,9 +295,13 @@ class RewardModel(nn.Module):
             out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **states)
         if self.segment_token_id is not None:
             early = out.hidden_states[self.segment_layer]
-            return segment_features(
+            feats = segment_features(
                 out.last_hidden_state, early, input_ids, attention_mask, self.segment_token_id
             )
+            if self.pooling == "segments_lexical":
+                lexical = lexical_features(input_ids, attention_mask, self.segment_token_id)
+                feats = torch.cat([feats, lexical.to(feats.device, feats.dtype)], dim=-1)
+            return feats
         return pool(out.last_hidden_state, attention_mask, self.pooling)
 
     # ----------------------------------------------------------------------------------- build

@@ -108,9 +108,29 @@ def test_train_evaluate_and_check(
 
 def test_held_out_protocol(tmp_path: Path, tiny_backbone: Path, fixture_data: Path) -> None:
     cfg = _config(tmp_path, tiny_backbone, fixture_data, max_steps=2, save_every=10, calibrate=False)
-    assert main(["protocol", "held-out", "-q", "--config", str(cfg), "--out", str(tmp_path / "p")]) == 0
+    args = ["protocol", "held-out", "-q", "--config", str(cfg), "--out", str(tmp_path / "p")]
+    assert main([*args, "--baselines", "length"]) == 0
     result = json.loads((tmp_path / "p" / "held-out.json").read_text())
     assert set(result["per_task"]) == {"summarization", "data_to_text"}
+    # the length baseline is scored on the same tested groups and compared per task on the groups with pairs
+    for task, row in result["per_task"].items():
+        names = [
+            n
+            for n, g in result["groups"].items()
+            if n.split("/")[1] == task and g["pairwise_accuracy"] is not None
+        ]
+        versus = row["baselines"]["length"]
+        assert versus["groups"] == len(names) > 0
+        model_mean = sum(result["groups"][n]["pairwise_accuracy"] for n in names) / len(names)
+        base_mean = sum(result["baseline_groups"]["length"][n]["pairwise_accuracy"] for n in names) / len(
+            names
+        )
+        assert versus["model_pairwise_accuracy"] == pytest.approx(model_mean)
+        assert versus["pairwise_accuracy"] == pytest.approx(base_mean)
+        assert row["beats_baselines"] == (model_mean > base_mean)
+    assert result["tasks_beating_baselines"] == sum(r["beats_baselines"] for r in result["per_task"].values())
+    assert "beats every baseline" in (tmp_path / "p" / "held-out.md").read_text()
+    assert main([*args, "--baselines", "bleurt"]) == 2
     assert result["groups"]["fixd2t/data_to_text/informativeness"]["trained_on"] == "data_to_text"
     held = json.loads(
         (tmp_path / "p" / "held-out" / "data_to_text" / "model" / "heapmetric.json").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from heapmetric.errors import ModelLoadError
 from heapmetric.judges.base import ScoreItem
 from heapmetric.registry import get_criterion
 from heapmetric.scoring.render import encode_batch, render
-from heapmetric.scoring.reward_model import CONFIG_NAME, RewardModel, pool, segment_features
+from heapmetric.scoring.reward_model import (
+    CONFIG_NAME,
+    RewardModel,
+    lexical_features,
+    pool,
+    segment_features,
+)
 
 ITEMS = [
     ScoreItem(output="the cat sat on the mat", source="a story about a cat " * 30),
@@ -202,6 +209,51 @@ def test_segments_pooling_round_trip_and_widening_from_mean(tmp_path, minilm_pat
     assert meta["pooling"] == "segments" and meta["segment_token_id"] == wide.tokenizer.sep_token_id
     assert meta["segment_layer"] == 2
     assert meta["head"]["hidden_size"] == 5 * 384 + 2
+    torch.testing.assert_close(
+        scores(RewardModel.from_pretrained(tmp_path / "wide")), before, atol=1e-5, rtol=0
+    )
+
+
+def test_lexical_features_of_the_output_against_the_rest():
+    # [CLS] instr [SEP] output [SEP] rest [SEP] pad
+    sep = 9
+    ids = torch.tensor(
+        [
+            [1, 5, sep, 6, 7, 6, 7, 6, sep, 6, 8, sep, 0],  # output 6 7 6 7 6; rest 6 8
+            [1, 5, sep, 6, 8, sep, 6, 8, sep, 0, 0, 0, 0],  # an echo: output == rest
+            [1, 5, sep, 3, 4, sep, 0, 0, 0, 0, 0, 0, 0],  # no rest
+        ]
+    )
+    mask = (ids != 0).long()
+    f = lexical_features(ids, mask, sep)
+    assert f.shape == (3, 7)
+    # row 0: distinct output {6, 7}, half in the rest; distinct rest {6, 8}, half in the output; 2 of 5 tokens
+    # distinct; bigrams 67 76 67 76: two of four repeat; five tokens
+    length = math.log1p(5) / math.log(512)
+    torch.testing.assert_close(f[0], torch.tensor([0.5, 0.25, 0.5, 0.25, 0.4, 0.5, length]))
+    torch.testing.assert_close(f[1, :4], torch.ones(4))
+    assert f[1, 5] == 0.0  # a single bigram cannot repeat
+    assert f[2, :4].tolist() == [0.0, 0.0, 0.0, 0.0] and f[2, 4] == 1.0
+
+
+def test_segments_lexical_widens_from_segments_and_round_trips(tmp_path, minilm_path):
+    from training.config import TrainConfig
+    from training.modeling import build_model
+
+    seg = RewardModel.from_backbone(str(minilm_path), pooling="segments", max_length=96)
+    seg.save_pretrained(tmp_path / "seg")
+    cfg = TrainConfig(backbone=str(minilm_path), pooling="segments_lexical", init_from=str(tmp_path / "seg"))
+    wide, _ = build_model(cfg)
+    assert wide.head.in_features == 5 * 384 + 2 + 7
+    wide.eval()
+    torch.testing.assert_close(scores(wide), scores(seg.eval()), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        wide.head.weight[:, -7:].normal_()  # the lexical features count
+    before = scores(wide)
+    assert not torch.allclose(before, scores(seg))
+    wide.save_pretrained(tmp_path / "wide")
+    meta = json.loads((tmp_path / "wide" / CONFIG_NAME).read_text())
+    assert meta["pooling"] == "segments_lexical" and meta["head"]["hidden_size"] == 5 * 384 + 9
     torch.testing.assert_close(
         scores(RewardModel.from_pretrained(tmp_path / "wide")), before, atol=1e-5, rtol=0
     )
