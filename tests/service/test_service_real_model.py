@@ -51,12 +51,16 @@ def as_json(item: ScoreItem) -> dict:
 
 @pytest.fixture(scope="module")
 def metric(tiny_encoder_metric_dir):
-    return heapmetric.load(str(tiny_encoder_metric_dir), device="cpu")
+    # fp32 on both sides: in bf16 (``auto`` on CPUs with native bf16) a row's score moves by ~1e-4 with the
+    # padding of the micro-batch it lands in, which concurrency makes vary
+    return heapmetric.load(str(tiny_encoder_metric_dir), device="cpu", dtype="fp32")
 
 
 @pytest.fixture(scope="module")
 def live(tiny_encoder_metric_dir):
-    settings = Settings(model=str(tiny_encoder_metric_dir), device="cpu", max_batch_items=16, max_wait_ms=10)
+    settings = Settings(
+        model=str(tiny_encoder_metric_dir), device="cpu", dtype="fp32", max_batch_items=16, max_wait_ms=10
+    )
     app = create_app(settings)  # loaded and warmed by the lifespan, like `heapmetric serve`
     with serve_in_thread(app, ready=True, timeout=120) as srv:
         yield srv
