@@ -336,10 +336,11 @@ def save_model(
 
 
 def load_model(directory: str | Path, *, device: Any = "cpu") -> Any:
-    """A saved checkpoint as a :class:`RewardModel` on ``device``."""
+    """A saved checkpoint as a :class:`RewardModel` on ``device``, a LoRA adapter kept unmerged so that
+    :func:`save_model` writes it as an adapter again."""
     from heapmetric.scoring.reward_model import RewardModel
 
-    return RewardModel.from_pretrained(directory, device=str(device))
+    return RewardModel.from_pretrained(directory, device=str(device), merge_adapter=False)
 
 
 def _jsonable(obj: Any) -> Any:

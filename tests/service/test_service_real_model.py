@@ -143,13 +143,12 @@ def test_request_level_criterion_and_compare_match(live, metric):
 
 
 def test_models_reports_the_loaded_model(live):
-    from heapmetric.scoring.device import dtype_name, resolve_dtype
-
     card = httpx.get(live.url + "/v1/models").json()["data"][0]
+    # the server was started with dtype fp32 (what ``auto`` picks: tests/heapmetric/scoring/test_precision.py)
     assert (card["kind"], card["device"], card["dtype"], card["quantization"]) == (
         "reward",
         "cpu",
-        dtype_name(resolve_dtype("auto", "cpu")),  # what --dtype auto picks on this CPU
+        "float32",
         None,
     )
     assert card["max_length"] == 256

@@ -162,3 +162,26 @@ def tiny_config(tmp_path: Path, backbone: Path, data: Path, **overrides):
     }
     values.update(overrides)
     return config_from_dict(values)
+
+
+def train_lora(tmp_path: Path, backbone: Path | str, data: Path, steps: int = 3, **overrides) -> Path:
+    """Train a LoRA (r 4) reward model on ``backbone`` with last-token pooling for ``steps`` steps; check that it
+    saved as adapter + head over ``backbone`` and return the model folder."""
+    from training.trainer import train
+
+    cfg = tiny_config(
+        tmp_path,
+        backbone,
+        data,
+        pooling="last",
+        max_steps=steps,
+        eval_every=steps,
+        save_every=steps,
+        lora={"r": 4, "alpha": 8},
+        **overrides,
+    )
+    result = train(cfg, progress=False)
+    meta = json.loads((result.model_dir / "heapmetric.json").read_text())
+    assert meta["backbone"]["layout"] == "adapter" and meta["backbone"]["base"] == str(backbone)
+    assert (result.model_dir / "adapter" / "adapter_config.json").exists()
+    return result.model_dir

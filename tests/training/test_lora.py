@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import tiny_config
+from tests.training.conftest import tiny_config, train_lora
 
 
 @pytest.fixture(scope="module")
@@ -40,24 +40,8 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _train_and_reload(tmp_path: Path, backbone: Path, data: Path, **kw):
     from heapmetric.scoring.reward_model import RewardModel
-    from training.trainer import train
 
-    cfg = tiny_config(
-        tmp_path,
-        backbone,
-        data,
-        pooling="last",
-        max_steps=3,
-        eval_every=3,
-        save_every=3,
-        lora={"r": 4, "alpha": 8},
-        **kw,
-    )
-    result = train(cfg, progress=False)
-    meta = json.loads((result.model_dir / "heapmetric.json").read_text())
-    assert meta["backbone"]["layout"] == "adapter" and meta["backbone"]["base"] == str(backbone)
-    assert (result.model_dir / "adapter" / "adapter_config.json").exists()
-    return RewardModel.from_pretrained(result.model_dir)
+    return RewardModel.from_pretrained(train_lora(tmp_path, backbone, data, **kw))
 
 
 def test_lora_on_a_decoder(tmp_path: Path, tiny_llama: Path, fixture_data: Path) -> None:
@@ -71,6 +55,31 @@ def test_lora_on_a_decoder(tmp_path: Path, tiny_llama: Path, fixture_data: Path)
     assert any("q_proj" in n for n in trainable)
     reloaded = _train_and_reload(tmp_path, tiny_llama, fixture_data)
     assert reloaded.pooling == "last"
+
+
+def test_adapter_checkpoint_reloads_for_saving_as_an_adapter(
+    tmp_path: Path, tiny_llama: Path, fixture_data: Path
+) -> None:
+    """The trainer reloads its best checkpoint (modeling.load_model) when a later step validated worse; that
+    model must save as an adapter again, and score as the merged one heapmetric.load gives."""
+    import torch
+
+    from training import modeling
+
+    reloaded = _train_and_reload(tmp_path, tiny_llama, fixture_data)  # merged, for scoring
+    src = tmp_path / "run" / "model"
+    kept = modeling.load_model(src)
+    assert hasattr(kept.backbone, "peft_config") and not hasattr(reloaded.backbone, "peft_config")
+    cfg = tiny_config(tmp_path, tiny_llama, fixture_data, pooling="last", lora={"r": 4, "alpha": 8})
+    again = modeling.save_model(kept, kept.tokenizer, tmp_path / "again", cfg)
+    meta = json.loads((again / "heapmetric.json").read_text())
+    assert meta["backbone"]["layout"] == "adapter" and (again / "adapter" / "adapter_config.json").exists()
+    ids = torch.tensor([[5, 9, 12, 7, 3]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        want = reloaded(input_ids=ids, attention_mask=mask)
+        got = modeling.load_model(again)(input_ids=ids, attention_mask=mask)
+    assert torch.allclose(got, want, atol=1e-5)
 
 
 def test_qlora_4bit_on_cpu(tmp_path: Path, tiny_llama: Path, fixture_data: Path) -> None:

