@@ -25,7 +25,8 @@ SETTINGS = [(64, 1e-2, 1.0), (64, 1e-1, 1.0), (256, 1e-2, 1.0), (64, 1e-2, 3.0)]
 
 
 def validation_accuracy(diffs: list[float], probs: list[float], groups: list[str]) -> dict[str, Any]:
-    """Group-mean pairwise accuracy (ties half, pairs labelled 0.5 left out), overall and by kind of group."""
+    """Group-mean pairwise accuracy (ties half, pairs labelled 0.5 left out), overall and by kind of group
+    (None for a kind with no group)."""
     hits: dict[str, list[float]] = defaultdict(list)
     for d, p, g in zip(diffs, probs, groups, strict=True):
         if p != 0.5:
@@ -33,11 +34,15 @@ def validation_accuracy(diffs: list[float], probs: list[float], groups: list[str
     per = {g: statistics.fmean(h) for g, h in hits.items()}
     perturbation = [a for g, a in per.items() if g.startswith("perturbations/")]
     other = [a for g, a in per.items() if not g.startswith("perturbations/")]
+
+    def mean(values: list[float]) -> float | None:
+        return statistics.fmean(values) if values else None
+
     return {
         "groups": len(per),
-        "mean": statistics.fmean(per.values()),
-        "human_llm": statistics.fmean(other),
-        "perturbations": statistics.fmean(perturbation),
+        "mean": mean(list(per.values())),
+        "human_llm": mean(other),
+        "perturbations": mean(perturbation),
     }
 
 

@@ -71,6 +71,14 @@ def merge_models(
                 file=str(b / "heapmetric.json"),
                 field="merge",
             )
+    for folder, spec in ((a, spec_a), (b, spec_b)):
+        if (spec.get("backbone") or {}).get("layout") == "adapter":
+            # averaging LoRA factors is not averaging the weights they add (B·A is bilinear)
+            raise InputError(
+                "a LoRA adapter checkpoint cannot be weight-interpolated; merge full or partial checkpoints",
+                file=str(folder / "heapmetric.json"),
+                field="merge",
+            )
     base_a, base_b = (s.get("backbone", {}).get("base") for s in (spec_a, spec_b))
     if base_a != base_b:
         raise InputError(f"the two models have different bases ({base_a!r} vs {base_b!r})", field="merge")

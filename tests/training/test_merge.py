@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,15 @@ def test_merge_refuses_what_cannot_be_averaged(
     ).model_dir
     with pytest.raises(InputError, match="differ in pooling"):
         merge_models(a, cls, 0.5, tmp_path / "x")
+    # a LoRA checkpoint (its heapmetric.json says so; the check comes before any weights are read)
+    lora = tmp_path / "lora"
+    shutil.copytree(b, lora)
+    spec = json.loads((lora / "heapmetric.json").read_text())
+    spec["backbone"]["layout"] = "adapter"
+    (lora / "heapmetric.json").write_text(json.dumps(spec))
+    with pytest.raises(InputError, match="LoRA adapter checkpoint cannot be weight-interpolated") as err:
+        merge_models(a, lora, 0.5, tmp_path / "x")
+    assert err.value.file == str(lora / "heapmetric.json")
     capsys.readouterr()
     assert main(["train", "--merge", str(a), str(b)]) == 2
     assert "--output" in capsys.readouterr().err

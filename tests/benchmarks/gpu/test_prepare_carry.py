@@ -40,11 +40,14 @@ def test_pack_data_caps_pairs_keeps_grades_and_skips_datasets(tmp_path: Path) ->
     derived = [{**_pair(i, "d"), "task": "summarization", "criterion": "coherence"} for i in range(4)]
     _write(data / "d" / "train.jsonl", graded + derived)
     _write(data / "p" / "train.jsonl", [_pair(i) for i in range(50)])
+    _write(data / "p" / "validation.jsonl", [_pair(i) for i in range(50, 80)])
     _write(data / "perturbations" / "train.jsonl", [_pair(i, "perturbations") for i in range(5)])
 
     out = tmp_path / "carry"
     sizes = carry.pack_data(data, out, max_pairs=10, skip=("perturbations",))
-    assert set(sizes) == {"d/train.jsonl", "p/train.jsonl"} and not (out / "perturbations").exists()
+    assert set(sizes) == {"d/train.jsonl", "p/train.jsonl", "p/validation.jsonl"}
+    assert not (out / "perturbations").exists()
+    assert len(_read(out / "p" / "validation.jsonl.gz")) == 30  # only the train split is sampled
     # graded records all kept, the pairs the trainer derives from them dropped
     assert _read(out / "d" / "train.jsonl.gz") == graded
     kept = _read(out / "p" / "train.jsonl.gz")

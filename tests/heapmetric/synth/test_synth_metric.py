@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from heapmetric.judges.base import ScoreItem
 from heapmetric.llm.openai import OpenAIChatBackend
@@ -38,12 +39,21 @@ def run(refs: Path, out: Path, judge, **kw) -> tuple[dict, list[dict]]:
 
 
 def test_in_process_metric_threshold(
-    references_file: Path, tmp_path: Path, tiny_encoder_metric_dir: Path, monkeypatch: pytest.MonkeyPatch
+    references_file: Path,
+    tmp_path: Path,
+    tiny_encoder_metric_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     # fp32 even where the CPU computes bf16 natively: the direct score below is a batch of one, the filter's a
-    # batch of five, and in bf16 padding moves a score by ~1e-4
+    # batch of five, and in bf16 padding moves a score by ~1e-4. The detection is cached: clear it both ways.
+    from heapmetric.scoring.device import cpu_native_bf16
+
     monkeypatch.setenv("HEAPMETRIC_CPU_BF16", "0")
+    cpu_native_bf16.cache_clear()
+    request.addfinalizer(cpu_native_bf16.cache_clear)
     metric = load_metric(str(tiny_encoder_metric_dir))
+    assert metric.dtype == torch.float32
     report, _ = run(references_file, tmp_path / "all", metric)
     scores = sorted(
         json.loads(line)["provenance"]["scores"]["score"]
